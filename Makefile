@@ -1,0 +1,37 @@
+# The two entry points: `make test` (lint, types, every test level) and `make demo`.
+# Both install what they need into .venv; only Python and the package index are required.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: test lint typecheck pytest demo bench clean
+
+test: lint typecheck pytest
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+	touch $(INSTALLED)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+# Uses SHOPCTL_TEST_DATABASE_URL when set, else starts the embedded PostgreSQL.
+# pytest exits 5 when it collected no test: make treats that as a failure.
+pytest: $(INSTALLED)
+	$(BIN)/pytest tests/unit tests/integration tests/e2e
+
+demo: $(INSTALLED)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
+
+bench: $(INSTALLED)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash bench/startup
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

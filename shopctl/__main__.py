@@ -1,0 +1,3 @@
+from shopctl.cli.app import main
+
+main()

@@ -1,0 +1,61 @@
+"""What every command receives through ``ctx.obj``: settings, output, the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import typer
+
+from shopctl.cli.output import Output, OutputFormat
+from shopctl.domain.errors import ShopError
+
+if TYPE_CHECKING:
+    from shopctl.bootstrap import Shop
+    from shopctl.infrastructure.config import Settings
+
+
+@dataclass
+class CliContext:
+    profile: str | None = None
+    config_dir: str | None = None
+    database_url: str | None = None
+    debug: bool = False
+    output: Output = field(default_factory=Output)
+
+    @cached_property
+    def settings(self) -> Settings:
+        from shopctl.infrastructure.config import load_settings
+
+        return load_settings(
+            profile=self.profile, config_dir=self.config_dir, database_url=self.database_url
+        )
+
+    @cached_property
+    def shop(self) -> Shop:
+        from shopctl.bootstrap import Shop
+
+        return Shop(self.settings)
+
+    def translate(self, error: BaseException) -> ShopError | None:
+        """The user-facing error for ``error``, or None for a bug (exit 1)."""
+        if isinstance(error, ShopError):
+            return error
+        if "shop" in self.__dict__:
+            return self.shop.translate(error)
+        return None
+
+    def close(self) -> None:
+        if "shop" in self.__dict__:
+            self.shop.close()
+
+
+def state(ctx: typer.Context) -> CliContext:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliContext), "the root callback sets ctx.obj"
+    return obj
+
+
+def output_format(fmt: OutputFormat, json_flag: bool) -> OutputFormat:
+    return OutputFormat.json if json_flag else fmt

@@ -1,0 +1,145 @@
+"""All terminal output. Data goes to stdout (table, JSON or CSV); messages go to stderr."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import IO, Any
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready value: money as "9.90", timestamps as ISO 8601 UTC, DTOs as dicts."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def cell(value: Any) -> str:
+    value = plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+class Output:
+    def __init__(
+        self, stdout: IO[str] | None = None, stderr: IO[str] | None = None, *, quiet: bool = False
+    ) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.quiet = quiet
+
+    # -- messages (stderr) ----------------------------------------------------------------
+
+    @property
+    def interactive(self) -> bool:
+        return self.stderr.isatty()
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.stderr)
+
+    def success(self, text: str) -> None:
+        self.message(f"✓ {text}" if self.interactive else text)
+
+    def warning(self, text: str) -> None:
+        print(f"warning: {text}", file=self.stderr)
+
+    def error(self, text: str, hint: str | None = None) -> None:
+        line = f"error: {text}"
+        if hint:
+            line += f" (hint: {hint})"
+        print(line, file=self.stderr)
+
+    # -- data (stdout) --------------------------------------------------------------------
+
+    def json(self, data: Any) -> None:
+        json.dump(plain(data), self.stdout, indent=2, ensure_ascii=False)
+        self.stdout.write("\n")
+
+    def record(self, item: Any, fmt: OutputFormat, *, title: str | None = None) -> None:
+        """One object: a two-column table, a JSON object, or a one-row CSV."""
+        data = plain(item)
+        if fmt is OutputFormat.json:
+            self.json(data)
+        elif fmt is OutputFormat.csv:
+            self.rows([data], list(data), fmt)
+        else:
+            table = self._table(title=title, show_header=False)
+            table.add_column("field", style="bold")
+            table.add_column("value", overflow="fold")
+            for key, value in data.items():
+                table.add_row(key, cell(value))
+            self._print_table(table)
+
+    def rows(
+        self,
+        items: Iterable[Any],
+        columns: Sequence[str],
+        fmt: OutputFormat,
+        *,
+        all_columns: bool = True,
+        empty: str = "nothing to show",
+    ) -> None:
+        """Many objects: a table of ``columns``; JSON and CSV carry every field."""
+        data = [plain(item) for item in items]
+        if fmt is OutputFormat.json:
+            self.json(data)
+            return
+        if fmt is OutputFormat.csv:
+            fields = list(data[0]) if data and all_columns else list(columns)
+            writer = csv.DictWriter(self.stdout, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            for row in data:
+                writer.writerow({k: cell(v) for k, v in row.items()})
+            return
+        if not data:
+            self.message(empty)
+            return
+        table = self._table()
+        for column in columns:
+            numeric = isinstance(data[0].get(column), int | float) and not isinstance(
+                data[0].get(column), bool
+            )
+            table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+        for row in data:
+            table.add_row(*(cell(row.get(column)) for column in columns))
+        self._print_table(table)
+
+    def _table(self, **options: Any) -> Any:
+        from rich import box
+        from rich.table import Table
+
+        return Table(box=box.SIMPLE_HEAD, pad_edge=False, **options)
+
+    def _print_table(self, table: Any) -> None:
+        from rich.console import Console
+
+        console = Console(file=self.stdout, width=None if self.stdout.isatty() else 100)
+        console.print(table)

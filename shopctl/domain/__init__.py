@@ -1,0 +1,1 @@
+"""The shop's language: entities, value objects, rules and errors. Standard library only."""

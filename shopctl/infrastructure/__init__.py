@@ -1,0 +1,1 @@
+"""Adapters: database, security, payments, configuration."""

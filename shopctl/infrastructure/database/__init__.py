@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: tables, engine, embedded server, repositories, unit of work."""

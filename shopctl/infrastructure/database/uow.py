@@ -1,0 +1,67 @@
+"""The SQLAlchemy Unit of Work: one connection, one transaction, rollback unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from shopctl.application.errors import TransientConflict
+from shopctl.domain.repositories import UnitOfWork
+from shopctl.infrastructure.database.repositories import SqlProductRepository
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine, RootTransaction
+
+# SQLSTATEs after which running the same unit of work again can succeed.
+TRANSIENT_SQLSTATES = {"40001", "40P01"}
+
+
+def sqlstate(error: BaseException) -> str | None:
+    return getattr(getattr(error, "orig", None), "sqlstate", None)
+
+
+class SqlAlchemyUnitOfWork(UnitOfWork):
+    connection: Connection
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> Self:
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            self.connection = self._engine.connect()
+        except DBAPIError as error:
+            from shopctl.infrastructure.database.engine import unavailable
+
+            raise unavailable(str(self._engine.url), error) from error
+        self._transaction: RootTransaction = self.connection.begin()
+        self.products = SqlProductRepository(self.connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            super().__exit__(exc_type, exc, tb)
+        finally:
+            self.connection.close()
+        if isinstance(exc, DBAPIError):
+            if sqlstate(exc) in TRANSIENT_SQLSTATES:
+                raise TransientConflict("the database refused a concurrent change; retry") from exc
+            if exc.connection_invalidated or sqlstate(exc) is None:
+                from shopctl.infrastructure.database.engine import unavailable
+
+                raise unavailable(str(self._engine.url), exc) from exc
+
+    def commit(self) -> None:
+        self._transaction.commit()
+
+    def rollback(self) -> None:
+        if self._transaction.is_active:
+            self._transaction.rollback()

@@ -1,0 +1,154 @@
+"""e2e: the walking skeleton (db, products list/get), exit codes 2, 5 and 8."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+from sqlalchemy import insert
+
+from shopctl.infrastructure.database.engine import create_engine
+from shopctl.infrastructure.database.tables import products
+from tests.e2e.conftest import Shopctl, clean_environ, make_runner
+
+
+def seed(db_url: str) -> None:
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(products),
+            [
+                {
+                    "sku": "TEA-1",
+                    "name": "Green tea",
+                    "price": "4.50",
+                    "stock_on_hand": 10,
+                    "active": True,
+                },
+                {
+                    "sku": "MUG-1",
+                    "name": "Mug",
+                    "price": "9.90",
+                    "stock_on_hand": 0,
+                    "active": True,
+                },
+                {
+                    "sku": "OLD-1",
+                    "name": "Old",
+                    "price": "1.00",
+                    "stock_on_hand": 0,
+                    "active": False,
+                },
+            ],
+        )
+    engine.dispose()
+
+
+def test_version_and_help(shopctl: Shopctl) -> None:
+    assert shopctl("--version").stdout.startswith("shopctl ")
+    result = shopctl("--help")
+    assert result.exit_code == 0
+    assert "Exit codes" in result.stdout and "products" in result.stdout
+
+
+def test_products_list_and_get(shopctl: Shopctl, db_url: str) -> None:
+    seed(db_url)
+    listed = shopctl("products", "list", "--json")
+    assert listed.exit_code == 0, listed
+    assert [p["sku"] for p in listed.json()] == ["MUG-1", "TEA-1"]
+    assert listed.json()[1]["price"] == "4.50"
+    assert set(listed.json()[0]) >= {
+        "id",
+        "sku",
+        "name",
+        "description",
+        "price",
+        "currency",
+        "stock_on_hand",
+        "reserved",
+        "available",
+        "active",
+        "created_at",
+        "updated_at",
+    }
+    assert [p["sku"] for p in shopctl("products", "list", "--in-stock", "--json").json()] == [
+        "TEA-1"
+    ]
+    assert [p["sku"] for p in shopctl("products", "list", "-s", "tea", "--json").json()] == [
+        "TEA-1"
+    ]
+    paged = shopctl("products", "list", "--limit", "1", "--offset", "1", "--format", "json")
+    assert [p["sku"] for p in paged.json()] == ["TEA-1"]
+    csv = shopctl("products", "list", "--format", "csv").stdout.splitlines()
+    assert csv[0].startswith("id,sku,name") and len(csv) == 3
+    table = shopctl("products", "list").stdout
+    assert "TEA-1" in table and "Green tea" in table
+    got = shopctl("products", "get", "OLD-1", "--json")
+    assert got.exit_code == 0 and got.json()["active"] is False
+    assert "Green tea" in shopctl("products", "get", "TEA-1").stdout
+
+
+def test_unknown_sku_is_exit_5(shopctl: Shopctl) -> None:
+    result = shopctl("products", "get", "NOPE")
+    assert result.exit_code == 5
+    assert result.stderr.strip() == "error: no product with SKU 'NOPE'"
+
+
+def test_bad_options_are_exit_2_without_traceback(shopctl: Shopctl) -> None:
+    for args in (
+        ["products", "list", "--limit", "0"],
+        ["products", "list", "--limit", "x"],
+        ["products", "list", "--format", "xml"],
+        ["nope"],
+    ):
+        result = shopctl(*args)
+        assert result.exit_code == 2, result
+        assert "Traceback" not in result.stderr
+
+
+def test_unmigrated_database_is_exit_8_then_upgrade_fixes_it(
+    empty_db_url: str, config_dir: Any
+) -> None:
+    shopctl = make_runner(
+        clean_environ(SHOPCTL_DATABASE_URL=empty_db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
+    )
+    result = shopctl("products", "list")
+    assert result.exit_code == 8
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "shopctl db upgrade" in result.stderr
+    status = shopctl("db", "status", "--json")
+    assert status.json()["current_revision"] is None and status.json()["up_to_date"] is False
+    assert shopctl("db", "upgrade").exit_code == 0
+    assert shopctl("db", "upgrade").exit_code == 0
+    assert shopctl("products", "list").exit_code == 0
+    assert shopctl("db", "status", "--json").json()["up_to_date"] is True
+    assert shopctl("db", "downgrade", "base").exit_code == 0
+    assert shopctl("products", "list").exit_code == 8
+    assert shopctl("db", "reset").exit_code == 2
+    assert shopctl("db", "reset", "--yes").exit_code == 0
+    assert shopctl("products", "list").exit_code == 0
+
+
+def test_unreachable_database_is_exit_8(config_dir: Any) -> None:
+    url = "postgresql://postgres:secret@127.0.0.1:1/nowhere"
+    shopctl = make_runner(clean_environ(SHOPCTL_CONFIG_DIR=str(config_dir)))
+    result = shopctl("--database-url", url, "products", "list")
+    assert result.exit_code == 8
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "secret" not in result.stderr
+    assert "Traceback" not in result.stderr
+    debug = shopctl("--debug", "--database-url", url, "products", "list")
+    assert debug.exit_code == 8 and "Traceback" in debug.stderr
+
+
+def test_bad_url_and_bad_settings_are_exit_2(shopctl: Shopctl) -> None:
+    assert shopctl("--database-url", "mysql://x/y", "products", "list").exit_code == 2
+    assert shopctl("products", "list", SHOPCTL_RESERVATION_TTL="soon").exit_code == 2
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "shopctl", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0

@@ -1,0 +1,118 @@
+"""Repositories, Unit of Work, constraints and migrations on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from shopctl.domain.repositories import ProductQuery
+from shopctl.infrastructure.database import migrations
+from shopctl.infrastructure.database.tables import metadata, products
+from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
+
+
+def add_product(engine: Any, sku: str, **values: Any) -> None:
+    row = {"sku": sku, "name": sku.title(), "price": "1.00", **values}
+    with engine.begin() as connection:
+        connection.execute(insert(products).values(**row))
+
+
+def test_repository_lists_and_filters(engine: Any) -> None:
+    add_product(engine, "b-mug", stock_on_hand=2)
+    add_product(engine, "a-cap", stock_on_hand=1, reserved=1)
+    add_product(engine, "c-old", active=False)
+    add_product(engine, "d_100", name="100% cotton")
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert [p.sku for p in uow.products.list(ProductQuery())] == ["a-cap", "b-mug", "d_100"]
+        in_stock = uow.products.list(ProductQuery(in_stock=True))
+        assert [p.sku for p in in_stock] == ["b-mug"]
+        everything = uow.products.list(ProductQuery(include_inactive=True))
+        assert len(everything) == 4
+        # LIKE wildcards in the search text are literal
+        assert [p.sku for p in uow.products.list(ProductQuery(search="%"))] == ["d_100"]
+        assert [p.sku for p in uow.products.list(ProductQuery(search="MUG"))] == ["b-mug"]
+        page = uow.products.list(ProductQuery(limit=1, offset=1))
+        assert [p.sku for p in page] == ["b-mug"]
+        mug = uow.products.get_by_sku("b-mug")
+        assert mug is not None and mug.available == 2 and mug.created_at is not None
+        assert uow.products.get_by_sku("nope") is None
+
+
+def test_uow_rolls_back_unless_committed(engine: Any) -> None:
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.products.get_by_sku("x1") is None
+        uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
+        uow.commit()
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.products.get_by_sku("x1") is not None
+
+
+def test_uow_rolls_back_on_error(engine: Any) -> None:
+    with pytest.raises(RuntimeError), SqlAlchemyUnitOfWork(engine) as uow:
+        uow.connection.execute(insert(products).values(sku="x2", name="X", price=1))
+        raise RuntimeError("boom")
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.products.get_by_sku("x2") is None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"sku": "bad sku"},
+        {"name": "   "},
+        {"price": -1},
+        {"stock_on_hand": -1},
+        {"stock_on_hand": 1, "reserved": 2},
+        {"reserved": -1},
+        {"description": "d" * 5001},
+    ],
+)
+def test_constraints_reject_invalid_products(engine: Any, values: dict[str, Any]) -> None:
+    row = {"sku": "ok-1", "name": "OK", "price": 1, **values}
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert(products).values(**row))
+
+
+def test_sku_is_unique(engine: Any) -> None:
+    add_product(engine, "dup")
+    with pytest.raises(IntegrityError):
+        add_product(engine, "dup")
+
+
+def test_migrations_match_the_metadata(engine: Any) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_upgrade_downgrade_upgrade(engine: Any) -> None:
+    migrations.downgrade(engine, "base")
+    with engine.connect() as connection:
+        assert migrations.current_revision(connection) is None
+        tables = connection.execute(
+            text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        ).scalar()
+        assert tables == 1  # only alembic_version is left
+    migrations.upgrade(engine)
+    migrations.upgrade(engine)  # idempotent
+    assert migrations.status(engine).up_to_date
+    with engine.connect() as connection:
+        assert connection.execute(select(products)).all() == []
+
+
+def test_head_revision_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations.migrations_dir()))
+    script = ScriptDirectory.from_config(config)
+    assert script.get_heads() == [migrations.head_revision()]
