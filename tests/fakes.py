@@ -50,3 +50,18 @@ class FakeUnitOfWork(UnitOfWork):
     def __call__(self) -> FakeUnitOfWork:
         """Serve as its own factory: use cases call ``uow()`` for each unit of work."""
         return self
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.current = now or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.current += timedelta(**delta)
