@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from shopctl.application.ports import Clock
 from shopctl.domain.products import Product
 from shopctl.domain.repositories import ProductQuery, ProductRepository, UnitOfWork
 
@@ -52,7 +53,7 @@ class FakeUnitOfWork(UnitOfWork):
         return self
 
 
-class FakeClock:
+class FakeClock(Clock):
     """A clock that only moves when told to."""
 
     def __init__(self, now: datetime | None = None) -> None:
