@@ -56,8 +56,10 @@ def resolve_data_dir(config_dir: Path, environ: Mapping[str, str]) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) with mode 0700; tighten it if it already exists."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create ``path`` (and missing parents) with mode 0700; tighten it if it already exists."""
+    for missing in reversed([path, *path.parents]):
+        if not missing.exists():
+            missing.mkdir(mode=0o700)
     if path.stat().st_mode & 0o077:
         path.chmod(0o700)
     return path
