@@ -141,5 +141,5 @@ class Output:
     def _print_table(self, table: Any) -> None:
         from rich.console import Console
 
-        console = Console(file=self.stdout, width=None if self.stdout.isatty() else 100)
+        console = Console(file=self.stdout)  # 80 columns unless a terminal or $COLUMNS says
         console.print(table)
