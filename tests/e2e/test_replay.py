@@ -1,0 +1,84 @@
+"""e2e: ``shopctl replay`` on the scenarios of tests/scenarios/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.conftest import Shopctl
+from tests.e2e.test_foundation import seed
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def scenario(name: str) -> str:
+    return str(SCENARIOS / name)
+
+
+def test_replay_passes(shopctl: Shopctl, db_url: str) -> None:
+    seed(db_url)
+    result = shopctl(
+        "replay", scenario("browse.yaml"), scenario("browse.json"), "--var", "sku=MUG-1", "--json"
+    )
+    assert result.exit_code == 0, result
+    report = result.json()
+    assert report["ok"] is True and report["failed"] == 0
+    assert report["passed"] == 7
+    assert [s["exit_code"] for s in report["steps"]][:4] == [0, 0, 0, 5]
+    assert report["steps"][1]["command"] == "products get TEA-1 --json"
+    assert "7 step(s) passed" in result.stderr
+
+
+def test_replay_table_report(shopctl: Shopctl, db_url: str) -> None:
+    seed(db_url)
+    result = shopctl("replay", scenario("browse.json"))
+    assert result.exit_code == 0, result
+    assert "browse.json#3" in result.stdout and "products get TEA-1" in result.stdout
+
+
+def test_replay_steps_inherit_the_database_url_flag(shopctl: Shopctl, db_url: str) -> None:
+    seed(db_url)
+    result = shopctl(
+        "--database-url",
+        db_url,
+        "replay",
+        scenario("browse.json"),
+        SHOPCTL_DATABASE_URL="postgresql://nobody@127.0.0.1:1/nowhere",
+    )
+    assert result.exit_code == 0, result
+
+
+def test_replay_wrong_expectation_exits_9(shopctl: Shopctl, db_url: str) -> None:
+    seed(db_url)
+    result = shopctl("replay", scenario("wrong_expectation.yaml"), "--json")
+    assert result.exit_code == 9, result
+    report = result.json()
+    assert report["ok"] is False and len(report["steps"]) == 1  # stopped at the failure
+    assert 'price: expected "5.00", got "4.50"' in report["failure"]
+    assert result.stderr.startswith("error: ")
+    assert "wrong_expectation.yaml:2: step 1" in result.stderr
+
+
+def test_replay_malformed_file_exits_2_with_the_line(shopctl: Shopctl, db_url: str) -> None:
+    result = shopctl("replay", scenario("malformed.yaml"))
+    assert result.exit_code == 2, result
+    assert result.stdout == ""
+    assert "malformed.yaml:3: step 2: unknown key(s) expext" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_replay_bad_input(shopctl: Shopctl, tmp_path: Path) -> None:
+    missing_var = shopctl("replay", scenario("browse.yaml"))
+    assert missing_var.exit_code == 2 and "--var sku=" in missing_var.stderr
+    missing_file = shopctl("replay", str(tmp_path / "nope.yaml"))
+    assert missing_file.exit_code == 2 and "cannot read scenario" in missing_file.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"run": "products list"},\n  {"run": "x"]\n')
+    invalid = shopctl("replay", str(broken))
+    assert invalid.exit_code == 2 and "broken.json:2: not valid YAML/JSON" in invalid.stderr
+
+
+def test_replay_from_stdin(shopctl: Shopctl, db_url: str) -> None:
+    seed(db_url)
+    result = shopctl("replay", "-", input="- run: products get TEA-1 --json\n  id: tea\n")
+    assert result.exit_code == 0, result
+    assert "<stdin>#1" in result.stdout
