@@ -1,0 +1,95 @@
+"""The report of a simulation run (SPEC §9 shape for ``--json``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shopctl.simulation.stats import LatencySummary
+
+OUTCOMES = ("paid", "declined", "out_of_stock", "cancelled", "errors")
+STEPS = ("browse", "cart", "place", "pay", "cancel", "flow")
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The invariant check of the run's own products after the run."""
+
+    products: int
+    stock: int  # units on hand before the run, all products
+    units_sold: int
+    units_reserved: int
+    violations: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    run_id: str
+    seed: int
+    options: dict[str, Any]
+    duration_seconds: float
+    flows: int
+    placed_orders: int
+    outcomes: dict[str, int]
+    latency: dict[str, LatencySummary]
+    audit: Audit
+    error_samples: tuple[str, ...] = ()
+    cleaned_up: bool = True
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def paid_orders(self) -> int:
+        return self.outcomes.get("paid", 0)
+
+    @property
+    def flows_per_second(self) -> float:
+        return round(self.flows / self.duration_seconds, 2) if self.duration_seconds else 0.0
+
+    @property
+    def orders_per_second(self) -> float:
+        """Paid orders per second."""
+        return round(self.paid_orders / self.duration_seconds, 2) if self.duration_seconds else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No invariant broke and no flow hit an unexpected error."""
+        return self.audit.ok and self.outcomes.get("errors", 0) == 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "run_id": self.run_id,
+            "seed": self.seed,
+            "options": self.options,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "flows": self.flows,
+            "placed_orders": self.placed_orders,
+            "paid_orders": self.paid_orders,
+            "flows_per_second": self.flows_per_second,
+            "orders_per_second": self.orders_per_second,
+            "outcomes": {name: self.outcomes.get(name, 0) for name in OUTCOMES},
+            "latency_ms": {
+                step: {
+                    "count": s.count,
+                    "p50": s.p50,
+                    "p95": s.p95,
+                    "p99": s.p99,
+                    "max": s.max,
+                }
+                for step, s in self.latency.items()
+            },
+            "invariants": {
+                "ok": self.audit.ok,
+                "violations": list(self.audit.violations),
+                "products": self.audit.products,
+                "stock": self.audit.stock,
+                "units_sold": self.audit.units_sold,
+                "units_reserved": self.audit.units_reserved,
+            },
+            "errors": list(self.error_samples),
+            "cleaned_up": self.cleaned_up,
+        }

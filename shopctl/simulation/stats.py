@@ -1,0 +1,66 @@
+"""Latency statistics of a simulation run: samples per step, percentiles."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+def percentile(sorted_samples: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` (0…1) percentile of ascending samples, linearly interpolated
+    between the two nearest ranks (as numpy's default does)."""
+    if not sorted_samples:
+        raise ValueError("no samples")
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
+    position = (len(sorted_samples) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    weight = position - low
+    return sorted_samples[low] * (1 - weight) + sorted_samples[high] * weight
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Milliseconds."""
+
+    count: int
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, seconds: Iterable[float]) -> LatencySummary:
+        samples = sorted(s * 1000 for s in seconds)
+        if not samples:
+            return cls(0, 0.0, 0.0, 0.0, 0.0)
+        return cls(
+            count=len(samples),
+            p50=round(percentile(samples, 0.50), 2),
+            p95=round(percentile(samples, 0.95), 2),
+            p99=round(percentile(samples, 0.99), 2),
+            max=round(samples[-1], 2),
+        )
+
+
+class LatencyRecorder:
+    """Samples of one worker (no lock: each worker thread has its own recorder)."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+
+    def add(self, step: str, seconds: float) -> None:
+        self.samples.setdefault(step, []).append(seconds)
+
+    @staticmethod
+    def summarise(
+        recorders: Iterable[LatencyRecorder], order: Sequence[str]
+    ) -> dict[str, LatencySummary]:
+        """Merge the workers' samples; steps in ``order`` first, then any other."""
+        merged: dict[str, list[float]] = {}
+        for recorder in recorders:
+            for step, samples in recorder.samples.items():
+                merged.setdefault(step, []).extend(samples)
+        steps = [s for s in order if s in merged] + sorted(set(merged) - set(order))
+        return {step: LatencySummary.of(merged[step]) for step in steps}

@@ -1,0 +1,181 @@
+"""Simulation pieces that need no database: options, the seeded flow mix, percentiles, report."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+
+import pytest
+
+from shopctl.cli.output import Output, OutputFormat
+from shopctl.cli.simulate import render
+from shopctl.domain.errors import InvalidInput
+from shopctl.simulation.plan import (
+    HOT_SHARE,
+    MAX_LINES,
+    MAX_QUANTITY,
+    Intent,
+    SimulationOptions,
+    parse_seconds,
+    plan_flow,
+)
+from shopctl.simulation.report import Audit, SimulationReport
+from shopctl.simulation.stats import LatencyRecorder, LatencySummary, percentile
+
+
+def test_default_is_100_orders() -> None:
+    assert SimulationOptions().orders == 100
+    assert SimulationOptions(duration=5).orders is None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"orders": 5, "duration": 1.0}, "not both"),
+        ({"shoppers": 2, "concurrency": 3}, "--shoppers (2) must be at least --concurrency (3)"),
+        ({"concurrency": 0, "shoppers": 1}, "--concurrency must be 1 or more"),
+        ({"concurrency": 65, "shoppers": 100}, "at most 64"),
+        ({"orders": 0}, "--orders must be 1 or more"),
+        ({"duration": 0.0}, "--duration must be more than 0"),
+        ({"products": 0}, "--products must be 1 or more"),
+        ({"stock": -1}, "--stock must be 0 or more"),
+        ({"products": 2, "hot_skus": 3}, "--hot-skus (3) cannot exceed --products (2)"),
+        ({"decline_rate": 1.5}, "--decline-rate must be between 0 and 1"),
+        ({"cancel_rate": -0.1}, "--cancel-rate must be between 0 and 1"),
+        ({"decline_rate": 0.6, "cancel_rate": 0.5}, "cannot exceed 1"),
+    ],
+)
+def test_options_are_checked(options: dict[str, float], message: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        SimulationOptions(**options)  # type: ignore[arg-type]
+    assert message in raised.value.message
+
+
+def test_parse_seconds() -> None:
+    assert parse_seconds("30") == 30.0
+    assert parse_seconds("2.5s") == 2.5
+    assert parse_seconds("500ms") == 0.5
+    assert parse_seconds("2m") == 120.0
+    with pytest.raises(InvalidInput):
+        parse_seconds("soon")
+
+
+def test_the_same_seed_gives_the_same_flows() -> None:
+    options = SimulationOptions(seed=7, products=50, hot_skus=2, decline_rate=0.2, cancel_rate=0.1)
+    first = [plan_flow(options, i) for i in range(200)]
+    again = [plan_flow(options, i) for i in reversed(range(200))][::-1]
+    assert first == again
+    other = [plan_flow(SimulationOptions(seed=8, products=50), i) for i in range(200)]
+    assert [f.items for f in first] != [f.items for f in other]
+
+
+def test_flows_stay_within_the_catalog() -> None:
+    options = SimulationOptions(seed=1, products=5)
+    for i in range(500):
+        flow = plan_flow(options, i)
+        products = [p for p, _ in flow.items]
+        assert 1 <= len(products) <= MAX_LINES and len(set(products)) == len(products)
+        assert all(0 <= p < 5 for p in products)
+        assert all(1 <= q <= MAX_QUANTITY for _, q in flow.items)
+        assert 0 <= flow.browse_offset < 5
+
+
+def test_one_product_catalog_has_one_line_flows() -> None:
+    flow = plan_flow(SimulationOptions(products=1), 0)
+    assert [p for p, _ in flow.items] == [0]
+
+
+def test_the_mix_follows_the_rates() -> None:
+    options = SimulationOptions(seed=3, decline_rate=0.1, cancel_rate=0.2, products=100, hot_skus=1)
+    flows = [plan_flow(options, i) for i in range(5000)]
+    intents = Counter(f.intent for f in flows)
+    assert 400 <= intents[Intent.DECLINE] <= 600
+    assert 850 <= intents[Intent.CANCEL] <= 1150
+    # each line picks the hot SKU half of the time: most flows hold it (uniform: ~2 %)
+    with_hot = sum(1 for f in flows if any(p == 0 for p, _ in f.items)) / len(flows)
+    assert HOT_SHARE < with_hot < 0.9
+
+
+def test_no_rates_means_every_flow_pays() -> None:
+    assert {plan_flow(SimulationOptions(seed=5), i).intent for i in range(300)} == {Intent.PAY}
+
+
+def test_percentile_interpolates() -> None:
+    samples = [1.0, 2.0, 3.0, 4.0]
+    assert percentile(samples, 0.0) == 1.0
+    assert percentile(samples, 1.0) == 4.0
+    assert percentile(samples, 0.5) == 2.5
+    assert percentile([5.0], 0.99) == 5.0
+    assert percentile(list(map(float, range(1, 101))), 0.95) == pytest.approx(95.05)
+    with pytest.raises(ValueError, match="no samples"):
+        percentile([], 0.5)
+
+
+def test_latency_summary_in_milliseconds_and_merged_across_workers() -> None:
+    one, two = LatencyRecorder(), LatencyRecorder()
+    for ms in range(1, 51):
+        one.add("pay", ms / 1000)
+    for ms in range(51, 101):
+        two.add("pay", ms / 1000)
+    two.add("browse", 0.002)
+    summary = LatencyRecorder.summarise([one, two], order=("browse", "cart", "pay"))
+    assert list(summary) == ["browse", "pay"]
+    assert summary["pay"] == LatencySummary(count=100, p50=50.5, p95=95.05, p99=99.01, max=100.0)
+    assert LatencySummary.of([]).count == 0
+
+
+def report(errors: int = 0, violations: tuple[str, ...] = ()) -> SimulationReport:
+    return SimulationReport(
+        run_id="ab12cd",
+        seed=42,
+        options={"shoppers": 3, "concurrency": 2},
+        duration_seconds=2.0,
+        flows=10,
+        placed_orders=9,
+        outcomes={"paid": 6, "declined": 1, "out_of_stock": 1, "cancelled": 2, "errors": errors},
+        latency={"place": LatencySummary(9, 3.0, 5.0, 6.0, 7.5)},
+        audit=Audit(products=3, stock=30, units_sold=12, units_reserved=0, violations=violations),
+    )
+
+
+def test_report_json_has_the_spec_shape() -> None:
+    data = report().as_json()
+    assert data["paid_orders"] == 6
+    assert data["orders_per_second"] == 3.0 and data["flows_per_second"] == 5.0
+    assert data["outcomes"] == {
+        "paid": 6,
+        "declined": 1,
+        "out_of_stock": 1,
+        "cancelled": 2,
+        "errors": 0,
+    }
+    assert data["latency_ms"]["place"] == {
+        "count": 9,
+        "p50": 3.0,
+        "p95": 5.0,
+        "p99": 6.0,
+        "max": 7.5,
+    }
+    assert data["invariants"]["ok"] is True and data["invariants"]["violations"] == []
+    assert data["ok"] is True
+
+
+def test_report_is_not_ok_on_errors_or_violations() -> None:
+    assert not report(errors=1).ok
+    broken = report(violations=("SIM-1: sold 11 > stock 10",))
+    assert not broken.ok and broken.as_json()["invariants"]["ok"] is False
+
+
+def rendered(fmt: OutputFormat, item: SimulationReport) -> str:
+    out = io.StringIO()
+    render(Output(out, io.StringIO()), item, fmt)
+    return out.getvalue()
+
+
+def test_render_json_and_table() -> None:
+    assert json.loads(rendered(OutputFormat.json, report()))["paid_orders"] == 6
+    table = rendered(OutputFormat.table, report(violations=("SIM-1: sold 11 > stock 10",)))
+    assert "3.0" in table and "paid orders/s" in table
+    assert "place" in table and "7.5" in table
+    assert "SIM-1: sold 11 > stock 10" in table
