@@ -5,6 +5,7 @@ Nothing here connects or imports a driver until a use case is asked for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -14,13 +15,33 @@ from shopctl.infrastructure.config import Settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from shopctl.application.products import GetProduct, ListProducts
+    from shopctl.application.audit import RunAudit
+    from shopctl.application.catalog import ExportCatalog, ImportCatalog
+    from shopctl.application.ports import Clock, PasswordHasher, SessionStore, TokenService
+    from shopctl.application.products import (
+        ChangeStock,
+        CreateProduct,
+        DeleteProduct,
+        GetProduct,
+        ListProducts,
+        UpdateProduct,
+    )
+    from shopctl.application.sessions import Authenticate, LogIn, LogOut, RefreshSession
+    from shopctl.application.users import (
+        CreateAdmin,
+        DeactivateUser,
+        ListUsers,
+        RegisterUser,
+        SetUserRole,
+        WhoAmI,
+    )
     from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
 
 
 class Shop:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, warn: Callable[[str], None] | None = None) -> None:
         self.settings = settings
+        self.warn = warn or (lambda _message: None)
 
     # -- database -------------------------------------------------------------------------
 
@@ -78,7 +99,102 @@ class Shop:
         if "unchecked_engine" in self.__dict__:
             self.unchecked_engine.dispose()
 
+    # -- security and sessions ------------------------------------------------------------
+
+    @cached_property
+    def clock(self) -> Clock:
+        from shopctl.infrastructure.clock import SystemClock
+
+        return SystemClock()
+
+    @cached_property
+    def password_hasher(self) -> PasswordHasher:
+        from shopctl.infrastructure.security.passwords import Argon2PasswordHasher
+
+        return Argon2PasswordHasher()
+
+    def signing_key(self) -> bytes:
+        """``SHOPCTL_JWT_SECRET`` when set, else the key kept in the database."""
+        from shopctl.infrastructure.security.tokens import check_key
+
+        if self.settings.jwt_secret:
+            return check_key(self.settings.jwt_secret.encode(), source="SHOPCTL_JWT_SECRET")
+        from shopctl.infrastructure.database.users import signing_key
+
+        with self.engine.begin() as connection:
+            return signing_key(connection)
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        from shopctl.infrastructure.security.tokens import JwtTokenService
+
+        return JwtTokenService(
+            self.signing_key,
+            access_ttl=self.settings.access_token_ttl,
+            refresh_ttl=self.settings.refresh_token_ttl,
+        )
+
+    @cached_property
+    def sessions(self) -> SessionStore:
+        from shopctl.infrastructure.sessions import FileSessionStore
+
+        return FileSessionStore(
+            self.settings.config_dir / "sessions", self.settings.profile, warn=self.warn
+        )
+
     # -- use cases ------------------------------------------------------------------------
+
+    def register_user(self) -> RegisterUser:
+        from shopctl.application.users import RegisterUser
+
+        return RegisterUser(self.uow, self.password_hasher)
+
+    def create_admin(self) -> CreateAdmin:
+        from shopctl.application.users import CreateAdmin
+
+        return CreateAdmin(self.uow, self.password_hasher, self.clock)
+
+    def log_in(self) -> LogIn:
+        from shopctl.application.sessions import LogIn
+
+        return LogIn(self.uow, self.password_hasher, self.tokens, self.clock, self.sessions)
+
+    def log_out(self) -> LogOut:
+        from shopctl.application.sessions import LogOut
+
+        return LogOut(self.uow, self.tokens, self.clock, self.sessions)
+
+    def refresh_session(self) -> RefreshSession:
+        from shopctl.application.sessions import RefreshSession
+
+        return RefreshSession(self.uow, self.tokens, self.clock)
+
+    def authenticate(self) -> Authenticate:
+        from shopctl.application.sessions import Authenticate
+
+        return Authenticate(
+            self.uow, self.tokens, self.clock, self.sessions, self.refresh_session()
+        )
+
+    def who_am_i(self) -> WhoAmI:
+        from shopctl.application.users import WhoAmI
+
+        return WhoAmI(self.uow)
+
+    def list_users(self) -> ListUsers:
+        from shopctl.application.users import ListUsers
+
+        return ListUsers(self.uow)
+
+    def set_user_role(self) -> SetUserRole:
+        from shopctl.application.users import SetUserRole
+
+        return SetUserRole(self.uow)
+
+    def deactivate_user(self) -> DeactivateUser:
+        from shopctl.application.users import DeactivateUser
+
+        return DeactivateUser(self.uow, self.clock)
 
     def list_products(self) -> ListProducts:
         from shopctl.application.products import ListProducts
@@ -89,3 +205,39 @@ class Shop:
         from shopctl.application.products import GetProduct
 
         return GetProduct(self.uow, self.settings.currency)
+
+    def create_product(self) -> CreateProduct:
+        from shopctl.application.products import CreateProduct
+
+        return CreateProduct(self.uow, self.settings.currency)
+
+    def update_product(self) -> UpdateProduct:
+        from shopctl.application.products import UpdateProduct
+
+        return UpdateProduct(self.uow, self.settings.currency)
+
+    def delete_product(self) -> DeleteProduct:
+        from shopctl.application.products import DeleteProduct
+
+        return DeleteProduct(self.uow)
+
+    def change_stock(self) -> ChangeStock:
+        from shopctl.application.products import ChangeStock
+
+        return ChangeStock(self.uow, self.settings.currency)
+
+    def import_catalog(self) -> ImportCatalog:
+        from shopctl.application.catalog import ImportCatalog
+
+        return ImportCatalog(self.uow)
+
+    def export_catalog(self) -> ExportCatalog:
+        from shopctl.application.catalog import ExportCatalog
+
+        return ExportCatalog(self.uow)
+
+    def run_audit(self) -> RunAudit:
+        from shopctl.application.audit import RunAudit
+        from shopctl.infrastructure.database.audit import SqlInvariantAuditor
+
+        return RunAudit(SqlInvariantAuditor(self.engine))

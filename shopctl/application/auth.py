@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shopctl.domain.errors import Forbidden, NotAuthenticated
+from shopctl.domain.sessions import LOGIN_HINT
 from shopctl.domain.users import Role
 
-LOGIN_HINT = "run `shopctl users login`"
+__all__ = ["LOGIN_HINT", "Principal", "require_admin", "require_user"]
 
 
 @dataclass(frozen=True)

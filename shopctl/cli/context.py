@@ -12,6 +12,8 @@ from shopctl.cli.output import Output, OutputFormat
 from shopctl.domain.errors import ShopError
 
 if TYPE_CHECKING:
+    from shopctl.application.auth import Principal
+    from shopctl.application.sessions import Authenticated
     from shopctl.bootstrap import Shop
     from shopctl.infrastructure.config import Settings
 
@@ -36,7 +38,18 @@ class CliContext:
     def shop(self) -> Shop:
         from shopctl.bootstrap import Shop
 
-        return Shop(self.settings)
+        return Shop(self.settings, warn=self.output.warning)
+
+    @cached_property
+    def authenticated(self) -> Authenticated | None:
+        """This profile's session, refreshed if needed and checked against the database."""
+        return self.shop.authenticate()()
+
+    def principal(self) -> Principal | None:
+        """Who acts: None without a session (use cases then refuse with exit 3 where a user
+        is needed); ``NotAuthenticated`` when the session is invalid, expired or revoked."""
+        authenticated = self.authenticated
+        return None if authenticated is None else authenticated.principal
 
     def translate(self, error: BaseException) -> ShopError | None:
         """The user-facing error for ``error``, or None for a bug (exit 1)."""

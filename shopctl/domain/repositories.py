@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from shopctl.domain.carts import Cart
+from shopctl.domain.catalog import CatalogRow
+from shopctl.domain.orders import Order, OrderStatus, ReservationStatus
+from shopctl.domain.payments import Payment
 from shopctl.domain.products import Product
+from shopctl.domain.sessions import RefreshToken
+from shopctl.domain.users import User
 
 
 @dataclass(frozen=True)
@@ -20,18 +28,204 @@ class ProductQuery:
 
 
 class ProductRepository(abc.ABC):
+    """Products and their stock ledger: ``add``/``save`` also write ``pending_movements``."""
+
     @abc.abstractmethod
-    def get_by_sku(self, sku: str) -> Product | None: ...
+    def get_by_sku(self, sku: str, *, for_update: bool = False) -> Product | None:
+        """``for_update`` locks the row until the end of the unit of work."""
+
+    @abc.abstractmethod
+    def get_many_for_update(self, ids: Iterable[int]) -> list[Product]:
+        """Lock and return these products in ascending id order (no deadlock between lockers)."""
 
     @abc.abstractmethod
     def list(self, query: ProductQuery) -> list[Product]:
         """Products matching ``query``, ordered by SKU."""
+
+    @abc.abstractmethod
+    def add(self, product: Product) -> None:
+        """Store a new product and its movements; sets id and timestamps.
+        A SKU that exists already → ``Conflict``."""
+
+    @abc.abstractmethod
+    def save(self, product: Product) -> None:
+        """Store the changed fields of a loaded product and append its pending movements."""
+
+    @abc.abstractmethod
+    def remove(self, product: Product) -> None:
+        """Delete the product (and its ledger); only for products nothing refers to."""
+
+    @abc.abstractmethod
+    def is_referenced(self, product_id: int) -> bool:
+        """True when history refers to the product (orders, sales): archive, never delete."""
+
+    # -- bulk import and export (set-based in the adapter) --------------------------------
+
+    @abc.abstractmethod
+    def earlier_lines(self, rows: Sequence[CatalogRow]) -> dict[str, int]:
+        """Remember the SKUs of this import batch; return those already seen in an earlier
+        batch of the same import, with the line they were first seen on."""
+
+    @abc.abstractmethod
+    def reserved_for_import(self, skus: Sequence[str]) -> dict[str, int]:
+        """Lock the stored products among ``skus``; their reserved quantity by SKU."""
+
+    @abc.abstractmethod
+    def upsert_batch(self, rows: Sequence[CatalogRow], *, actor: str | None) -> tuple[int, int]:
+        """Create new SKUs, update existing ones with the given fields only, and write an
+        ``import`` movement for each stock change. Returns (created, updated); rows that
+        change nothing write nothing. Rows are valid and their SKUs distinct and locked."""
+
+    @abc.abstractmethod
+    def stream_all(self) -> Iterator[Product]:
+        """Every product, ordered by SKU, streamed (constant memory)."""
+
+
+class UserRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, user: User) -> User:
+        """Store a new user; sets ``id`` and ``created_at``. Duplicate email → ``Conflict``."""
+
+    @abc.abstractmethod
+    def get(self, user_id: int) -> User | None: ...
+
+    @abc.abstractmethod
+    def get_by_email(self, email: str, *, for_update: bool = False) -> User | None: ...
+
+    @abc.abstractmethod
+    def list(self) -> list[User]:
+        """Every user, ordered by email."""
+
+    @abc.abstractmethod
+    def update(self, user: User) -> None:
+        """Save role, active flag and password hash of a stored user."""
+
+    @abc.abstractmethod
+    def count_active_admins(self, *, excluding: int | None = None) -> int:
+        """Active admins other than ``excluding``; locks their rows until the end of the unit."""
+
+
+class RefreshTokenRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, token: RefreshToken) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, jti: str) -> RefreshToken | None: ...
+
+    @abc.abstractmethod
+    def mark_used(self, jti: str, at: datetime) -> bool:
+        """Mark an unused, unrevoked token used. False when it already was (or was revoked):
+        of two concurrent callers exactly one gets True."""
+
+    @abc.abstractmethod
+    def revoke_family(self, family_id: str, at: datetime) -> int: ...
+
+    @abc.abstractmethod
+    def revoke_user(self, user_id: int, at: datetime) -> int: ...
+
+    @abc.abstractmethod
+    def family_revoked(self, family_id: str) -> bool:
+        """True when any token of the family was revoked (logout, reuse, deactivation)."""
+
+
+class CartRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, user_id: int, *, for_update: bool = False) -> Cart:
+        """The user's cart with the current state of its products (empty when there is none).
+        ``for_update`` locks the cart until the end of the unit of work. Reading writes nothing."""
+
+    @abc.abstractmethod
+    def save(self, cart: Cart) -> None:
+        """Store the cart's lines exactly as they are (creating the cart on first use)."""
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    user_id: int | None = None  # None: every user's orders
+    status: OrderStatus | None = None
+
+
+@dataclass(frozen=True)
+class ReservationRecord:
+    id: int
+    order_id: int
+    product_id: int
+    sku: str
+    quantity: int
+    status: ReservationStatus
+    expires_at: datetime
+
+
+class OrderRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, order: Order) -> None:
+        """Store a new order with its lines and reservations; sets the ids."""
+
+    @abc.abstractmethod
+    def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
+        """The order with lines and reservations; ``for_update`` locks the order row."""
+
+    @abc.abstractmethod
+    def list(self, query: OrderQuery) -> list[Order]:
+        """Orders matching ``query``, newest first."""
+
+    @abc.abstractmethod
+    def update(self, order: Order) -> None:
+        """Store the status, paid time and reservation statuses of a loaded order."""
+
+
+class PaymentRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, payment: Payment) -> None:
+        """Store a new payment attempt; sets id and created_at."""
+
+    @abc.abstractmethod
+    def for_order(self, order_id: int) -> list[Payment]:
+        """Every payment of the order, oldest first."""
+
+    @abc.abstractmethod
+    def get_by_key(self, idempotency_key: str) -> Payment | None: ...
+
+    @abc.abstractmethod
+    def update(self, payment: Payment) -> None:
+        """Store status, gateway reference and decline code of a loaded payment."""
+
+
+class InventoryRepository(abc.ABC):
+    """Reservations and the product counters they move, set-based for the checkout path."""
+
+    @abc.abstractmethod
+    def lock_products(
+        self, ids: Iterable[int], *, due_at: datetime | None = None
+    ) -> tuple[list[Product], bool]:
+        """Lock and return these products in ascending id order, and (with ``due_at``)
+        whether any of them is held by an active reservation that expired by then."""
+
+    @abc.abstractmethod
+    def save_products(self, products: Sequence[Product]) -> None:
+        """Store stock_on_hand and reserved of locked products, and their pending movements."""
+
+    @abc.abstractmethod
+    def release_expired(self, now: datetime, product_ids: Iterable[int] | None = None) -> int:
+        """Expire pending orders past their expiry (only those holding ``product_ids`` when
+        given), release their reservations and the products' reserved units. Orders locked by
+        another unit of work are skipped (it is deciding about them). Returns how many expired."""
+
+    @abc.abstractmethod
+    def reservations(self, *, active_only: bool = False) -> list[ReservationRecord]:
+        """Reservations, newest first."""
 
 
 class UnitOfWork(abc.ABC):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
 
     products: ProductRepository
+    users: UserRepository
+    refresh_tokens: RefreshTokenRepository
+    carts: CartRepository
+    orders: OrderRepository
+    payments: PaymentRepository
+    inventory: InventoryRepository
 
     def __enter__(self) -> Self:
         return self

@@ -72,3 +72,63 @@ def shopctl(db_url: str, config_dir: Path) -> Shopctl:
     return make_runner(
         clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
     )
+
+
+# -- logging in (issue 3) -----------------------------------------------------------------
+
+PASSWORD = "correct-horse-9"
+
+
+def login(
+    shopctl: Shopctl,
+    email: str,
+    *,
+    admin: bool = False,
+    profile: str | None = None,
+    password: str = PASSWORD,
+) -> None:
+    """Create ``email`` and log it in under ``profile`` (default: the email's local part).
+
+    ``admin=True`` uses the operator bootstrap ``users create-admin`` (which also promotes
+    an existing user); otherwise ``users register``, where an already registered email is
+    fine (then only the login runs, and must succeed with ``password``). Asserts exit 0.
+
+        login(shopctl, "bob@example.com")                 # profile "bob", customer
+        login(shopctl, "root@example.com", admin=True)    # profile "root", admin
+        shopctl("cart", "show", profile="bob")
+    """
+    profile = profile or email.split("@", 1)[0]
+    if admin:
+        created = shopctl(
+            "users", "create-admin", "--email", email, "--password-stdin", input=password + "\n"
+        )
+        assert created.exit_code == 0, created
+    else:
+        registered = shopctl(
+            "users", "register", "--email", email, "--password-stdin", input=password + "\n"
+        )
+        assert registered.exit_code in (0, 6), registered
+    logged_in = shopctl(
+        "users",
+        "login",
+        "--email",
+        email,
+        "--password-stdin",
+        input=password + "\n",
+        profile=profile,
+    )
+    assert logged_in.exit_code == 0, logged_in
+
+
+@pytest.fixture
+def admin(shopctl: Shopctl) -> str:
+    """An admin, admin@example.com, logged in under the profile "admin" (returned)."""
+    login(shopctl, "admin@example.com", admin=True, profile="admin")
+    return "admin"
+
+
+@pytest.fixture
+def customer(shopctl: Shopctl) -> str:
+    """A customer, alice@example.com, logged in under the profile "alice" (returned)."""
+    login(shopctl, "alice@example.com", profile="alice")
+    return "alice"

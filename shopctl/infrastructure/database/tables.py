@@ -14,12 +14,15 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -81,5 +84,212 @@ stock_movements = Table(
     CheckConstraint("delta <> 0", name="delta_not_zero"),
     CheckConstraint(
         "reason IN ('import', 'adjust', 'sale', 'restock_cancel')", name="reason_known"
+    ),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False, server_default="customer"),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    _created_at(),
+    CheckConstraint("email = lower(email)", name="email_lower_case"),
+    CheckConstraint("email ~ '^[^@[:space:]]+@[^@[:space:]]+$'", name="email_format"),
+    CheckConstraint("role IN ('customer', 'admin')", name="role_known"),
+    CheckConstraint("password_hash <> ''", name="password_hash_set"),
+)
+
+# Refresh tokens are kept as SHA-256 hashes only; one row per issued token.
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("jti", String(64), nullable=False, unique=True),
+    Column(
+        "user_id",
+        BigInteger,
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("family_id", String(64), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    _created_at(),
+    CheckConstraint("char_length(token_hash) = 64", name="token_hash_sha256"),
+)
+
+# Generated secrets shared by everyone using this database (the JWT signing key).
+app_secrets = Table(
+    "app_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    _created_at(),
+    CheckConstraint("octet_length(value) >= 32", name="value_long_enough"),
+)
+
+
+# -- purchase flow: carts, orders, reservations, payments ---------------------------------
+
+carts = Table(
+    "carts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "user_id",
+        BigInteger,
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+cart_lines = Table(
+    "cart_lines",
+    metadata,
+    Column(
+        "cart_id", BigInteger, ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "product_id", BigInteger, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity BETWEEN 1 AND 999", name="quantity_range"),
+)
+
+ORDER_STATUSES = "'pending_payment', 'paid', 'fulfilled', 'cancelled', 'expired'"
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("total", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("paid_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint(f"status IN ({ORDER_STATUSES})", name="status_known"),
+    CheckConstraint("total >= 0", name="total_not_negative"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
+    CheckConstraint(
+        "(paid_at IS NOT NULL) = (status IN ('paid', 'fulfilled') OR "
+        "(status = 'cancelled' AND paid_at IS NOT NULL))",
+        name="paid_at_when_paid",
+    ),
+    Index("ix_orders_user_id_id", "user_id", "id"),
+    Index(
+        "ix_orders_pending_expires_at",
+        "expires_at",
+        postgresql_where=text("status = 'pending_payment'"),
+    ),
+)
+
+# A snapshot of what was bought: later catalog changes do not alter it.
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column(
+        "order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("product_id", BigInteger, ForeignKey("products.id"), primary_key=True, index=True),
+    Column("sku", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("unit_price", Numeric(12, 2), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+# products.reserved == Σ quantity of the active reservations of the product.
+inventory_reservations = Table(
+    "inventory_reservations",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("product_id", BigInteger, ForeignKey("products.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    _created_at(),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint(
+        "status IN ('active', 'committed', 'released', 'expired')", name="status_known"
+    ),
+    UniqueConstraint("order_id", "product_id"),
+    # lazy expiry and the placement check look up active reservations by product
+    Index(
+        "ix_inventory_reservations_active_product_id",
+        "product_id",
+        "expires_at",
+        postgresql_where=text("status = 'active'"),
+    ),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("order_id", BigInteger, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("gateway_reference", String(64), nullable=True),
+    Column("decline_code", String(64), nullable=True),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("amount >= 0", name="amount_not_negative"),
+    CheckConstraint(
+        "status IN ('pending', 'succeeded', 'declined', 'failed', 'refunded')",
+        name="status_known",
+    ),
+    CheckConstraint(
+        "status IN ('pending', 'failed') OR gateway_reference IS NOT NULL",
+        name="reference_when_settled",
+    ),
+    CheckConstraint(
+        "(decline_code IS NOT NULL) = (status IN ('declined', 'failed'))",
+        name="decline_code_when_refused",
+    ),
+    # at most one succeeded payment per order
+    Index(
+        "uq_payments_succeeded_order_id",
+        "order_id",
+        unique=True,
+        postgresql_where=text("status = 'succeeded'"),
+    ),
+)
+
+# The mock payment provider's own records, kept apart from ``payments`` as a real provider's.
+mock_gateway_charges = Table(
+    "mock_gateway_charges",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("charge_reference", String(64), nullable=True, index=True),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=True),
+    Column("card_fingerprint", String(64), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("decline_code", String(64), nullable=True),
+    _created_at(),
+    CheckConstraint("kind IN ('charge', 'refund')", name="kind_known"),
+    CheckConstraint("amount >= 0", name="amount_not_negative"),
+    CheckConstraint("status IN ('succeeded', 'declined', 'failed')", name="status_known"),
+    CheckConstraint(
+        "(kind = 'refund') = (charge_reference IS NOT NULL)", name="refund_has_charge"
     ),
 )

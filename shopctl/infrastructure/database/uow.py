@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Self
 
 from shopctl.application.errors import TransientConflict
 from shopctl.domain.repositories import UnitOfWork
+from shopctl.infrastructure.database.purchase import (
+    SqlCartRepository,
+    SqlInventoryRepository,
+    SqlOrderRepository,
+    SqlPaymentRepository,
+)
 from shopctl.infrastructure.database.repositories import SqlProductRepository
+from shopctl.infrastructure.database.users import SqlRefreshTokenRepository, SqlUserRepository
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine, RootTransaction
@@ -37,6 +44,12 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             raise unavailable(str(self._engine.url), error) from error
         self._transaction: RootTransaction = self.connection.begin()
         self.products = SqlProductRepository(self.connection)
+        self.carts = SqlCartRepository(self.connection)
+        self.orders = SqlOrderRepository(self.connection)
+        self.payments = SqlPaymentRepository(self.connection)
+        self.inventory = SqlInventoryRepository(self.connection)
+        self.users = SqlUserRepository(self.connection)
+        self.refresh_tokens = SqlRefreshTokenRepository(self.connection)
         return self
 
     def __exit__(
@@ -61,6 +74,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     def commit(self) -> None:
         self._transaction.commit()
+        # Work may go on in a new transaction (a batch-by-batch import commits each batch).
+        self._transaction = self.connection.begin()
 
     def rollback(self) -> None:
         if self._transaction.is_active:

@@ -1,0 +1,90 @@
+"""The User entity's rules: email, password length, roles, the last admin."""
+
+import pytest
+
+from shopctl.domain.errors import Conflict, InvalidInput, NotAuthenticated
+from shopctl.domain.users import Role, User, normalise_email, parse_role, validate_password
+
+
+def make(**changes: object) -> User:
+    fields: dict[str, object] = {"email": "alice@example.com", "password_hash": "h"}
+    fields.update(changes)
+    return User(**fields)  # type: ignore[arg-type]
+
+
+def test_email_is_trimmed_and_lower_cased() -> None:
+    assert make(email="  Alice@Example.COM ").email == "alice@example.com"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "",
+        "alice",
+        "alice@",
+        "@example.com",
+        "a b@example.com",
+        "a@b@example.com",
+        "a@localhost",
+        "a@example.",
+        "x" * 250 + "@example.com",
+    ],
+)
+def test_malformed_emails_are_refused(email: str) -> None:
+    with pytest.raises(InvalidInput, match="invalid email"):
+        normalise_email(email)
+
+
+@pytest.mark.parametrize("length", [8, 12, 256])
+def test_passwords_of_8_to_256_characters_are_accepted(length: int) -> None:
+    assert validate_password("p" * length) == "p" * length
+
+
+@pytest.mark.parametrize("length", [0, 7, 257])
+def test_passwords_outside_8_to_256_characters_are_refused(length: int) -> None:
+    with pytest.raises(InvalidInput, match="8-256"):
+        validate_password("p" * length)
+
+
+def test_new_users_are_active_customers() -> None:
+    user = make()
+    assert user.role is Role.CUSTOMER and user.active and not user.is_admin
+
+
+def test_parse_role() -> None:
+    assert parse_role(" Admin ") is Role.ADMIN
+    with pytest.raises(InvalidInput, match="admin or customer"):
+        parse_role("root")
+
+
+def test_role_changes() -> None:
+    user = make()
+    user.change_role(Role.ADMIN, other_active_admins=0)
+    assert user.is_admin
+    user.change_role(Role.CUSTOMER, other_active_admins=1)
+    assert user.role is Role.CUSTOMER
+
+
+def test_the_last_active_admin_cannot_be_demoted_or_deactivated() -> None:
+    admin = make(role=Role.ADMIN)
+    with pytest.raises(Conflict, match="last active admin"):
+        admin.change_role(Role.CUSTOMER, other_active_admins=0)
+    with pytest.raises(Conflict, match="last active admin"):
+        admin.deactivate(other_active_admins=0)
+    assert admin.is_admin and admin.active
+
+
+def test_deactivated_users_cannot_log_in() -> None:
+    user = make()
+    user.ensure_can_log_in()
+    user.deactivate(other_active_admins=0)
+    with pytest.raises(NotAuthenticated, match="deactivated"):
+        user.ensure_can_log_in()
+
+
+def test_promote_to_admin_reactivates_and_may_set_a_password() -> None:
+    user = make(active=False)
+    user.promote_to_admin()
+    assert user.is_admin and user.active and user.password_hash == "h"
+    user.promote_to_admin("new")
+    assert user.password_hash == "new"
