@@ -1,0 +1,1 @@
+"""Payment gateway adapters (the mock provider; a real one would sit beside it)."""
