@@ -11,7 +11,7 @@ import click
 import typer
 
 from shopctl import __version__
-from shopctl.cli import db, products, replay, users
+from shopctl.cli import audit, db, products, replay, simulate, users
 from shopctl.cli.context import CliContext
 from shopctl.cli.errors import EXIT_CODES, EXIT_CODES_HELP
 from shopctl.cli.output import Output
@@ -28,8 +28,10 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(products.app, name="products")
+app.command("audit")(audit.audit)
 app.add_typer(users.app, name="users")
 app.command("replay")(replay.replay)
+app.command("simulate")(simulate.simulate)
 
 
 def _version(value: bool) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
+import typer
+
+from shopctl.cli.context import output_format, state
+from shopctl.cli.options import Format, Json
 from shopctl.cli.output import Output, OutputFormat
 
 if TYPE_CHECKING:
     from shopctl.simulation.report import SimulationReport
+    from shopctl.simulation.runner import Progress
 
 LATENCY_COLUMNS = ("step", "count", "p50", "p95", "p99", "max")
 
@@ -40,3 +47,113 @@ def render(output: Output, report: SimulationReport, fmt: OutputFormat) -> None:
         output.record({"violation": violation}, OutputFormat.table)
     for error in report.error_samples:
         output.record({"error": error}, OutputFormat.table)
+
+
+def simulate(
+    ctx: typer.Context,
+    shoppers: Annotated[int, typer.Option("--shoppers", help="Virtual shoppers.")] = 10,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", help="Workers, each with its own connection.")
+    ] = 4,
+    orders: Annotated[
+        int | None, typer.Option("--orders", help="Purchase flows to run. [default: 100]")
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Run for this long instead, e.g. 30s, 2m.")
+    ] = None,
+    products: Annotated[
+        int, typer.Option("--products", help="Products in the run's catalog.")
+    ] = 20,
+    stock: Annotated[int, typer.Option("--stock", help="Units on hand of each product.")] = 100,
+    hot_skus: Annotated[
+        int, typer.Option("--hot-skus", help="Products that half of all order lines pick.")
+    ] = 0,
+    decline_rate: Annotated[
+        float, typer.Option("--decline-rate", help="Share of flows paying with a declined card.")
+    ] = 0.0,
+    cancel_rate: Annotated[
+        float, typer.Option("--cancel-rate", help="Share of flows cancelling instead of paying.")
+    ] = 0.0,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the flow mix. [default: random]")
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the run's products, shoppers and orders.")
+    ] = False,
+    fmt: Format = OutputFormat.table,
+    json_: Json = False,
+) -> None:
+    """Run concurrent virtual shoppers against a catalog of their own (admins).
+
+    Each flow browses, fills the cart, places the order, then pays, pays with a
+    declined card (and gives up), or cancels. The run's products (SKU prefix
+    SIM-<run>-) and shoppers (@<run>.simulate.invalid) are removed at the end
+    unless --keep. Exit code 9 when an invariant broke or a flow hit an
+    unexpected error.
+    """
+    import secrets
+
+    from shopctl.domain.errors import CheckFailed
+    from shopctl.simulation.plan import SimulationOptions, parse_seconds
+    from shopctl.simulation.runner import Simulation
+
+    cli = state(ctx)
+    options = SimulationOptions(
+        shoppers=shoppers,
+        concurrency=concurrency,
+        orders=orders,
+        duration=None if duration is None else parse_seconds(duration),
+        products=products,
+        stock=stock,
+        hot_skus=hot_skus,
+        decline_rate=decline_rate,
+        cancel_rate=cancel_rate,
+        seed=secrets.randbelow(2**31) if seed is None else seed,
+        keep=keep,
+    )
+    principal = cli.principal()
+    with live_progress(cli.output) as show:
+        report = Simulation(cli.settings, on_progress=show)(principal, options)
+    render(cli.output, report, output_format(fmt, json_))
+    if not report.ok:
+        broken = len(report.audit.violations)
+        errors = report.outcomes.get("errors", 0)
+        raise CheckFailed(
+            f"simulation failed: {broken} invariant violation(s), {errors} flow error(s)"
+        )
+    cli.output.success(
+        f"{report.paid_orders} orders paid, {report.orders_per_second} orders/s; invariants hold"
+    )
+
+
+@contextmanager
+def live_progress(output: Output) -> Iterator[Callable[[Progress], None] | None]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not output.interactive:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    bar = Bar(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=Console(file=output.stderr),
+        transient=True,
+    )
+    task = bar.add_task("flows", total=None, status="")
+
+    def show(progress: Progress) -> None:
+        if progress.total is not None:
+            total, completed = float(progress.total), float(progress.done)
+        else:
+            total = progress.duration or 1.0
+            completed = min(progress.elapsed, total)
+        status = f"{progress.done} flows · {progress.paid} paid · {progress.errors} errors"
+        bar.update(task, total=total, completed=completed, status=status)
+
+    with bar:
+        yield show

@@ -1,0 +1,254 @@
+"""The data of a simulation run: its tagged catalog and shoppers, their audit and removal.
+
+Everything a run creates is found again by its tag alone: products by the SKU prefix
+``SIM-<run id>-``, shoppers by the e-mail domain ``<run id>.simulate.invalid`` (``.invalid``
+is reserved: no mail can ever reach it). Setup and cleanup are set-based statements; the
+flows themselves go through the use cases.
+"""
+
+# ruff: noqa: S608 (statements are composed of constants; every value is a bound parameter)
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from shopctl.simulation.report import Audit
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+# matches no password: simulated shoppers never log in
+UNUSABLE_PASSWORD_HASH = "!simulated-shopper"  # noqa: S105
+ACTOR = "simulate"
+
+
+@dataclass(frozen=True)
+class SimulatedProduct:
+    id: int
+    sku: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class SimulatedShopper:
+    id: int
+    email: str
+
+
+def sku_prefix(run_id: str) -> str:
+    return f"SIM-{run_id}-"
+
+
+def shopper_domain(run_id: str) -> str:
+    return f"{run_id}.simulate.invalid"
+
+
+class SimulationData:
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self._engine = engine
+        self.run_id = run_id
+        self.prefix = sku_prefix(run_id)
+        self.domain = shopper_domain(run_id)
+
+    def create_catalog(self, count: int, stock: int, seed: int) -> list[SimulatedProduct]:
+        """``count`` products with ``stock`` units each (one ``adjust`` movement each), in
+        SKU order: ``SIM-<run>-00001`` … (the hot SKUs are the first ones)."""
+        rng = random.Random(f"{seed}/prices")
+        rows = [
+            {
+                "sku": f"{self.prefix}{n:05d}",
+                "name": f"Simulated product {n}",
+                "price": Decimal(rng.randrange(100, 10_000)) / 100,
+            }
+            for n in range(1, count + 1)
+        ]
+        with self._engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO products (sku, name, description, price, stock_on_hand) "
+                    "VALUES (:sku, :name, 'created by shopctl simulate', :price, :stock)"
+                ),
+                [{**row, "stock": stock} for row in rows],
+            )
+            found = connection.execute(
+                text(
+                    "SELECT id, sku, price FROM products WHERE sku LIKE :prefix || '%' ORDER BY sku"
+                ),
+                {"prefix": self.prefix},
+            ).all()
+            if stock:
+                connection.execute(
+                    text(
+                        "INSERT INTO stock_movements (product_id, delta, reason, actor, note) "
+                        "SELECT id, stock_on_hand, 'adjust', :actor, 'simulation stock' "
+                        "FROM products WHERE sku LIKE :prefix || '%'"
+                    ),
+                    {"actor": ACTOR, "prefix": self.prefix},
+                )
+        return [SimulatedProduct(row.id, row.sku, row.price) for row in found]
+
+    def create_shoppers(self, count: int) -> list[SimulatedShopper]:
+        emails = [f"shopper-{n}@{self.domain}" for n in range(1, count + 1)]
+        with self._engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (email, password_hash, role) "
+                    "VALUES (:email, :hash, 'customer')"
+                ),
+                [{"email": email, "hash": UNUSABLE_PASSWORD_HASH} for email in emails],
+            )
+            found = connection.execute(
+                text("SELECT id, email FROM users WHERE email LIKE '%@' || :domain ORDER BY id"),
+                {"domain": self.domain},
+            ).all()
+        return [SimulatedShopper(row.id, row.email) for row in found]
+
+    # -- after the run ----------------------------------------------------------------------
+
+    def audit(self, *, stock: int, paid_orders: int, units_paid: int) -> Audit:
+        """Check the run's products and orders in one snapshot.
+
+        ``paid_orders`` / ``units_paid`` are what the shoppers were told: the database must
+        agree with them, and with itself (ledger, reservations, order lines, payments).
+        """
+        violations: list[str] = []
+        with self._engine.connect() as connection:
+            connection = connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            with connection.begin():
+                parameters = {"prefix": self.prefix, "domain": self.domain, "stock": stock}
+                rows = connection.execute(text(PRODUCT_AUDIT), parameters).all()
+                for row in rows:
+                    violations.extend(_product_violations(row, stock))
+                for check in ORDER_CHECKS:
+                    for (detail,) in connection.execute(text(check), parameters):
+                        violations.append(str(detail))
+                paid_in_db, units_in_db = connection.execute(text(PAID_TOTALS), parameters).one()
+        units_sold = sum(row.sold - row.restocked for row in rows)
+        if paid_in_db != paid_orders:
+            violations.append(
+                f"shoppers were told {paid_orders} order(s) were paid, the database has {paid_in_db}"
+            )
+        if units_in_db != units_paid or units_sold != units_paid:
+            violations.append(
+                f"shoppers paid for {units_paid} unit(s); paid order lines hold {units_in_db}, "
+                f"the ledger sold {units_sold}"
+            )
+        return Audit(
+            products=len(rows),
+            stock=stock * len(rows),
+            units_sold=units_sold,
+            units_reserved=sum(row.reserved for row in rows),
+            violations=tuple(violations),
+        )
+
+    def cleanup(self) -> None:
+        """Delete everything the run created, and nothing else (one transaction)."""
+        parameters = {"prefix": self.prefix, "domain": self.domain}
+        with self._engine.begin() as connection:
+            for statement in CLEANUP:
+                connection.execute(text(statement), parameters)
+
+
+def _product_violations(row: Any, stock: int) -> list[str]:
+    found = []
+    if row.stock_on_hand != row.ledger:
+        found.append(f"{row.sku}: stock_on_hand {row.stock_on_hand} != ledger {row.ledger}")
+    if row.reserved != row.active_reserved:
+        found.append(
+            f"{row.sku}: reserved {row.reserved} != active reservations {row.active_reserved}"
+        )
+    if not 0 <= row.reserved <= row.stock_on_hand:
+        found.append(f"{row.sku}: reserved {row.reserved} outside 0…{row.stock_on_hand}")
+    if row.sold - row.restocked > stock:
+        found.append(f"{row.sku}: OVERSOLD {row.sold - row.restocked} units of {stock} in stock")
+    if row.sold - row.restocked != row.in_paid_orders:
+        found.append(
+            f"{row.sku}: ledger sold {row.sold - row.restocked}, paid orders hold "
+            f"{row.in_paid_orders}"
+        )
+    if row.initial != stock:
+        found.append(f"{row.sku}: started with {row.initial} units, not {stock}")
+    return found
+
+
+SIM_USERS = "SELECT id FROM users WHERE email LIKE '%@' || :domain"
+SIM_ORDERS = f"SELECT id FROM orders WHERE user_id IN ({SIM_USERS})"
+SIM_PRODUCTS = "SELECT id FROM products WHERE sku LIKE :prefix || '%'"
+
+PRODUCT_AUDIT = """
+SELECT p.sku, p.stock_on_hand, p.reserved,
+       coalesce((SELECT sum(delta) FROM stock_movements m WHERE m.product_id = p.id), 0)
+           AS ledger,
+       coalesce((SELECT sum(delta) FROM stock_movements m
+                 WHERE m.product_id = p.id AND m.reason = 'adjust'), 0) AS initial,
+       coalesce((SELECT -sum(delta) FROM stock_movements m
+                 WHERE m.product_id = p.id AND m.reason = 'sale'), 0) AS sold,
+       coalesce((SELECT sum(delta) FROM stock_movements m
+                 WHERE m.product_id = p.id AND m.reason = 'restock_cancel'), 0) AS restocked,
+       coalesce((SELECT sum(quantity) FROM inventory_reservations r
+                 WHERE r.product_id = p.id AND r.status = 'active'), 0) AS active_reserved,
+       coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id
+                 WHERE l.product_id = p.id AND o.status IN ('paid', 'fulfilled')), 0)
+           AS in_paid_orders
+FROM products p
+WHERE p.sku LIKE :prefix || '%'
+ORDER BY p.sku
+"""
+
+# Each returns one text row per violation.
+ORDER_CHECKS = [
+    f"""
+    SELECT format('order %s: total %s != sum of its lines %s', o.id, o.total, coalesce(l.sum, 0))
+    FROM orders o
+    LEFT JOIN (SELECT order_id, sum(unit_price * quantity) AS sum FROM order_lines
+               GROUP BY order_id) l ON l.order_id = o.id
+    WHERE o.id IN ({SIM_ORDERS}) AND o.total IS DISTINCT FROM coalesce(l.sum, 0)
+    """,
+    f"""
+    SELECT format('order %s is %s with %s succeeded payment(s) (amounts %s)', o.id, o.status,
+                  count(p.id), string_agg(p.amount::text, ', '))
+    FROM orders o
+    LEFT JOIN payments p ON p.order_id = o.id AND p.status = 'succeeded'
+    WHERE o.id IN ({SIM_ORDERS})
+    GROUP BY o.id, o.status, o.total
+    HAVING (o.status IN ('paid', 'fulfilled')) <> (count(p.id) = 1)
+        OR (count(p.id) = 1 AND min(p.amount) <> o.total)
+        OR count(p.id) > 1
+    """,
+    f"""
+    SELECT format('order %s is %s but holds active reservations', o.id, o.status)
+    FROM orders o
+    WHERE o.id IN ({SIM_ORDERS}) AND o.status <> 'pending_payment'
+      AND EXISTS (SELECT 1 FROM inventory_reservations r
+                  WHERE r.order_id = o.id AND r.status = 'active')
+    """,
+]
+
+PAID_TOTALS = f"""
+SELECT count(DISTINCT o.id), coalesce(sum(l.quantity), 0)
+FROM orders o JOIN order_lines l ON l.order_id = o.id
+WHERE o.id IN ({SIM_ORDERS}) AND o.status IN ('paid', 'fulfilled')
+"""
+
+SIM_KEYS = f"SELECT idempotency_key FROM payments WHERE order_id IN ({SIM_ORDERS})"
+
+# In foreign-key order. A product that someone else's order refers to is archived, not
+# deleted (history stays intact); everything else of the run goes.
+CLEANUP = [
+    f"""DELETE FROM mock_gateway_charges WHERE charge_reference IN
+        (SELECT reference FROM mock_gateway_charges WHERE idempotency_key IN ({SIM_KEYS}))""",
+    f"DELETE FROM mock_gateway_charges WHERE idempotency_key IN ({SIM_KEYS})",
+    f"DELETE FROM payments WHERE order_id IN ({SIM_ORDERS})",
+    f"DELETE FROM orders WHERE user_id IN ({SIM_USERS})",
+    f"DELETE FROM carts WHERE user_id IN ({SIM_USERS})",
+    "DELETE FROM users WHERE email LIKE '%@' || :domain",
+    f"""DELETE FROM products p WHERE p.id IN ({SIM_PRODUCTS})
+        AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.product_id = p.id)""",
+    "UPDATE products SET active = false WHERE sku LIKE :prefix || '%'",
+]

@@ -1,0 +1,270 @@
+"""Run a simulation: tagged catalog and shoppers, concurrent purchase flows, audit, cleanup.
+
+The flows call the same use cases as the CLI, through a ``Shop`` per worker (so each
+worker has its own engine, hence its own database connection), on behalf of shoppers
+whose ``Principal`` is built here: no login and no password hashing per flow.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from shopctl.application.auth import Principal, require_admin
+from shopctl.domain.errors import Conflict, PaymentFailed, ShopError
+from shopctl.domain.users import Role
+from shopctl.simulation.plan import BROWSE_PAGE, FlowPlan, Intent, SimulationOptions, plan_flow
+from shopctl.simulation.report import STEPS, SimulationReport
+from shopctl.simulation.stats import LatencyRecorder
+
+if TYPE_CHECKING:
+    from shopctl.bootstrap import Shop
+    from shopctl.infrastructure.config import Settings
+    from shopctl.infrastructure.database.simulation import SimulatedProduct, SimulatedShopper
+
+DECLINED_CARD = "4000000000000002"  # the mock gateway declines it: card_declined
+ERROR_SAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int | None  # None with --duration
+    elapsed: float
+    duration: float | None
+    paid: int
+    errors: int
+
+
+class Worker:
+    """One thread: its own Shop (engine, connection) and its own shoppers, one flow at a time."""
+
+    def __init__(
+        self,
+        shop: Shop,
+        shoppers: Sequence[SimulatedShopper],
+        products: Sequence[SimulatedProduct],
+        prefix: str,
+    ) -> None:
+        from shopctl.domain.repositories import ProductQuery
+
+        self.shop = shop
+        self.principals = [Principal(s.id, s.email, Role.CUSTOMER) for s in shoppers]
+        self.products = products
+        self.prefix = prefix
+        self.query = ProductQuery
+        self.latency = LatencyRecorder()
+        self.outcomes: Counter[str] = Counter()
+        self.placed = 0
+        self.done = 0  # plain ints: read by the progress display without a lock
+        self.paid = 0
+        self.units_paid = 0
+        self.errors: list[str] = []
+        self._next_shopper = 0
+        # the use cases, built once per worker
+        self.browse = shop.list_products()
+        self.add_to_cart = shop.add_to_cart()
+        self.clear_cart = shop.clear_cart()
+        self.place_order = shop.place_order()
+        self.pay_order = shop.pay_order()
+        self.cancel_order = shop.cancel_order()
+
+    def _timed(self, step: str, call: Callable[[], object]) -> object:
+        started = time.perf_counter()
+        try:
+            return call()
+        finally:
+            self.latency.add(step, time.perf_counter() - started)
+
+    def run(self, plan: FlowPlan) -> str:
+        """One purchase flow; returns its outcome."""
+        shopper = self.principals[self._next_shopper % len(self.principals)]
+        self._next_shopper += 1
+        started = time.perf_counter()
+        try:
+            outcome = self._flow(plan, shopper)
+        except ShopError as error:
+            outcome = self._unexpected(plan, f"{type(error).__name__}: {error.message}", shopper)
+        except Exception as error:  # a bug or a driver error: report it, keep the run going
+            outcome = self._unexpected(plan, f"{type(error).__name__}: {error}", shopper)
+        self.latency.add("flow", time.perf_counter() - started)
+        self.outcomes[outcome] += 1
+        self.done += 1
+        self.paid += outcome == "paid"
+        return outcome
+
+    def _flow(self, plan: FlowPlan, shopper: Principal) -> str:
+        query = self.query(search=self.prefix, limit=BROWSE_PAGE, offset=plan.browse_offset)
+        self._timed("browse", lambda: self.browse(query))
+        try:
+            for product_index, quantity in plan.items:
+                add = partial(self.add_to_cart, shopper, self.products[product_index].sku, quantity)
+                self._timed("cart", add)
+            order = self._timed("place", lambda: self.place_order(shopper))
+        except Conflict:  # sold out (at the cart, or at placement): give up this flow
+            self.clear_cart(shopper)
+            return "out_of_stock"
+        self.placed += 1
+        order_id: int = order.id  # type: ignore[attr-defined]
+        if plan.intent is Intent.CANCEL:
+            self._timed("cancel", lambda: self.cancel_order(shopper, order_id))
+            return "cancelled"
+        if plan.intent is Intent.DECLINE:
+            try:
+                self._timed("pay", lambda: self.pay_order(shopper, order_id, card=DECLINED_CARD))
+            except PaymentFailed:
+                # the shopper gives up: release the units instead of holding them for the TTL
+                self._timed("cancel", lambda: self.cancel_order(shopper, order_id))
+                return "declined"
+            raise AssertionError(f"the declined card was accepted for order {order_id}")
+        self._timed("pay", lambda: self.pay_order(shopper, order_id))
+        self.units_paid += sum(quantity for _, quantity in plan.items)
+        return "paid"
+
+    def _unexpected(self, plan: FlowPlan, message: str, shopper: Principal) -> str:
+        if len(self.errors) < ERROR_SAMPLES:
+            self.errors.append(f"flow {plan.index}: {message}")
+        try:
+            self.clear_cart(shopper)
+        except Exception as error:  # the flow already failed; keep the first error
+            del error
+        return "errors"
+
+
+class Simulation:
+    """``shopctl simulate``: admins only. Removes its data at the end unless ``keep``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        shop_factory: Callable[[], Shop] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        progress_interval: float = 0.25,
+    ) -> None:
+        self._settings = settings
+        self._shop_factory = shop_factory or self._new_shop
+        self._on_progress = on_progress
+        self._interval = progress_interval
+
+    def _new_shop(self) -> Shop:
+        from shopctl.bootstrap import Shop
+
+        return Shop(self._settings)
+
+    def __call__(
+        self, principal: Principal | None, options: SimulationOptions, *, run_id: str | None = None
+    ) -> SimulationReport:
+        from shopctl.infrastructure.database.simulation import SimulationData
+
+        require_admin(principal)
+        run_id = run_id or secrets.token_hex(4)
+        admin_shop = self._shop_factory()
+        data = SimulationData(admin_shop.engine, run_id)
+        workers: list[Worker] = []
+        cleaned_up = False
+        try:
+            products = data.create_catalog(options.products, options.stock, options.seed)
+            shoppers = data.create_shoppers(options.shoppers)
+            for index in range(options.concurrency):
+                workers.append(
+                    Worker(
+                        self._shop_factory(),
+                        shoppers[index :: options.concurrency],
+                        products,
+                        data.prefix,
+                    )
+                )
+            elapsed = self._run_workers(workers, options)
+            audit = data.audit(
+                stock=options.stock,
+                paid_orders=sum(w.outcomes["paid"] for w in workers),
+                units_paid=sum(w.units_paid for w in workers),
+            )
+        finally:
+            for worker in workers:
+                worker.shop.close()
+            if not options.keep:
+                data.cleanup()
+                cleaned_up = True
+            admin_shop.close()
+        outcomes: Counter[str] = Counter()
+        for worker in workers:
+            outcomes.update(worker.outcomes)
+        return SimulationReport(
+            run_id=run_id,
+            seed=options.seed,
+            options=asdict(options),
+            duration_seconds=elapsed,
+            flows=sum(outcomes.values()),
+            placed_orders=sum(w.placed for w in workers),
+            outcomes=dict(outcomes),
+            latency=LatencyRecorder.summarise([w.latency for w in workers], STEPS),
+            audit=audit,
+            error_samples=tuple(e for w in workers for e in w.errors)[:ERROR_SAMPLES],
+            cleaned_up=cleaned_up,
+        )
+
+    def _run_workers(self, workers: list[Worker], options: SimulationOptions) -> float:
+        lock = threading.Lock()
+        next_index = 0
+        stop = threading.Event()
+        barrier = threading.Barrier(len(workers) + 1)
+        deadline: list[float] = []
+
+        def take() -> int | None:
+            nonlocal next_index
+            with lock:
+                if stop.is_set():
+                    return None
+                if options.orders is not None and next_index >= options.orders:
+                    return None
+                if deadline and time.perf_counter() >= deadline[0]:
+                    return None
+                index = next_index
+                next_index += 1
+                return index
+
+        def work(worker: Worker) -> None:
+            barrier.wait()
+            while (index := take()) is not None:
+                worker.run(plan_flow(options, index))
+
+        threads = [
+            threading.Thread(target=work, args=(w,), name=f"shopper-{i}", daemon=True)
+            for i, w in enumerate(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        start = time.perf_counter()
+        if options.duration is not None:
+            deadline.append(start + options.duration)
+        barrier.wait()
+        try:
+            while alive := [thread for thread in threads if thread.is_alive()]:
+                alive[0].join(self._interval)
+                if self._on_progress is not None:
+                    self._on_progress(self._progress(workers, start, options))
+        except BaseException:
+            stop.set()  # Ctrl-C: let the running flows end, then clean up
+            for thread in threads:
+                thread.join()
+            raise
+        return time.perf_counter() - start
+
+    @staticmethod
+    def _progress(workers: Sequence[Worker], start: float, options: SimulationOptions) -> Progress:
+        return Progress(
+            done=sum(w.done for w in workers),
+            total=options.orders,
+            elapsed=time.perf_counter() - start,
+            duration=options.duration,
+            paid=sum(w.paid for w in workers),
+            errors=sum(w.outcomes["errors"] for w in workers),
+        )
