@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shopctl.simulation.stats import LatencySummary
@@ -39,7 +39,6 @@ class SimulationReport:
     audit: Audit
     error_samples: tuple[str, ...] = ()
     cleaned_up: bool = True
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def paid_orders(self) -> int:

@@ -1,0 +1,71 @@
+"""e2e: ``shopctl simulate`` through the real CLI."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import Shopctl
+
+
+def test_simulate_json_report_and_nothing_left_behind(shopctl: Shopctl, admin: str) -> None:
+    result = shopctl(
+        "simulate",
+        "--shoppers",
+        "6",
+        "--concurrency",
+        "3",
+        "--orders",
+        "40",
+        "--hot-skus",
+        "1",
+        "--stock",
+        "10",
+        "--decline-rate",
+        "0.1",
+        "--cancel-rate",
+        "0.1",
+        "--seed",
+        "5",
+        "--json",
+        profile=admin,
+    )
+    assert result.exit_code == 0, result
+    report = result.json()
+    assert report["ok"] is True and report["paid_orders"] == report["outcomes"]["paid"]
+    assert sum(report["outcomes"].values()) == 40
+    assert set(report["outcomes"]) == {"paid", "declined", "out_of_stock", "cancelled", "errors"}
+    assert report["orders_per_second"] > 0 and report["flows_per_second"] > 0
+    assert set(report["latency_ms"]["place"]) >= {"p50", "p95", "p99", "max"}
+    assert report["invariants"] == {
+        "ok": True,
+        "violations": [],
+        "products": 20,
+        "stock": 200,
+        "units_sold": report["invariants"]["units_sold"],
+        "units_reserved": 0,
+    }
+    assert report["cleaned_up"] is True
+    assert shopctl("products", "list", "--search", "SIM-", "--json").json() == []
+    users = shopctl("users", "list", "--json", profile=admin).json()
+    assert [u["email"] for u in users] == ["admin@example.com"]
+    assert shopctl("audit", profile=admin).exit_code == 0
+
+
+def test_simulate_table_report(shopctl: Shopctl, admin: str) -> None:
+    result = shopctl("simulate", "--orders", "10", "--seed", "1", profile=admin)
+    assert result.exit_code == 0, result
+    assert "paid orders/s" in result.stdout and "p99" in result.stdout
+    assert "invariants hold" in result.stderr
+
+
+def test_simulate_needs_an_admin(shopctl: Shopctl, customer: str) -> None:
+    assert shopctl("simulate", "--orders", "1").exit_code == 3  # no session
+    refused = shopctl("simulate", "--orders", "1", profile=customer)
+    assert refused.exit_code == 4, refused
+
+
+def test_simulate_bad_options(shopctl: Shopctl, admin: str) -> None:
+    both = shopctl("simulate", "--orders", "5", "--duration", "1s", profile=admin)
+    assert both.exit_code == 2 and "not both" in both.stderr
+    rate = shopctl("simulate", "--decline-rate", "2", profile=admin)
+    assert rate.exit_code == 2 and "--decline-rate must be between 0 and 1" in rate.stderr
+    duration = shopctl("simulate", "--duration", "soon", profile=admin)
+    assert duration.exit_code == 2 and "Traceback" not in duration.stderr

@@ -1,0 +1,148 @@
+"""simulate on a real database: concurrent shoppers, no oversell, clean audit, full cleanup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from shopctl.application.auth import Principal
+from shopctl.domain.errors import Forbidden
+from shopctl.domain.users import Role
+from shopctl.infrastructure.config import load_settings
+from shopctl.infrastructure.database.simulation import SimulationData
+from shopctl.simulation.plan import SimulationOptions
+from shopctl.simulation.runner import Progress, Simulation
+
+ADMIN = Principal(1, "admin@example.com", Role.ADMIN)
+
+
+@pytest.fixture
+def simulation(db_url: str, tmp_path: Path) -> Simulation:
+    settings = load_settings(database_url=db_url, config_dir=str(tmp_path), environ={})
+    return Simulation(settings)
+
+
+def count(engine: Any, sql: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text(sql)).scalar_one())
+
+
+def simulated_rows(engine: Any) -> dict[str, int]:
+    return {
+        "products": count(engine, "SELECT count(*) FROM products WHERE sku LIKE 'SIM-%'"),
+        "users": count(engine, "SELECT count(*) FROM users WHERE email LIKE '%.simulate.invalid'"),
+        "orders": count(engine, "SELECT count(*) FROM orders"),
+        "payments": count(engine, "SELECT count(*) FROM payments"),
+        "gateway": count(engine, "SELECT count(*) FROM mock_gateway_charges"),
+        "movements": count(engine, "SELECT count(*) FROM stock_movements"),
+        "carts": count(engine, "SELECT count(*) FROM carts"),
+    }
+
+
+def seed_bystanders(engine: Any) -> None:
+    """A product and a user that are not the simulation's: it must not touch them."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO products (sku, name, price, stock_on_hand) "
+                "VALUES ('TEA-1', 'Tea', 4.50, 7)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO stock_movements (product_id, delta, reason) "
+                "SELECT id, 7, 'import' FROM products WHERE sku = 'TEA-1'"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO users (email, password_hash) VALUES ('bob@example.com', 'x-hash')")
+        )
+
+
+def test_a_hot_sku_never_oversells_and_the_run_cleans_up(
+    simulation: Simulation, engine: Any
+) -> None:
+    seed_bystanders(engine)
+    options = SimulationOptions(
+        shoppers=8,
+        concurrency=4,
+        orders=80,
+        products=4,
+        stock=6,
+        hot_skus=1,
+        decline_rate=0.15,
+        cancel_rate=0.15,
+        seed=11,
+    )
+    report = simulation(ADMIN, options)
+
+    assert report.ok, report.as_json()
+    assert report.flows == 80 and sum(report.outcomes.values()) == 80
+    assert report.outcomes["out_of_stock"] > 0  # 4 products × 6 units cannot serve 80 flows
+    assert report.outcomes["paid"] > 0 and report.outcomes.get("errors", 0) == 0
+    assert report.audit.products == 4 and report.audit.stock == 24
+    assert 0 < report.audit.units_sold <= 24
+    assert report.audit.units_reserved == 0  # every flow ended: paid, cancelled or gave up
+    assert set(report.latency) >= {"browse", "cart", "place", "pay", "flow"}
+    assert report.latency["flow"].count == 80
+    assert report.cleaned_up
+    assert simulated_rows(engine) == {
+        "products": 0,
+        "users": 0,
+        "orders": 0,
+        "payments": 0,
+        "gateway": 0,
+        "movements": 1,  # the bystander's
+        "carts": 0,
+    }
+    assert count(engine, "SELECT stock_on_hand FROM products WHERE sku = 'TEA-1'") == 7
+    assert count(engine, "SELECT count(*) FROM users WHERE email = 'bob@example.com'") == 1
+
+
+def test_keep_leaves_the_data_and_the_audit_catches_a_broken_ledger(
+    simulation: Simulation, engine: Any
+) -> None:
+    options = SimulationOptions(
+        shoppers=2, concurrency=2, orders=10, products=2, stock=50, seed=3, keep=True
+    )
+    report = simulation(ADMIN, options, run_id="feedbeef")
+    assert report.ok and not report.cleaned_up
+    assert report.paid_orders == 10  # no rates: every flow pays
+    data = SimulationData(engine, "feedbeef")
+    rows = simulated_rows(engine)
+    assert rows["products"] == 2 and rows["users"] == 2 and rows["orders"] == 10
+
+    units = report.audit.units_sold
+    assert data.audit(stock=50, paid_orders=10, units_paid=units).ok
+    # what the shoppers were told must match the database
+    assert not data.audit(stock=50, paid_orders=11, units_paid=units).ok
+    with engine.begin() as connection:  # stock changed behind the ledger's back
+        connection.execute(
+            text("UPDATE products SET stock_on_hand = stock_on_hand + 1 WHERE sku = :sku"),
+            {"sku": "SIM-feedbeef-00001"},
+        )
+    broken = data.audit(stock=50, paid_orders=10, units_paid=units)
+    assert any("SIM-feedbeef-00001: stock_on_hand" in v for v in broken.violations)
+
+    data.cleanup()
+    assert simulated_rows(engine)["products"] == 0 and simulated_rows(engine)["users"] == 0
+
+
+def test_progress_is_reported_and_duration_mode_stops(db_url: str, tmp_path: Path) -> None:
+    seen: list[Progress] = []
+    settings = load_settings(database_url=db_url, config_dir=str(tmp_path), environ={})
+    simulation = Simulation(settings, on_progress=seen.append, progress_interval=0.05)
+    report = simulation(ADMIN, SimulationOptions(shoppers=2, concurrency=2, duration=0.5, seed=1))
+    assert report.ok and report.flows > 0
+    assert 0.5 <= report.duration_seconds < 5
+    assert seen and seen[-1].done == report.flows and seen[-1].total is None
+
+
+def test_only_admins_simulate(simulation: Simulation, engine: Any) -> None:
+    customer = Principal(2, "alice@example.com", Role.CUSTOMER)
+    with pytest.raises(Forbidden):
+        simulation(customer, SimulationOptions(orders=1))
+    assert simulated_rows(engine)["products"] == 0
