@@ -92,7 +92,7 @@ class CartView:
                 line.product.price,
                 line.line_total,
             )
-            for line in cart.lines
+            for line in sorted(cart.lines, key=lambda line: line.product.sku)
         ]
         return cls(items=items, total=cart.total, currency=currency)
 

@@ -1,0 +1,121 @@
+"""``shopctl order``: place orders from the cart, follow and change them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from shopctl.cli.context import CliContext, output_format, state
+from shopctl.cli.options import Format, Json
+from shopctl.cli.output import OutputFormat
+
+if TYPE_CHECKING:
+    from shopctl.application.dto import OrderView
+
+app = typer.Typer(
+    help="Place an order from your cart; list, show, cancel and fulfill orders.",
+    no_args_is_help=True,
+)
+
+LIST_COLUMNS = ("id", "status", "total", "currency", "items", "created_at")
+ITEM_COLUMNS = ("sku", "name", "quantity", "unit_price", "line_total")
+SUMMARY = ("id", "status", "total", "currency", "created_at", "expires_at", "paid_at")
+
+OrderId = Annotated[int, typer.Argument(help="The order's id.", show_default=False)]
+
+
+def render_order(cli: CliContext, order: OrderView, fmt: OutputFormat) -> None:
+    """JSON: the order; table: its summary then its items; CSV: one row per item."""
+    if fmt is OutputFormat.json:
+        cli.output.json(order)
+    elif fmt is OutputFormat.csv:
+        rows = [{"order_id": order.id, **_plain(item)} for item in order.items]
+        cli.output.rows(rows, ("order_id", *ITEM_COLUMNS), fmt)
+    else:
+        cli.output.record({k: getattr(order, k) for k in SUMMARY}, fmt, title=f"order {order.id}")
+        cli.output.rows(order.items, ITEM_COLUMNS, fmt)
+
+
+def _plain(item: object) -> dict[str, object]:
+    from shopctl.cli.output import plain
+
+    data = plain(item)
+    assert isinstance(data, dict)
+    return data
+
+
+@app.command()
+def place(ctx: typer.Context, fmt: Format = OutputFormat.table, json_: Json = False) -> None:
+    """Order everything in your cart: its units are reserved until the order expires."""
+    cli = state(ctx)
+    order = cli.shop.place_order()(cli.principal())
+    render_order(cli, order, output_format(fmt, json_))
+    cli.output.success(
+        f"order {order.id} placed: pay it before it expires (shopctl pay order {order.id})"
+    )
+
+
+@app.command("list")
+def list_orders(
+    ctx: typer.Context,
+    all_users: Annotated[
+        bool, typer.Option("--all", help="Every user's orders (admins only).")
+    ] = False,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only orders in this status: pending_payment, paid, fulfilled, cancelled, "
+            "expired.",
+        ),
+    ] = None,
+    fmt: Format = OutputFormat.table,
+    json_: Json = False,
+) -> None:
+    """List your orders (or everyone's with --all), newest first."""
+    from shopctl.domain.orders import parse_order_status
+
+    cli = state(ctx)
+    wanted = None if status is None else parse_order_status(status)
+    found = cli.shop.list_orders()(cli.principal(), all_users=all_users, status=wanted)
+    fmt = output_format(fmt, json_)
+    if fmt is OutputFormat.json:
+        cli.output.json(found)
+        return
+    rows = [
+        {**{k: getattr(o, k) for k in LIST_COLUMNS if k != "items"}, "items": len(o.items)}
+        for o in found
+    ]
+    cli.output.rows(rows, LIST_COLUMNS, fmt, empty="no orders")
+
+
+@app.command()
+def show(
+    ctx: typer.Context, order_id: OrderId, fmt: Format = OutputFormat.table, json_: Json = False
+) -> None:
+    """Show one order with its items."""
+    cli = state(ctx)
+    render_order(cli, cli.shop.get_order()(cli.principal(), order_id), output_format(fmt, json_))
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context, order_id: OrderId, fmt: Format = OutputFormat.table, json_: Json = False
+) -> None:
+    """Cancel an order: a pending one releases its units; a paid one is refunded and restocked."""
+    cli = state(ctx)
+    order = cli.shop.cancel_order()(cli.principal(), order_id)
+    render_order(cli, order, output_format(fmt, json_))
+    cli.output.success(f"order {order.id} cancelled")
+
+
+@app.command()
+def fulfill(
+    ctx: typer.Context, order_id: OrderId, fmt: Format = OutputFormat.table, json_: Json = False
+) -> None:
+    """Mark a paid order as fulfilled (shipped). Admins only."""
+    cli = state(ctx)
+    order = cli.shop.fulfill_order()(cli.principal(), order_id)
+    render_order(cli, order, output_format(fmt, json_))
+    cli.output.success(f"order {order.id} fulfilled")
