@@ -16,8 +16,31 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from shopctl.application.audit import RunAudit
+    from shopctl.application.carts import (
+        AddToCart,
+        ClearCart,
+        RemoveFromCart,
+        SetCartQuantity,
+        ShowCart,
+    )
     from shopctl.application.catalog import ExportCatalog, ImportCatalog
-    from shopctl.application.ports import Clock, PasswordHasher, SessionStore, TokenService
+    from shopctl.application.orders import (
+        CancelOrder,
+        FulfillOrder,
+        GetOrder,
+        ListOrders,
+        ListReservations,
+        PlaceOrder,
+        ReleaseExpiredReservations,
+    )
+    from shopctl.application.payments import ListPayments, PayOrder
+    from shopctl.application.ports import (
+        Clock,
+        PasswordHasher,
+        PaymentGateway,
+        SessionStore,
+        TokenService,
+    )
     from shopctl.application.products import (
         ChangeStock,
         CreateProduct,
@@ -241,3 +264,83 @@ class Shop:
         from shopctl.infrastructure.database.audit import SqlInvariantAuditor
 
         return RunAudit(SqlInvariantAuditor(self.engine))
+
+    # -- purchase flow --------------------------------------------------------------------
+
+    @cached_property
+    def payment_gateway(self) -> PaymentGateway:
+        from shopctl.infrastructure.payments.mock import MockPaymentGateway
+
+        return MockPaymentGateway(self.engine)
+
+    def show_cart(self) -> ShowCart:
+        from shopctl.application.carts import ShowCart
+
+        return ShowCart(self.uow, self.settings.currency)
+
+    def add_to_cart(self) -> AddToCart:
+        from shopctl.application.carts import AddToCart
+
+        return AddToCart(self.uow, self.settings.currency)
+
+    def set_cart_quantity(self) -> SetCartQuantity:
+        from shopctl.application.carts import SetCartQuantity
+
+        return SetCartQuantity(self.uow, self.settings.currency)
+
+    def remove_from_cart(self) -> RemoveFromCart:
+        from shopctl.application.carts import RemoveFromCart
+
+        return RemoveFromCart(self.uow, self.settings.currency)
+
+    def clear_cart(self) -> ClearCart:
+        from shopctl.application.carts import ClearCart
+
+        return ClearCart(self.uow, self.settings.currency)
+
+    def place_order(self) -> PlaceOrder:
+        from shopctl.application.orders import PlaceOrder
+
+        return PlaceOrder(
+            self.uow, self.clock, self.settings.reservation_ttl, self.settings.currency
+        )
+
+    def list_orders(self) -> ListOrders:
+        from shopctl.application.orders import ListOrders
+
+        return ListOrders(self.uow)
+
+    def get_order(self) -> GetOrder:
+        from shopctl.application.orders import GetOrder
+
+        return GetOrder(self.uow)
+
+    def cancel_order(self) -> CancelOrder:
+        from shopctl.application.orders import CancelOrder
+
+        return CancelOrder(self.uow, self.clock, self.payment_gateway)
+
+    def fulfill_order(self) -> FulfillOrder:
+        from shopctl.application.orders import FulfillOrder
+
+        return FulfillOrder(self.uow)
+
+    def pay_order(self) -> PayOrder:
+        from shopctl.application.payments import PayOrder
+
+        return PayOrder(self.uow, self.clock, self.payment_gateway)
+
+    def list_payments(self) -> ListPayments:
+        from shopctl.application.payments import ListPayments
+
+        return ListPayments(self.uow)
+
+    def list_reservations(self) -> ListReservations:
+        from shopctl.application.orders import ListReservations
+
+        return ListReservations(self.uow)
+
+    def release_expired_reservations(self) -> ReleaseExpiredReservations:
+        from shopctl.application.orders import ReleaseExpiredReservations
+
+        return ReleaseExpiredReservations(self.uow, self.clock)

@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from copy import copy
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from shopctl.application.ports import Clock, PasswordHasher, SessionStore, StoredSession
+from shopctl.application.ports import (
+    ChargeResult,
+    ChargeStatus,
+    Clock,
+    PasswordHasher,
+    PaymentGateway,
+    RefundResult,
+    SessionStore,
+    StoredSession,
+)
+from shopctl.domain.carts import Cart, CartLine
 from shopctl.domain.catalog import CatalogRow
+from shopctl.domain.errors import Conflict
+from shopctl.domain.orders import Order, ReservationStatus
+from shopctl.domain.payments import Payment
 from shopctl.domain.products import Product, StockMovement
 from shopctl.domain.repositories import (
+    CartRepository,
+    InventoryRepository,
+    OrderQuery,
+    OrderRepository,
+    PaymentRepository,
     ProductQuery,
     ProductRepository,
     RefreshTokenRepository,
+    ReservationRecord,
     UnitOfWork,
     UserRepository,
 )
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
+from shopctl.infrastructure.payments.mock import decide
 
 
 class FakeProductRepository(ProductRepository):
@@ -203,6 +225,10 @@ class FakeUnitOfWork(UnitOfWork):
         self.products = FakeProductRepository(products)
         self.users = FakeUserRepository(users)
         self.refresh_tokens = FakeRefreshTokenRepository()
+        self.carts = FakeCartRepository(self.products)
+        self.orders = FakeOrderRepository()
+        self.payments = FakePaymentRepository()
+        self.inventory = FakeInventoryRepository(self.products, self.orders)
         self.committed = False
 
     def commit(self) -> None:
@@ -275,3 +301,176 @@ class FakeSessionStore(SessionStore):
     def exclusive(self) -> Iterator[None]:
         self.locked += 1
         yield
+
+
+# -- purchase flow --------------------------------------------------------------------------
+
+
+class FakeCartRepository(CartRepository):
+    def __init__(self, products: FakeProductRepository) -> None:
+        self._products = products
+        self.quantities: dict[int, dict[str, int]] = {}  # user id -> sku -> quantity
+
+    def get(self, user_id: int, *, for_update: bool = False) -> Cart:
+        cart = Cart(user_id=user_id)
+        for sku, quantity in sorted(self.quantities.get(user_id, {}).items()):
+            product = self._products.get_by_sku(sku)
+            if product is not None:
+                cart.lines.append(CartLine(copy(product), quantity))
+        return cart
+
+    def save(self, cart: Cart) -> None:
+        self.quantities[cart.user_id] = {line.product.sku: line.quantity for line in cart.lines}
+
+
+class FakeOrderRepository(OrderRepository):
+    def __init__(self) -> None:
+        self.by_id: dict[int, Order] = {}
+
+    def add(self, order: Order) -> None:
+        order.id = len(self.by_id) + 1
+        for number, reservation in enumerate(order.reservations, start=1):
+            reservation.id = order.id * 1000 + number
+        self.by_id[order.id] = order
+
+    def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
+        return self.by_id.get(order_id)
+
+    def list(self, query: OrderQuery) -> list[Order]:
+        return [
+            order
+            for order in sorted(self.by_id.values(), key=lambda o: -(o.id or 0))
+            if (query.user_id is None or order.user_id == query.user_id)
+            and (query.status is None or order.status is query.status)
+        ]
+
+    def update(self, order: Order) -> None:
+        assert self.by_id.get(order.id or 0) is order
+
+
+class FakePaymentRepository(PaymentRepository):
+    def __init__(self) -> None:
+        self.all: list[Payment] = []
+
+    def add(self, payment: Payment) -> None:
+        if self.get_by_key(payment.idempotency_key) is not None:
+            raise Conflict(f"idempotency key {payment.idempotency_key!r} is already in use")
+        payment.id = len(self.all) + 1
+        payment.created_at = datetime.now(UTC)
+        self.all.append(payment)
+
+    def for_order(self, order_id: int) -> list[Payment]:
+        return [p for p in self.all if p.order_id == order_id]
+
+    def get_by_key(self, idempotency_key: str) -> Payment | None:
+        return next((p for p in self.all if p.idempotency_key == idempotency_key), None)
+
+    def update(self, payment: Payment) -> None:
+        assert payment in self.all
+
+
+class FakeInventoryRepository(InventoryRepository):
+    def __init__(self, products: FakeProductRepository, orders: FakeOrderRepository) -> None:
+        self._products = products
+        self._orders = orders
+
+    def lock_products(
+        self, ids: Iterable[int], *, due_at: datetime | None = None
+    ) -> tuple[list[Product], bool]:
+        locked = self._products.get_many_for_update(ids)
+        wanted = {p.id for p in locked}
+        due = due_at is not None and any(
+            r.product_id in wanted and r.expires_at <= due_at
+            for order in self._orders.by_id.values()
+            for r in order.reservations
+            if r.status is ReservationStatus.ACTIVE
+        )
+        return locked, due
+
+    def save_products(self, products: Sequence[Product]) -> None:
+        for product in products:
+            self._products.save(product)
+
+    def release_expired(self, now: datetime, product_ids: Iterable[int] | None = None) -> int:
+        touched = None if product_ids is None else set(product_ids)
+        count = 0
+        for order in self._orders.by_id.values():
+            if not order.is_due(now):
+                continue
+            if touched is not None and not {r.product_id for r in order.reservations} & touched:
+                continue
+            released = order.expire(now)
+            products = {
+                p.id: p for p in self._products.get_many_for_update(r.product_id for r in released)
+            }
+            for reservation in released:
+                products[reservation.product_id].release(reservation.quantity)
+            count += 1
+        return count
+
+    def reservations(self, *, active_only: bool = False) -> list[ReservationRecord]:
+        skus = {p.id: p.sku for p in self._products.stream_all()}
+        found = [
+            ReservationRecord(
+                r.id or 0,
+                order.id or 0,
+                r.product_id,
+                skus[r.product_id],
+                r.quantity,
+                r.status,
+                r.expires_at,
+            )
+            for order in self._orders.by_id.values()
+            for r in order.reservations
+            if not active_only or r.status is ReservationStatus.ACTIVE
+        ]
+        return sorted(found, key=lambda r: -r.id)
+
+
+class FakePaymentGateway(PaymentGateway):
+    """The mock provider's rules (same test cards), with its records in memory.
+
+    ``during_charge`` runs inside ``charge``: tests use it to change the shop while the
+    gateway call is in flight (a concurrent cancel, the TTL passing).
+    """
+
+    def __init__(self) -> None:
+        self.charges: dict[str, tuple[tuple[object, ...], ChargeResult]] = {}
+        self.refunds: dict[str, tuple[str, Decimal]] = {}
+        self.during_charge: Callable[[], None] | None = None
+
+    def charge(
+        self, amount: Decimal, currency: str, card: str, idempotency_key: str
+    ) -> ChargeResult:
+        params = (amount, currency, card)
+        if idempotency_key in self.charges:
+            stored_params, result = self.charges[idempotency_key]
+            if stored_params != params:
+                raise Conflict(f"idempotency key {idempotency_key!r} reused")
+            return result
+        status, code = decide(card)
+        result = ChargeResult(status, f"ch_{len(self.charges) + 1}", code)
+        self.charges[idempotency_key] = (params, result)
+        if self.during_charge is not None:
+            self.during_charge()
+        return result
+
+    def refund(self, charge_ref: str, amount: Decimal, idempotency_key: str) -> RefundResult:
+        if idempotency_key not in self.refunds:
+            captured = sum(
+                (
+                    params[0]
+                    for params, result in self.charges.values()
+                    if result.reference == charge_ref and result.status is ChargeStatus.SUCCEEDED
+                ),
+                Decimal(0),
+            )
+            assert isinstance(captured, Decimal)
+            already = sum((a for ref, a in self.refunds.values() if ref == charge_ref), Decimal(0))
+            if already + amount > captured:
+                raise Conflict("refund exceeds the capture")
+            self.refunds[idempotency_key] = (charge_ref, amount)
+        return RefundResult(f"re_{idempotency_key}", amount)
+
+    def succeeded_charges(self) -> int:
+        return sum(1 for _, r in self.charges.values() if r.status is ChargeStatus.SUCCEEDED)

@@ -1,16 +1,28 @@
-"""Catalog use cases."""
+"""Catalog use cases: browse (public) and administer (admins) products and their stock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 
+from shopctl.application.auth import Principal, require_admin
 from shopctl.application.dto import ProductView
 from shopctl.domain.errors import InvalidInput, NotFound
-from shopctl.domain.repositories import ProductQuery, UnitOfWork
+from shopctl.domain.money import parse_money
+from shopctl.domain.products import Product, validate_quantity
+from shopctl.domain.repositories import ProductQuery, ProductRepository, UnitOfWork
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 MAX_PAGE = 10_000
+
+
+def _find(products: ProductRepository, sku: str, *, for_update: bool = False) -> Product:
+    product = products.get_by_sku(sku, for_update=for_update)
+    if product is None:
+        raise NotFound(f"no product with SKU {sku!r}")
+    return product
 
 
 class ListProducts:
@@ -38,7 +50,148 @@ class GetProduct:
 
     def __call__(self, sku: str) -> ProductView:
         with self._uow() as uow:
-            product = uow.products.get_by_sku(sku)
-            if product is None:
-                raise NotFound(f"no product with SKU {sku!r}")
+            return ProductView.of(_find(uow.products, sku), self._currency)
+
+
+class CreateProduct:
+    """Add a product to the catalog (admins). Initial stock is an ``adjust`` movement."""
+
+    def __init__(self, uow: UnitOfWorkFactory, currency: str) -> None:
+        self._uow = uow
+        self._currency = currency
+
+    def __call__(
+        self,
+        principal: Principal | None,
+        *,
+        sku: str,
+        name: str,
+        price: str,
+        description: str = "",
+        stock: int = 0,
+    ) -> ProductView:
+        admin = require_admin(principal)
+        product = Product(sku=sku, name=name, price=parse_money(price), description=description)
+        if validate_quantity(stock) > 0:
+            product.add_stock(stock, actor=admin.email, note="initial stock")
+        with self._uow() as uow:
+            uow.products.add(product)
+            view = ProductView.of(product, self._currency)
+            uow.commit()
+        return view
+
+
+class UpdateProduct:
+    """Change a product's name, price, description or active flag (admins). SKU is immutable."""
+
+    def __init__(self, uow: UnitOfWorkFactory, currency: str) -> None:
+        self._uow = uow
+        self._currency = currency
+
+    def __call__(
+        self,
+        principal: Principal | None,
+        sku: str,
+        *,
+        name: str | None = None,
+        price: str | None = None,
+        description: str | None = None,
+        active: bool | None = None,
+    ) -> ProductView:
+        require_admin(principal)
+        if name is None and price is None and description is None and active is None:
+            raise InvalidInput(
+                "nothing to update: give --name, --price, --description or --active/--inactive"
+            )
+        with self._uow() as uow:
+            product = _find(uow.products, sku, for_update=True)
+            if product.change_details(
+                name=name, price=price, description=description, active=active
+            ):
+                uow.products.save(product)
+                uow.commit()
             return ProductView.of(product, self._currency)
+
+
+class DeleteOutcome(StrEnum):
+    DELETED = "deleted"
+    ARCHIVED = "archived"
+
+
+@dataclass(frozen=True)
+class DeletedProduct:
+    sku: str
+    outcome: DeleteOutcome
+
+
+class DeleteProduct:
+    """Delete a product nothing refers to; archive (deactivate) one that orders refer to."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def __call__(self, principal: Principal | None, sku: str) -> DeletedProduct:
+        require_admin(principal)
+        with self._uow() as uow:
+            product = _find(uow.products, sku, for_update=True)
+            assert product.id is not None
+            if product.reserved or uow.products.is_referenced(product.id):
+                product.archive()
+                uow.products.save(product)
+                outcome = DeleteOutcome.ARCHIVED
+            else:
+                uow.products.remove(product)
+                outcome = DeleteOutcome.DELETED
+            uow.commit()
+        return DeletedProduct(sku=sku, outcome=outcome)
+
+
+@dataclass(frozen=True)
+class StockChange:
+    product: ProductView
+    previous: int
+    delta: int
+
+
+class ChangeStock:
+    """Set, add or remove stock on hand (admins); each change is an ``adjust`` movement.
+
+    The product row is locked for the whole unit of work, so concurrent changes queue
+    up instead of overwriting each other.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, currency: str) -> None:
+        self._uow = uow
+        self._currency = currency
+
+    def __call__(
+        self,
+        principal: Principal | None,
+        sku: str,
+        *,
+        set_to: int | None = None,
+        add: int | None = None,
+        remove: int | None = None,
+        note: str | None = None,
+    ) -> StockChange:
+        admin = require_admin(principal)
+        given = [v for v in (set_to, add, remove) if v is not None]
+        if len(given) != 1:
+            raise InvalidInput("give exactly one of --set, --add or --remove")
+        with self._uow() as uow:
+            product = _find(uow.products, sku, for_update=True)
+            previous = product.stock_on_hand
+            if set_to is not None:
+                product.set_stock(set_to, actor=admin.email, note=note)
+            elif add is not None:
+                product.add_stock(add, actor=admin.email, note=note)
+            elif remove is not None:
+                product.remove_stock(remove, actor=admin.email, note=note)
+            if product.stock_on_hand != previous:
+                uow.products.save(product)
+                uow.commit()
+            return StockChange(
+                product=ProductView.of(product, self._currency),
+                previous=previous,
+                delta=product.stock_on_hand - previous,
+            )

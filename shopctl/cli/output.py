@@ -6,7 +6,8 @@ import csv
 import dataclasses
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
@@ -70,6 +71,19 @@ class Output:
 
     def warning(self, text: str) -> None:
         print(f"warning: {text}", file=self.stderr)
+
+    @contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        """A progress bar on stderr when it is a terminal; yields ``advance(amount)``."""
+        if self.quiet or not self.interactive:
+            yield lambda _amount: None
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(file=self.stderr), transient=True) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda amount: bar.advance(task, amount)
 
     def error(self, text: str, hint: str | None = None) -> None:
         line = f"error: {text}"

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from shopctl.domain.errors import Conflict, InvalidInput
-from shopctl.domain.products import Product
+from shopctl.domain.products import STOCK_MAX, Product, StockMovement, StockReason
 
 
 def make(**changes: object) -> Product:
@@ -52,3 +52,122 @@ def test_rejects_negative_quantities(field: str) -> None:
 def test_reserved_cannot_exceed_stock() -> None:
     with pytest.raises(Conflict, match="reserved"):
         make(stock_on_hand=2, reserved=3)
+
+
+# -- details ------------------------------------------------------------------------------
+
+
+def test_change_details_reports_whether_anything_changed() -> None:
+    product = make()
+    assert product.change_details(name="Mug", price="9.90") is False
+    assert product.change_details(name=" Big mug ", price="12") is True
+    assert (product.name, product.price) == ("Big mug", Decimal("12.00"))
+    assert product.change_details(active=False) is True and product.active is False
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"name": ""}, "name"),
+        ({"price": "-1"}, "price"),
+        ({"price": "1.999"}, "decimal places"),
+        ({"description": "d" * 5001}, "description"),
+    ],
+)
+def test_change_details_validates_and_changes_nothing_on_error(
+    changes: dict[str, str], match: str
+) -> None:
+    product = make(description="old")
+    with pytest.raises(InvalidInput, match=match):
+        product.change_details(**changes)  # type: ignore[arg-type]
+    assert (product.name, product.price, product.description) == ("Mug", Decimal("9.90"), "old")
+
+
+def test_price_with_more_than_two_places_is_refused_not_rounded() -> None:
+    with pytest.raises(InvalidInput, match="decimal places"):
+        make(price="9.999")
+    assert make(price="9.900").price == Decimal("9.90")
+
+
+def test_archive_deactivates() -> None:
+    product = make()
+    product.archive()
+    assert product.active is False
+
+
+# -- stock: every change is a movement -------------------------------------------------------
+
+
+def test_add_stock_records_a_movement() -> None:
+    product = make(stock_on_hand=2)
+    movement = product.add_stock(5, actor="a@shop.test", note=" delivery ")
+    assert product.stock_on_hand == 7
+    assert movement == StockMovement(5, StockReason.ADJUST, actor="a@shop.test", note="delivery")
+    assert product.pending_movements == [movement]
+
+
+def test_remove_stock_only_what_is_available() -> None:
+    product = make(stock_on_hand=10, reserved=4)
+    assert product.remove_stock(6).delta == -6
+    assert (product.stock_on_hand, product.available) == (4, 0)
+    with pytest.raises(Conflict, match="only 0 available"):
+        product.remove_stock(1)
+    assert product.stock_on_hand == 4 and len(product.pending_movements) == 1
+
+
+def test_set_stock_moves_the_difference_and_not_below_reserved() -> None:
+    product = make(stock_on_hand=10, reserved=3)
+    assert product.set_stock(4) == StockMovement(-6, StockReason.ADJUST)
+    assert product.set_stock(4) is None  # unchanged: no movement
+    with pytest.raises(Conflict, match="3 units are reserved"):
+        product.set_stock(2)
+    assert product.stock_on_hand == 4
+    assert [m.delta for m in product.pending_movements] == [-6]
+
+
+@pytest.mark.parametrize("quantity", [0, -1, True, 1.5])
+def test_add_and_remove_need_a_positive_whole_quantity(quantity: object) -> None:
+    product = make(stock_on_hand=5)
+    for method in (product.add_stock, product.remove_stock):
+        with pytest.raises(InvalidInput):
+            method(quantity)  # type: ignore[arg-type]
+    assert product.stock_on_hand == 5 and product.pending_movements == []
+
+
+def test_stock_cannot_exceed_the_column_range() -> None:
+    product = make(stock_on_hand=STOCK_MAX)
+    with pytest.raises(Conflict, match="exceed"):
+        product.add_stock(1)
+    with pytest.raises(InvalidInput, match="at most"):
+        product.set_stock(STOCK_MAX + 1)
+
+
+def test_note_is_limited() -> None:
+    with pytest.raises(InvalidInput, match="reason"):
+        make().add_stock(1, note="x" * 501)
+
+
+def test_reserve_release_and_commit() -> None:
+    product = make(stock_on_hand=5)
+    product.reserve(3)
+    assert (product.reserved, product.available, product.pending_movements) == (3, 2, [])
+    with pytest.raises(Conflict, match="insufficient stock"):
+        product.reserve(3)
+    product.release(1)
+    assert product.reserved == 2
+    with pytest.raises(Conflict):
+        product.release(3)
+    sale = product.commit_reservation(2, order_id=7)
+    assert sale == StockMovement(-2, StockReason.SALE, order_id=7)
+    assert (product.stock_on_hand, product.reserved) == (3, 0)
+    with pytest.raises(Conflict):
+        product.commit_reservation(1)
+    back = product.restock_cancelled(2, order_id=7)
+    assert back.reason is StockReason.RESTOCK_CANCEL and product.stock_on_hand == 5
+    assert sum(m.delta for m in product.pending_movements) == 0
+
+
+def test_archived_product_cannot_be_reserved() -> None:
+    product = make(stock_on_hand=5, active=False)
+    with pytest.raises(Conflict, match="archived"):
+        product.reserve(1)

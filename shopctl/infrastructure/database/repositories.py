@@ -1,16 +1,25 @@
-"""Repositories: explicit row ↔ entity conversion over SQLAlchemy Core."""
+"""Repositories: explicit row ↔ entity conversion over SQLAlchemy Core.
+
+The catalog import's bulk path (COPY into a temporary staging table, then one
+set-based UPDATE and one INSERT per batch) lives here too, behind the same port.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from shopctl.domain.products import Product
+from shopctl.domain.catalog import CatalogRow
+from shopctl.domain.errors import Conflict
+from shopctl.domain.products import Product, StockReason
 from shopctl.domain.repositories import ProductQuery, ProductRepository
-from shopctl.infrastructure.database.tables import products
+from shopctl.infrastructure.database.tables import products, stock_movements
 
 if TYPE_CHECKING:
+    from psycopg import Connection as PsycopgConnection
     from sqlalchemy.engine import Connection, Row
 
 
@@ -33,13 +42,94 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# -- bulk import SQL ------------------------------------------------------------------------
+# Temporary tables live on this connection only; `import_seen` outlives the per-batch
+# commits of `--on-error skip` so that a SKU repeated in a later batch is still caught.
+CREATE_IMPORT_TABLES = """
+CREATE TEMPORARY TABLE IF NOT EXISTS import_seen (sku text PRIMARY KEY, line integer NOT NULL);
+CREATE TEMPORARY TABLE IF NOT EXISTS import_rows (
+    line integer NOT NULL, sku text NOT NULL, name text, price numeric(12, 2),
+    description text, stock integer, active boolean);
+TRUNCATE import_seen, import_rows;
+"""
+
+REMEMBER_SKUS = """
+WITH input AS (SELECT * FROM unnest(%s::text[], %s::integer[]) AS t(sku, line)),
+remembered AS (
+    INSERT INTO import_seen (sku, line) SELECT sku, line FROM input ON CONFLICT (sku) DO NOTHING
+)
+SELECT s.sku, s.line FROM input i JOIN import_seen s ON s.sku = i.sku
+"""  # the SELECT sees import_seen as it was before this statement: earlier batches only
+
+LOCK_FOR_IMPORT = """
+SELECT sku, reserved FROM products WHERE sku = ANY(%s) ORDER BY id FOR UPDATE
+"""
+
+COPY_ROWS = "COPY import_rows (line, sku, name, price, description, stock, active) FROM STDIN"
+
+UPDATE_EXISTING = """
+WITH before AS (
+    SELECT p.id, p.stock_on_hand FROM products p JOIN import_rows r ON r.sku = p.sku
+), changed AS (
+    UPDATE products p SET
+        name = coalesce(r.name, p.name),
+        price = coalesce(r.price, p.price),
+        description = coalesce(r.description, p.description),
+        stock_on_hand = coalesce(r.stock, p.stock_on_hand),
+        active = coalesce(r.active, p.active),
+        updated_at = now()
+    FROM import_rows r
+    WHERE r.sku = p.sku AND (r.name <> p.name OR r.price <> p.price
+        OR r.description <> p.description OR r.stock <> p.stock_on_hand OR r.active <> p.active)
+    RETURNING p.id, p.stock_on_hand
+), moved AS (
+    INSERT INTO stock_movements (product_id, delta, reason, actor)
+    SELECT c.id, c.stock_on_hand - b.stock_on_hand, 'import', %(actor)s
+    FROM changed c JOIN before b ON b.id = c.id
+    WHERE c.stock_on_hand <> b.stock_on_hand
+)
+SELECT count(*) FROM changed
+"""
+
+INSERT_NEW = """
+WITH created AS (
+    INSERT INTO products (sku, name, price, description, stock_on_hand, active)
+    SELECT r.sku, r.name, r.price, coalesce(r.description, ''), coalesce(r.stock, 0),
+           coalesce(r.active, true)
+    FROM import_rows r
+    WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = r.sku)
+    ORDER BY r.line
+    RETURNING id, stock_on_hand
+), moved AS (
+    INSERT INTO stock_movements (product_id, delta, reason, actor)
+    SELECT id, stock_on_hand, 'import', %(actor)s FROM created WHERE stock_on_hand <> 0
+)
+SELECT count(*) FROM created
+"""
+
+
 class SqlProductRepository(ProductRepository):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self._import_tables_ready = False
 
-    def get_by_sku(self, sku: str) -> Product | None:
-        row = self.connection.execute(select(products).where(products.c.sku == sku)).first()
+    # -- single products --------------------------------------------------------------------
+
+    def get_by_sku(self, sku: str, *, for_update: bool = False) -> Product | None:
+        statement = select(products).where(products.c.sku == sku)
+        if for_update:
+            statement = statement.with_for_update()
+        row = self.connection.execute(statement).first()
         return None if row is None else product_from_row(row)
+
+    def get_many_for_update(self, ids: Iterable[int]) -> list[Product]:
+        statement = (
+            select(products)
+            .where(products.c.id.in_(sorted(set(ids))))
+            .order_by(products.c.id)
+            .with_for_update()
+        )
+        return [product_from_row(row) for row in self.connection.execute(statement)]
 
     def list(self, query: ProductQuery) -> list[Product]:
         statement = select(products).order_by(products.c.sku)
@@ -54,3 +144,125 @@ class SqlProductRepository(ProductRepository):
             )
         statement = statement.limit(query.limit).offset(query.offset)
         return [product_from_row(row) for row in self.connection.execute(statement)]
+
+    def add(self, product: Product) -> None:
+        # ON CONFLICT DO NOTHING instead of catching the unique violation: the transaction
+        # stays usable, and a concurrent insert of the same SKU waits, then conflicts.
+        statement = (
+            pg_insert(products)
+            .values(
+                sku=product.sku,
+                name=product.name,
+                description=product.description,
+                price=product.price,
+                stock_on_hand=product.stock_on_hand,
+                reserved=product.reserved,
+                active=product.active,
+            )
+            .on_conflict_do_nothing(index_elements=["sku"])
+            .returning(products.c.id, products.c.created_at, products.c.updated_at)
+        )
+        row = self.connection.execute(statement).first()
+        if row is None:
+            raise Conflict(f"a product with SKU {product.sku!r} already exists")
+        product.id, product.created_at, product.updated_at = row
+        self._write_movements(product)
+
+    def save(self, product: Product) -> None:
+        assert product.id is not None, "save() is for stored products; use add()"
+        statement = (
+            update(products)
+            .where(products.c.id == product.id)
+            .values(
+                name=product.name,
+                description=product.description,
+                price=product.price,
+                stock_on_hand=product.stock_on_hand,
+                reserved=product.reserved,
+                active=product.active,
+                updated_at=func.now(),
+            )
+            .returning(products.c.updated_at)
+        )
+        product.updated_at = self.connection.execute(statement).scalar_one()
+        self._write_movements(product)
+
+    def _write_movements(self, product: Product) -> None:
+        if not product.pending_movements:
+            return
+        self.connection.execute(
+            insert(stock_movements),
+            [
+                {
+                    "product_id": product.id,
+                    "delta": m.delta,
+                    "reason": m.reason.value,
+                    "actor": m.actor,
+                    "order_id": m.order_id,
+                    "note": m.note,
+                }
+                for m in product.pending_movements
+            ],
+        )
+        product.pending_movements.clear()
+
+    def remove(self, product: Product) -> None:
+        self.connection.execute(delete(products).where(products.c.id == product.id))
+
+    def is_referenced(self, product_id: int) -> bool:
+        # A sale or a restock after a cancelled sale means an order refers to the product.
+        # (The purchase flow extends this with its order lines.)
+        history = exists().where(
+            stock_movements.c.product_id == product_id,
+            or_(
+                stock_movements.c.order_id.is_not(None),
+                stock_movements.c.reason.in_(
+                    [StockReason.SALE.value, StockReason.RESTOCK_CANCEL.value]
+                ),
+            ),
+        )
+        return bool(self.connection.execute(select(history)).scalar())
+
+    # -- bulk import and export -------------------------------------------------------------
+
+    @property
+    def _driver(self) -> PsycopgConnection[Any]:
+        """The psycopg connection under SQLAlchemy's, inside the same transaction."""
+        return self.connection.connection.driver_connection  # type: ignore[return-value]
+
+    def _prepare_import(self) -> None:
+        if not self._import_tables_ready:
+            self._driver.execute(CREATE_IMPORT_TABLES)
+            self._import_tables_ready = True
+
+    def earlier_lines(self, rows: Sequence[CatalogRow]) -> dict[str, int]:
+        self._prepare_import()
+        cursor = self._driver.execute(
+            REMEMBER_SKUS, ([r.sku for r in rows], [r.line for r in rows])
+        )
+        return dict(cursor.fetchall())
+
+    def reserved_for_import(self, skus: Sequence[str]) -> dict[str, int]:
+        return dict(self._driver.execute(LOCK_FOR_IMPORT, (list(skus),)).fetchall())
+
+    def upsert_batch(self, rows: Sequence[CatalogRow], *, actor: str | None) -> tuple[int, int]:
+        self._prepare_import()
+        driver = self._driver
+        with driver.cursor() as cursor:
+            cursor.execute("TRUNCATE import_rows")
+            with cursor.copy(COPY_ROWS) as copy:
+                for r in rows:
+                    copy.write_row(
+                        (r.line, r.sku, r.name, r.price, r.description, r.stock, r.active)
+                    )
+            cursor.execute("ANALYZE import_rows")
+            updated = cursor.execute(UPDATE_EXISTING, {"actor": actor}).fetchone()
+            created = cursor.execute(INSERT_NEW, {"actor": actor}).fetchone()
+        assert created is not None
+        assert updated is not None
+        return int(created[0]), int(updated[0])
+
+    def stream_all(self) -> Iterator[Product]:
+        streaming = self.connection.execution_options(stream_results=True, yield_per=1000)
+        for row in streaming.execute(select(products).order_by(products.c.sku)):
+            yield product_from_row(row)

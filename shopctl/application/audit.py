@@ -1,0 +1,47 @@
+"""``shopctl audit``: check the whole database against the shop's invariants."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+from shopctl.application.auth import Principal, require_admin
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    subject: str
+    detail: str
+
+
+class InvariantAuditor(abc.ABC):
+    """Port: runs every named invariant check over one consistent snapshot."""
+
+    @abc.abstractmethod
+    def check_names(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def violations(self) -> list[Violation]:
+        """Every violation of every check, in check order."""
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    ok: bool
+    checks: list[str]
+    violations: list[Violation]
+
+
+class RunAudit:
+    """Check the database (admins). ``ok`` is False when any invariant is broken."""
+
+    def __init__(self, auditor: InvariantAuditor) -> None:
+        self._auditor = auditor
+
+    def __call__(self, principal: Principal | None) -> AuditReport:
+        require_admin(principal)
+        violations = self._auditor.violations()
+        return AuditReport(
+            ok=not violations, checks=self._auditor.check_names(), violations=violations
+        )

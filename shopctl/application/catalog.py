@@ -1,0 +1,218 @@
+"""Catalog import and export: upsert by SKU from a stream of rows, and stream the catalog out.
+
+The rows come from a file reader (an adapter) one at a time; they are validated by the
+domain, then written batch by batch through the repository's bulk path, so memory stays
+flat whatever the size of the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from shopctl.application.auth import Principal, require_admin
+from shopctl.domain.catalog import CatalogRow, parse_catalog_row
+from shopctl.domain.errors import InvalidInput
+from shopctl.domain.repositories import UnitOfWork
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+BATCH_SIZE = 5000
+
+
+class OnError(StrEnum):
+    ABORT = "abort"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One record as read from the file. ``error`` is set when it could not be read at all."""
+
+    line: int
+    fields: Mapping[str, object]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    sku: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """Counts of what was applied (or, with ``dry_run``, would be). ``applied`` is False when
+    nothing was written: a dry run, or ``abort`` mode with failed rows."""
+
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[RowError]
+    dry_run: bool
+    applied: bool
+
+
+Rejected = Callable[[RowError, SourceRow], None]
+
+
+@dataclass
+class _Tally:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+class ImportCatalog:
+    """Upsert products by SKU from ``rows`` (admins); every stock change is an ``import``
+    movement. ``abort`` applies nothing if any row fails (one transaction); ``skip`` applies
+    the valid rows and commits batch by batch."""
+
+    def __init__(self, uow: UnitOfWorkFactory, *, batch_size: int = BATCH_SIZE) -> None:
+        self._uow = uow
+        self._batch_size = batch_size
+
+    def __call__(
+        self,
+        principal: Principal | None,
+        rows: Iterable[SourceRow],
+        *,
+        on_error: OnError = OnError.ABORT,
+        dry_run: bool = False,
+        rejected: Rejected | None = None,
+    ) -> ImportReport:
+        actor = require_admin(principal).email
+        tally = _Tally()
+        with self._uow() as uow:
+            batch: list[tuple[CatalogRow, SourceRow]] = []
+            failures: list[tuple[RowError, SourceRow]] = []
+
+            def flush() -> None:
+                self._apply(uow, batch, failures, tally, actor, on_error, dry_run)
+                failures.sort(key=lambda failure: failure[0].line)
+                for error, source in failures:
+                    tally.errors.append(error)
+                    if rejected is not None:
+                        rejected(error, source)
+                batch.clear()
+                failures.clear()
+
+            for source in rows:
+                sku = _sku_of(source)
+                if source.error is not None:
+                    failures.append((RowError(source.line, sku, source.error), source))
+                    continue
+                try:
+                    batch.append((parse_catalog_row(source.line, source.fields), source))
+                except InvalidInput as error:
+                    failures.append((RowError(source.line, sku, error.message), source))
+                if len(batch) >= self._batch_size:
+                    flush()
+            flush()
+            applied = not dry_run and not (tally.errors and on_error is OnError.ABORT)
+            if applied:
+                uow.commit()
+        if tally.errors and on_error is OnError.ABORT:
+            tally.created = tally.updated = tally.unchanged = 0
+        return ImportReport(
+            created=tally.created,
+            updated=tally.updated,
+            unchanged=tally.unchanged,
+            failed=len(tally.errors),
+            errors=tally.errors,
+            dry_run=dry_run,
+            applied=applied,
+        )
+
+    def _apply(
+        self,
+        uow: UnitOfWork,
+        batch: list[tuple[CatalogRow, SourceRow]],
+        failures: list[tuple[RowError, SourceRow]],
+        tally: _Tally,
+        actor: str,
+        on_error: OnError,
+        dry_run: bool,
+    ) -> None:
+        if not batch:
+            return
+        first_line: dict[str, int] = {}
+        unique: list[tuple[CatalogRow, SourceRow]] = []
+        for row, source in batch:
+            if row.sku in first_line:
+                failures.append((_duplicate(row, first_line[row.sku]), source))
+            else:
+                first_line[row.sku] = row.line
+                unique.append((row, source))
+        earlier = uow.products.earlier_lines([row for row, _ in unique])
+        reserved = uow.products.reserved_for_import(
+            [row.sku for row, _ in unique if row.sku not in earlier]
+        )
+        valid: list[CatalogRow] = []
+        for row, source in unique:
+            if row.sku in earlier:
+                failures.append((_duplicate(row, earlier[row.sku]), source))
+                continue
+            try:
+                row.check_against(reserved.get(row.sku))
+            except InvalidInput as error:
+                failures.append((RowError(row.line, row.sku, error.message), source))
+                continue
+            valid.append(row)
+        if on_error is OnError.ABORT and (failures or tally.errors):
+            return  # nothing will be committed: only validate the rest of the file
+        created, updated = uow.products.upsert_batch(valid, actor=actor) if valid else (0, 0)
+        tally.created += created
+        tally.updated += updated
+        tally.unchanged += len(valid) - created - updated
+        if on_error is OnError.SKIP and not dry_run:
+            uow.commit()
+
+
+def _sku_of(source: SourceRow) -> str | None:
+    sku = source.fields.get("sku")
+    return sku.strip() or None if isinstance(sku, str) else None
+
+
+def _duplicate(row: CatalogRow, first: int) -> RowError:
+    return RowError(row.line, row.sku, f"duplicate SKU {row.sku!r}, first on line {first}")
+
+
+@dataclass(frozen=True)
+class CatalogRecord:
+    """A product as exported: exactly the import columns, so the file re-imports as is."""
+
+    sku: str
+    name: str
+    price: Decimal
+    description: str
+    stock: int
+    active: bool
+
+
+class ExportCatalog:
+    """Stream the whole catalog (admins), ordered by SKU, archived products included."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def __call__(self, principal: Principal | None) -> Iterator[CatalogRecord]:
+        require_admin(principal)  # before the first row is asked for
+        return self._records()
+
+    def _records(self) -> Iterator[CatalogRecord]:
+        with self._uow() as uow:
+            for product in uow.products.stream_all():
+                yield CatalogRecord(
+                    sku=product.sku,
+                    name=product.name,
+                    price=product.price,
+                    description=product.description,
+                    stock=product.stock_on_hand,
+                    active=product.active,
+                )
