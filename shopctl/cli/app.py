@@ -11,7 +11,7 @@ import click
 import typer
 
 from shopctl import __version__
-from shopctl.cli import audit, db, products, replay, simulate, users
+from shopctl.cli import audit, cart, db, inventory, orders, pay, products, replay, simulate, users
 from shopctl.cli.context import CliContext
 from shopctl.cli.errors import EXIT_CODES, EXIT_CODES_HELP
 from shopctl.cli.output import Output
@@ -30,6 +30,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(products.app, name="products")
 app.command("audit")(audit.audit)
 app.add_typer(users.app, name="users")
+app.add_typer(cart.app, name="cart")
+app.add_typer(orders.app, name="order")
+app.add_typer(pay.app, name="pay")
+app.add_typer(inventory.app, name="inventory")
 app.command("replay")(replay.replay)
 app.command("simulate")(simulate.simulate)
 

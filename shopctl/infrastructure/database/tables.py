@@ -155,9 +155,7 @@ carts = Table(
 cart_lines = Table(
     "cart_lines",
     metadata,
-    Column(
-        "cart_id", BigInteger, ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("cart_id", BigInteger, ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True),
     Column(
         "product_id", BigInteger, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
     ),
@@ -199,9 +197,7 @@ orders = Table(
 order_lines = Table(
     "order_lines",
     metadata,
-    Column(
-        "order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
     Column("product_id", BigInteger, ForeignKey("products.id"), primary_key=True, index=True),
     Column("sku", String(64), nullable=False),
     Column("name", String(200), nullable=False),
@@ -289,7 +285,5 @@ mock_gateway_charges = Table(
     CheckConstraint("kind IN ('charge', 'refund')", name="kind_known"),
     CheckConstraint("amount >= 0", name="amount_not_negative"),
     CheckConstraint("status IN ('succeeded', 'declined', 'failed')", name="status_known"),
-    CheckConstraint(
-        "(kind = 'refund') = (charge_reference IS NOT NULL)", name="refund_has_charge"
-    ),
+    CheckConstraint("(kind = 'refund') = (charge_reference IS NOT NULL)", name="refund_has_charge"),
 )
