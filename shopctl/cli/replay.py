@@ -115,8 +115,9 @@ def replay(
 def report_rows(report: ReplayReport) -> list[dict[str, Any]]:
     return [
         {
-            "step": f"{Path(step.source).name}#{step.number}"
-            + (f" (line {step.line})" if step.line else ""),
+            "step": f"{Path(step.source).name}:{step.line}"
+            if step.line
+            else f"{Path(step.source).name}#{step.number}",
             "as": step.profile or "",
             "command": step.title,
             "exit": step.exit_code,

@@ -32,7 +32,7 @@ def test_replay_table_report(shopctl: Shopctl, db_url: str) -> None:
     seed(db_url)
     result = shopctl("replay", scenario("browse.json"))
     assert result.exit_code == 0, result
-    assert "browse.json#3" in result.stdout and "products get TEA-1" in result.stdout
+    assert "browse.json:5" in result.stdout and "products get TEA-1" in result.stdout
 
 
 def test_replay_steps_inherit_the_database_url_flag(shopctl: Shopctl, db_url: str) -> None:
@@ -81,4 +81,17 @@ def test_replay_from_stdin(shopctl: Shopctl, db_url: str) -> None:
     seed(db_url)
     result = shopctl("replay", "-", input="- run: products get TEA-1 --json\n  id: tea\n")
     assert result.exit_code == 0, result
-    assert "<stdin>#1" in result.stdout
+    assert "<stdin>:1" in result.stdout
+
+
+def test_replay_a_purchase_that_buys_the_last_units(shopctl: Shopctl) -> None:
+    result = shopctl("replay", scenario("buy_last_units.yaml"), "--json")
+    assert result.exit_code == 0, result
+    report = result.json()
+    assert report["ok"] is True and report["passed"] == 16
+    exits = {s["title"]: s["exit_code"] for s in report["steps"]}
+    assert exits["the units are reserved for alice"] == 6
+    assert exits["a declined card leaves the order payable"] == 7
+    # the steps ran as their profiles: each kept its own session
+    whoami = shopctl("users", "whoami", "--json", profile="alice")
+    assert whoami.json()["email"] == "alice@example.com"
