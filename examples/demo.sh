@@ -1,15 +1,36 @@
 #!/usr/bin/env bash
-# The main job of shopctl, end to end, on the embedded PostgreSQL with no configuration.
-# Everything lives in .demo/ (config, session files, database); run it as often as you like.
+# The main job of shopctl, end to end, on the embedded PostgreSQL with no configuration:
+# migrate, create an admin, import the catalog, replay customers buying, run a short
+# simulation, and show the results. Everything lives in .demo/ (config, sessions,
+# database); run it as often as you like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset SHOPCTL_DATABASE_URL SHOPCTL_PROFILE
 export SHOPCTL_CONFIG_DIR="$PWD/.demo/config"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+ADMIN_EMAIL=admin@demo.example
+ADMIN_PASSWORD=demo-admin-password
 
 step "migrate a fresh embedded database"
 shopctl db reset --yes
 shopctl db status
 
-step "the catalog"
+step "an admin (operator bootstrap, no session needed) logs in as profile 'admin'"
+printf '%s\n' "$ADMIN_PASSWORD" | shopctl users create-admin --email "$ADMIN_EMAIL" --password-stdin
+printf '%s\n' "$ADMIN_PASSWORD" | shopctl -p admin users login --email "$ADMIN_EMAIL" --password-stdin
+
+step "import the catalog (examples/catalog.csv)"
+shopctl -p admin products import examples/catalog.csv
 shopctl products list
+
+step "customers buy: replay examples/purchase.yaml"
+shopctl replay examples/purchase.yaml
+
+step "a short simulation: 20 shoppers, 4 workers, one hot SKU, declines and cancellations"
+shopctl -p admin simulate --shoppers 20 --concurrency 4 --orders 200 --products 10 --stock 60 \
+    --hot-skus 1 --decline-rate 0.1 --cancel-rate 0.1 --seed 7
+
+step "results: orders, stock and the invariant audit"
+shopctl -p admin order list --all
+shopctl products list
+shopctl -p admin audit
