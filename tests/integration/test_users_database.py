@@ -261,3 +261,10 @@ def test_login_rehashes_with_the_current_argon2_parameters(engine: Any) -> None:
     with engine.connect() as connection:
         stored = connection.execute(select(users.c.password_hash)).scalar_one()
     assert "$m=19456,t=2,p=1$" in stored
+
+
+def test_concurrent_registrations_of_one_email_have_exactly_one_winner(engine: Any) -> None:
+    register = RegisterUser(uow_factory(engine), FakePasswordHasher())
+    outcomes = race(lambda: register("twin@example.com", PASSWORD), 4)
+    assert sum(not isinstance(o, ShopError) for o in outcomes) == 1, outcomes
+    assert sum(isinstance(o, Conflict) for o in outcomes) == 3, outcomes
