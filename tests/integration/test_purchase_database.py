@@ -458,3 +458,21 @@ def test_audit_catches_broken_purchase_invariants(shop: Shop) -> None:
         "reservations_match_order_status",
         "order_total_matches_lines",
     } <= names
+
+
+def test_a_product_in_an_order_is_archived_and_one_in_a_cart_deleted(shop: Shop) -> None:
+    from shopctl.application.products import DeleteOutcome, DeleteProduct
+
+    admin = shop.user("admin@example.com", Role.ADMIN)
+    alice = shop.user("alice@example.com")
+    shop.product("TEA", 2)
+    shop.product("MUG", 2)
+    shop.add(alice, "TEA", 1)
+    order = shop.place(alice)
+    shop.cancel(alice, order.id)  # no sale: only the order line refers to TEA now
+    shop.add(alice, "MUG", 1)  # a cart line does not keep a product alive
+    delete = DeleteProduct(shop.uow)
+    assert delete(admin, "TEA").outcome is DeleteOutcome.ARCHIVED
+    assert delete(admin, "MUG").outcome is DeleteOutcome.DELETED
+    assert shop.show(alice).items == []
+    assert shop.count(products, products.c.sku == "TEA") == 1

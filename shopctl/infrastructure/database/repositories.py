@@ -6,17 +6,17 @@ set-based UPDATE and one INSERT per batch) lives here too, behind the same port.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from shopctl.domain.catalog import CatalogRow
+from shopctl.domain.catalog import CatalogRow, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.products import Product, StockReason
 from shopctl.domain.repositories import ProductQuery, ProductRepository
-from shopctl.infrastructure.database.tables import products, stock_movements
+from shopctl.infrastructure.database.tables import order_lines, products, stock_movements
 
 if TYPE_CHECKING:
     from psycopg import Connection as PsycopgConnection
@@ -53,19 +53,21 @@ CREATE TEMPORARY TABLE IF NOT EXISTS import_rows (
 TRUNCATE import_seen, import_rows;
 """
 
-REMEMBER_SKUS = """
-WITH input AS (SELECT * FROM unnest(%s::text[], %s::integer[]) AS t(sku, line)),
-remembered AS (
-    INSERT INTO import_seen (sku, line) SELECT sku, line FROM input ON CONFLICT (sku) DO NOTHING
-)
-SELECT s.sku, s.line FROM input i JOIN import_seen s ON s.sku = i.sku
-"""  # the SELECT sees import_seen as it was before this statement: earlier batches only
+COPY_ROWS = "COPY import_rows (line, sku, name, price, description, stock, active) FROM STDIN"
 
-LOCK_FOR_IMPORT = """
-SELECT sku, reserved FROM products WHERE sku = ANY(%s) ORDER BY id FOR UPDATE
+LOCK_STORED = """
+SELECT p.sku, p.reserved FROM products p JOIN import_rows r ON r.sku = p.sku
+ORDER BY p.id FOR UPDATE OF p
 """
 
-COPY_ROWS = "COPY import_rows (line, sku, name, price, description, stock, active) FROM STDIN"
+# The SELECT sees import_seen as it was before this statement: earlier batches only.
+REMEMBER_SKUS = """
+WITH remembered AS (
+    INSERT INTO import_seen (sku, line) SELECT sku, line FROM import_rows
+    ON CONFLICT (sku) DO NOTHING
+)
+SELECT r.sku, s.line FROM import_rows r JOIN import_seen s ON s.sku = r.sku
+"""
 
 UPDATE_EXISTING = """
 WITH before AS (
@@ -108,10 +110,17 @@ SELECT count(*) FROM created
 """
 
 
+def _count(cursor: Any) -> int:
+    row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 class SqlProductRepository(ProductRepository):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._import_tables_ready = False
+        self._staged = (0, 0)  # (rows, stored products among them) of the staged batch
 
     # -- single products --------------------------------------------------------------------
 
@@ -210,8 +219,8 @@ class SqlProductRepository(ProductRepository):
         self.connection.execute(delete(products).where(products.c.id == product.id))
 
     def is_referenced(self, product_id: int) -> bool:
-        # A sale or a restock after a cancelled sale means an order refers to the product.
-        # (The purchase flow extends this with its order lines.)
+        # A sale or a restock after a cancelled sale means an order refers to the product,
+        # and so does any order line (a pending, expired or cancelled order too).
         history = exists().where(
             stock_movements.c.product_id == product_id,
             or_(
@@ -221,7 +230,8 @@ class SqlProductRepository(ProductRepository):
                 ),
             ),
         )
-        return bool(self.connection.execute(select(history)).scalar())
+        ordered = exists().where(order_lines.c.product_id == product_id)
+        return bool(self.connection.execute(select(or_(history, ordered))).scalar())
 
     # -- bulk import and export -------------------------------------------------------------
 
@@ -230,37 +240,41 @@ class SqlProductRepository(ProductRepository):
         """The psycopg connection under SQLAlchemy's, inside the same transaction."""
         return self.connection.connection.driver_connection  # type: ignore[return-value]
 
-    def _prepare_import(self) -> None:
+    def stage_import(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
         if not self._import_tables_ready:
             self._driver.execute(CREATE_IMPORT_TABLES)
             self._import_tables_ready = True
-
-    def earlier_lines(self, rows: Sequence[CatalogRow]) -> dict[str, int]:
-        self._prepare_import()
-        cursor = self._driver.execute(
-            REMEMBER_SKUS, ([r.sku for r in rows], [r.line for r in rows])
-        )
-        return dict(cursor.fetchall())
-
-    def reserved_for_import(self, skus: Sequence[str]) -> dict[str, int]:
-        return dict(self._driver.execute(LOCK_FOR_IMPORT, (list(skus),)).fetchall())
-
-    def upsert_batch(self, rows: Sequence[CatalogRow], *, actor: str | None) -> tuple[int, int]:
-        self._prepare_import()
-        driver = self._driver
-        with driver.cursor() as cursor:
+        with self._driver.cursor() as cursor:
+            # A batch is small and the catalog may be large, and the planner has no statistics
+            # on the staging table: probe the indexes instead of hashing the whole catalog.
+            cursor.execute(
+                "SELECT set_config('enable_hashjoin', 'off', true),"
+                " set_config('enable_mergejoin', 'off', true)"
+            )
             cursor.execute("TRUNCATE import_rows")
             with cursor.copy(COPY_ROWS) as copy:
+                write = copy.write_row
                 for r in rows:
-                    copy.write_row(
-                        (r.line, r.sku, r.name, r.price, r.description, r.stock, r.active)
-                    )
-            cursor.execute("ANALYZE import_rows")
-            updated = cursor.execute(UPDATE_EXISTING, {"actor": actor}).fetchone()
-            created = cursor.execute(INSERT_NEW, {"actor": actor}).fetchone()
-        assert created is not None
-        assert updated is not None
-        return int(created[0]), int(updated[0])
+                    write((r.line, r.sku, r.name, r.price, r.description, r.stock, r.active))
+            reserved = dict(cursor.execute(LOCK_STORED).fetchall())
+            earlier = dict(cursor.execute(REMEMBER_SKUS).fetchall())
+        self._staged = (len(rows), len(reserved))
+        return {
+            sku: ImportMatch(first_line=earlier.get(sku), reserved=reserved.get(sku))
+            for sku in reserved.keys() | earlier.keys()
+        }
+
+    def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
+        staged, stored = self._staged
+        created = updated = 0
+        with self._driver.cursor() as cursor:
+            if skip_lines:
+                cursor.execute("DELETE FROM import_rows WHERE line = ANY(%s)", (list(skip_lines),))
+            if stored:  # else every row is new: nothing to update
+                updated = _count(cursor.execute(UPDATE_EXISTING, {"actor": actor}))
+            if stored < staged:  # else every row exists: nothing to insert
+                created = _count(cursor.execute(INSERT_NEW, {"actor": actor}))
+        return created, updated
 
     def stream_all(self) -> Iterator[Product]:
         streaming = self.connection.execution_options(stream_results=True, yield_per=1000)
