@@ -95,3 +95,25 @@ def test_replay_a_purchase_that_buys_the_last_units(shopctl: Shopctl) -> None:
     # the steps ran as their profiles: each kept its own session
     whoami = shopctl("users", "whoami", "--json", profile="alice")
     assert whoami.json()["email"] == "alice@example.com"
+
+
+def test_the_demo_purchase_example_passes(shopctl: Shopctl, admin: str) -> None:
+    for sku in ("CUP-1", "POT-1", "TEA-1"):  # the example needs three products in stock
+        created = shopctl(
+            "products",
+            "create",
+            "--sku",
+            sku,
+            "--name",
+            sku,
+            "--price",
+            "2.00",
+            "--stock",
+            "5",
+            profile=admin,
+        )
+        assert created.exit_code == 0, created
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    result = shopctl("replay", str(examples / "purchase.yaml"), "--json")
+    assert result.exit_code == 0, result
+    assert result.json()["passed"] == len(result.json()["steps"])
