@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest demo bench bench-checkout clean
 
 test: lint typecheck pytest
 
@@ -32,6 +32,10 @@ demo: $(INSTALLED)
 
 bench: $(INSTALLED)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash bench/startup
+
+# simulate vs pgbench on the same checkout SQL (SPEC §10); see README "Checkout benchmark"
+bench-checkout: $(INSTALLED)
+	$(BIN)/python bench/checkout
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
