@@ -89,10 +89,7 @@ class PayOrder:
             # The same key again (a run whose outcome was lost, or a concurrent one) reuses the
             # recorded attempt: the gateway replays it instead of charging twice.
             payment = next((p for p in earlier if p.idempotency_key == key), None)
-            if payment is None:
-                other = uow.payments.get_by_key(key)
-                if other is not None:
-                    raise Conflict(f"idempotency key {key!r} was used for order {other.order_id}")
+            if payment is None:  # a key of another order's payment is refused by add()
                 payment = Payment(order_id, order.total, order.currency, key)
                 uow.payments.add(payment)
             uow.commit()

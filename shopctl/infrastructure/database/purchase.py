@@ -1,8 +1,16 @@
 """Purchase-flow repositories: carts, orders, payments, reservations.
 
-The checkout path is set-based: arrays bound once (``unnest``) instead of a statement per
-line, and data-modifying CTEs so that an order with its lines and reservations is one
-round trip.
+This is the checkout hot path (``shopctl simulate`` runs it from many threads), so it is
+written for few round trips and little Python per statement:
+
+- fixed SQL sent straight through the psycopg connection under SQLAlchemy's (same
+  transaction), so psycopg prepares each statement once per connection;
+- arrays bound once (``unnest``) instead of a statement per line, and data-modifying CTEs,
+  so that an order with its lines and reservations is one round trip;
+- an order is read with its lines and reservations in one statement.
+
+Driver errors are wrapped as SQLAlchemy's, so the Unit of Work still turns serialization
+failures and deadlocks into ``TransientConflict``.
 """
 
 from __future__ import annotations
@@ -10,9 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import exists, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from shopctl.domain.carts import Cart, CartLine
 from shopctl.domain.errors import Conflict
@@ -34,166 +39,186 @@ from shopctl.domain.repositories import (
     ReservationRecord,
 )
 from shopctl.infrastructure.database.repositories import product_from_row
-from shopctl.infrastructure.database.tables import (
-    cart_lines,
-    carts,
-    inventory_reservations,
-    order_lines,
-    orders,
-    payments,
-    products,
-    stock_movements,
-)
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Row
+    from sqlalchemy.engine import Connection
+
+
+class Statements:
+    """Runs SQL on the psycopg connection of a SQLAlchemy connection, rows as named tuples."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        from psycopg import Error
+        from psycopg.pq import ExecStatus
+        from psycopg.rows import namedtuple_row
+        from sqlalchemy.exc import DBAPIError
+
+        driver = self.connection.connection.driver_connection
+        try:
+            with driver.cursor(row_factory=namedtuple_row) as cursor:  # type: ignore[union-attr]
+                cursor.execute(sql, params)
+                result = cursor.pgresult  # not .description: that builds column objects
+                returns_rows = result is not None and result.status == ExecStatus.TUPLES_OK
+                return cursor.fetchall() if returns_rows else []
+        except Error as error:
+            raise DBAPIError.instance(sql, params, error, Error) from error
+
+    def first(self, sql: str, params: dict[str, Any]) -> Any:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
 
 # -- carts ----------------------------------------------------------------------------------
 
-SAVE_CART = text("""
+GET_CART = """
+SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
+       p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
+FROM carts c
+LEFT JOIN cart_lines l ON l.cart_id = c.id
+LEFT JOIN products p ON p.id = l.product_id
+WHERE c.user_id = %(user_id)s
+ORDER BY p.sku
+"""
+
+SAVE_CART = """
 WITH cart AS (
-    INSERT INTO carts (user_id) VALUES (:user_id)
+    INSERT INTO carts (user_id) VALUES (%(user_id)s)
     ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
     RETURNING id
 ), gone AS (
     DELETE FROM cart_lines USING cart
     WHERE cart_lines.cart_id = cart.id
-      AND NOT (cart_lines.product_id = ANY(CAST(:product_ids AS bigint[])))
+      AND NOT (cart_lines.product_id = ANY(%(product_ids)s::bigint[]))
 ), kept AS (
     INSERT INTO cart_lines (cart_id, product_id, quantity)
     SELECT cart.id, line.product_id, line.quantity
-    FROM cart, unnest(CAST(:product_ids AS bigint[]), CAST(:quantities AS integer[]))
+    FROM cart, unnest(%(product_ids)s::bigint[], %(quantities)s::integer[])
          AS line(product_id, quantity)
     ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
 )
 SELECT id FROM cart
-""")
+"""
 
 
 class SqlCartRepository(CartRepository):
     def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+        self.sql = Statements(connection)
 
     def get(self, user_id: int, *, for_update: bool = False) -> Cart:
-        statement = (
-            select(carts.c.id.label("cart_id"), cart_lines.c.quantity, *products.c)
-            .select_from(
-                carts.outerjoin(cart_lines, cart_lines.c.cart_id == carts.c.id).outerjoin(
-                    products, products.c.id == cart_lines.c.product_id
-                )
-            )
-            .where(carts.c.user_id == user_id)
-            .order_by(products.c.sku)
-        )
-        if for_update:
-            statement = statement.with_for_update(of=carts)
-        rows = self.connection.execute(statement).all()
+        statement = GET_CART + (" FOR UPDATE OF c" if for_update else "")
+        rows = self.sql.rows(statement, {"user_id": user_id})
         cart = Cart(user_id=user_id, id=rows[0].cart_id if rows else None)
         cart.lines = [CartLine(product_from_row(row), row.quantity) for row in rows if row.sku]
         return cart
 
     def save(self, cart: Cart) -> None:
-        cart.id = self.connection.execute(
+        cart.id = self.sql.rows(
             SAVE_CART,
             {
                 "user_id": cart.user_id,
                 "product_ids": [line.product.id for line in cart.lines],
                 "quantities": [line.quantity for line in cart.lines],
             },
-        ).scalar_one()
+        )[0].id
 
 
 # -- orders ---------------------------------------------------------------------------------
 
-ADD_ORDER = text("""
+ADD_ORDER = """
 WITH new_order AS (
     INSERT INTO orders (user_id, status, total, currency, created_at, updated_at, expires_at)
-    VALUES (:user_id, :status, :total, :currency, :created_at, :created_at, :expires_at)
+    VALUES (%(user_id)s, %(status)s, %(total)s, %(currency)s, %(created_at)s, %(created_at)s,
+            %(expires_at)s)
     RETURNING id
 ), lines AS (
     INSERT INTO order_lines (order_id, product_id, sku, name, unit_price, quantity)
     SELECT new_order.id, line.*
     FROM new_order, unnest(
-        CAST(:product_ids AS bigint[]), CAST(:skus AS text[]), CAST(:names AS text[]),
-        CAST(:prices AS numeric[]), CAST(:quantities AS integer[])
+        %(product_ids)s::bigint[], %(skus)s::text[], %(names)s::text[],
+        %(prices)s::numeric[], %(quantities)s::integer[]
     ) AS line(product_id, sku, name, unit_price, quantity)
 ), held AS (
     INSERT INTO inventory_reservations
         (order_id, product_id, quantity, status, expires_at, created_at)
-    SELECT new_order.id, held.product_id, held.quantity, 'active', :expires_at, :created_at
-    FROM new_order, unnest(CAST(:reserved_ids AS bigint[]), CAST(:reserved AS integer[]))
+    SELECT new_order.id, held.product_id, held.quantity, 'active', %(expires_at)s,
+           %(created_at)s
+    FROM new_order, unnest(%(reserved_ids)s::bigint[], %(reserved)s::integer[])
          AS held(product_id, quantity)
     RETURNING id, product_id
 )
 SELECT new_order.id AS order_id, held.id, held.product_id FROM new_order LEFT JOIN held ON true
-""")
+"""
 
-UPDATE_ORDER = text("""
+# One row per line, with the order's columns and the line's reservation.
+ORDER_ROWS = """
+SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid_at,
+       l.product_id, l.sku, l.name, l.unit_price, l.quantity,
+       r.id AS reservation_id, r.quantity AS reserved_quantity, r.status AS reservation_status,
+       r.expires_at AS reservation_expires_at
+FROM orders o
+JOIN order_lines l ON l.order_id = o.id
+LEFT JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
+"""
+GET_ORDER = ORDER_ROWS + "WHERE o.id = %(id)s ORDER BY l.product_id"
+LIST_ORDERS = (
+    ORDER_ROWS
+    + """WHERE (%(user_id)s::bigint IS NULL OR o.user_id = %(user_id)s)
+  AND (%(status)s::text IS NULL OR o.status = %(status)s)
+ORDER BY o.id DESC, l.product_id"""
+)
+
+UPDATE_ORDER = """
 WITH settled AS (
     UPDATE inventory_reservations r SET status = s.status
-    FROM unnest(CAST(:reservation_ids AS bigint[]), CAST(:statuses AS text[])) AS s(id, status)
+    FROM unnest(%(reservation_ids)s::bigint[], %(statuses)s::text[]) AS s(id, status)
     WHERE r.id = s.id AND r.status <> s.status
 )
-UPDATE orders SET status = :status, paid_at = :paid_at, updated_at = now() WHERE id = :id
-""")
+UPDATE orders SET status = %(status)s, paid_at = %(paid_at)s, updated_at = now()
+WHERE id = %(id)s
+"""
 
 
-def _lines_of(order_ids: Sequence[int]) -> Any:
-    return (
-        select(
-            order_lines,
-            inventory_reservations.c.id.label("reservation_id"),
-            inventory_reservations.c.quantity.label("reserved_quantity"),
-            inventory_reservations.c.status.label("reservation_status"),
-            inventory_reservations.c.expires_at.label("reservation_expires_at"),
-        )
-        .select_from(
-            order_lines.outerjoin(
-                inventory_reservations,
-                (inventory_reservations.c.order_id == order_lines.c.order_id)
-                & (inventory_reservations.c.product_id == order_lines.c.product_id),
+def _orders_from_rows(rows: Iterable[Any]) -> list[Order]:
+    found: dict[int, Order] = {}
+    for row in rows:
+        order = found.get(row.id)
+        if order is None:
+            order = found[row.id] = Order(
+                id=row.id,
+                user_id=row.user_id,
+                status=OrderStatus(row.status),
+                lines=[],
+                currency=row.currency,
+                created_at=row.created_at,
+                expires_at=row.expires_at,
+                paid_at=row.paid_at,
             )
-        )
-        .where(order_lines.c.order_id.in_(order_ids))
-        .order_by(order_lines.c.order_id, order_lines.c.product_id)
-    )
-
-
-def _order_from_rows(row: Row[Any], line_rows: Iterable[Row[Any]]) -> Order:
-    order = Order(
-        id=row.id,
-        user_id=row.user_id,
-        status=OrderStatus(row.status),
-        lines=[],
-        currency=row.currency,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        paid_at=row.paid_at,
-    )
-    for line in line_rows:
         order.lines.append(
-            OrderLine(line.product_id, line.sku, line.name, line.unit_price, line.quantity)
+            OrderLine(row.product_id, row.sku, row.name, row.unit_price, row.quantity)
         )
-        if line.reservation_id is not None:
+        if row.reservation_id is not None:
             order.reservations.append(
                 InventoryReservation(
-                    product_id=line.product_id,
-                    quantity=line.reserved_quantity,
-                    expires_at=line.reservation_expires_at,
-                    status=ReservationStatus(line.reservation_status),
-                    id=line.reservation_id,
+                    product_id=row.product_id,
+                    quantity=row.reserved_quantity,
+                    expires_at=row.reservation_expires_at,
+                    status=ReservationStatus(row.reservation_status),
+                    id=row.reservation_id,
                 )
             )
-    return order
+    return list(found.values())
 
 
 class SqlOrderRepository(OrderRepository):
     def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+        self.sql = Statements(connection)
 
     def add(self, order: Order) -> None:
         lines, held = order.lines, order.reservations
-        rows = self.connection.execute(
+        rows = self.sql.rows(
             ADD_ORDER,
             {
                 "user_id": order.user_id,
@@ -210,37 +235,24 @@ class SqlOrderRepository(OrderRepository):
                 "reserved_ids": [r.product_id for r in held],
                 "reserved": [r.quantity for r in held],
             },
-        ).all()
+        )
         order.id = rows[0].order_id
         ids = {row.product_id: row.id for row in rows}
         for reservation in held:
             reservation.id = ids[reservation.product_id]
 
     def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
-        statement = select(orders).where(orders.c.id == order_id)
-        if for_update:
-            statement = statement.with_for_update()
-        row = self.connection.execute(statement).first()
-        if row is None:
-            return None
-        return _order_from_rows(row, self.connection.execute(_lines_of([order_id])))
+        statement = GET_ORDER + (" FOR UPDATE OF o" if for_update else "")
+        found = _orders_from_rows(self.sql.rows(statement, {"id": order_id}))
+        return found[0] if found else None
 
     def list(self, query: OrderQuery) -> list[Order]:
-        statement = select(orders).order_by(orders.c.id.desc())
-        if query.user_id is not None:
-            statement = statement.where(orders.c.user_id == query.user_id)
-        if query.status is not None:
-            statement = statement.where(orders.c.status == query.status.value)
-        rows = self.connection.execute(statement).all()
-        if not rows:
-            return []
-        by_order: dict[int, list[Row[Any]]] = {row.id: [] for row in rows}
-        for line in self.connection.execute(_lines_of(list(by_order))):
-            by_order[line.order_id].append(line)
-        return [_order_from_rows(row, by_order[row.id]) for row in rows]
+        status = None if query.status is None else query.status.value
+        rows = self.sql.rows(LIST_ORDERS, {"user_id": query.user_id, "status": status})
+        return _orders_from_rows(rows)
 
     def update(self, order: Order) -> None:
-        self.connection.execute(
+        self.sql.rows(
             UPDATE_ORDER,
             {
                 "id": order.id,
@@ -254,8 +266,30 @@ class SqlOrderRepository(OrderRepository):
 
 # -- payments -------------------------------------------------------------------------------
 
+PAYMENT_ROWS = """
+SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
+       decline_code, created_at
+FROM payments
+"""
+# ON CONFLICT instead of catching the unique violation: the transaction stays usable.
+ADD_PAYMENT = """
+INSERT INTO payments (order_id, amount, currency, status, idempotency_key, gateway_reference,
+                      decline_code)
+VALUES (%(order_id)s, %(amount)s, %(currency)s, %(status)s, %(idempotency_key)s,
+        %(gateway_reference)s, %(decline_code)s)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id, created_at
+"""
+PAYMENTS_OF_ORDER = PAYMENT_ROWS + "WHERE order_id = %(id)s ORDER BY id"
+PAYMENT_BY_KEY = PAYMENT_ROWS + "WHERE idempotency_key = %(key)s"
+UPDATE_PAYMENT = """
+UPDATE payments SET status = %(status)s, gateway_reference = %(gateway_reference)s,
+       decline_code = %(decline_code)s, updated_at = now()
+WHERE id = %(id)s
+"""
 
-def _payment_from_row(row: Row[Any]) -> Payment:
+
+def _payment_from_row(row: Any) -> Payment:
     return Payment(
         id=row.id,
         order_id=row.order_id,
@@ -271,69 +305,83 @@ def _payment_from_row(row: Row[Any]) -> Payment:
 
 class SqlPaymentRepository(PaymentRepository):
     def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+        self.sql = Statements(connection)
 
     def add(self, payment: Payment) -> None:
-        statement = (
-            insert(payments)
-            .values(
-                order_id=payment.order_id,
-                amount=payment.amount,
-                currency=payment.currency,
-                status=payment.status.value,
-                idempotency_key=payment.idempotency_key,
-                gateway_reference=payment.gateway_reference,
-                decline_code=payment.decline_code,
-            )
-            .returning(payments.c.id, payments.c.created_at)
+        row = self.sql.first(
+            ADD_PAYMENT,
+            {
+                "order_id": payment.order_id,
+                "amount": payment.amount,
+                "currency": payment.currency,
+                "status": payment.status.value,
+                "idempotency_key": payment.idempotency_key,
+                "gateway_reference": payment.gateway_reference,
+                "decline_code": payment.decline_code,
+            },
         )
-        try:
-            payment.id, payment.created_at = self.connection.execute(statement).one()
-        except IntegrityError as error:
-            if "idempotency_key" in str(error.orig):
-                raise Conflict(
-                    f"idempotency key {payment.idempotency_key!r} is already in use"
-                ) from None
-            raise
+        if row is None:
+            raise Conflict(f"idempotency key {payment.idempotency_key!r} is already in use")
+        payment.id, payment.created_at = row.id, row.created_at
 
     def for_order(self, order_id: int) -> list[Payment]:
-        statement = select(payments).where(payments.c.order_id == order_id).order_by(payments.c.id)
-        return [_payment_from_row(row) for row in self.connection.execute(statement)]
+        return [_payment_from_row(r) for r in self.sql.rows(PAYMENTS_OF_ORDER, {"id": order_id})]
 
     def get_by_key(self, idempotency_key: str) -> Payment | None:
-        statement = select(payments).where(payments.c.idempotency_key == idempotency_key)
-        row = self.connection.execute(statement).first()
+        row = self.sql.first(PAYMENT_BY_KEY, {"key": idempotency_key})
         return None if row is None else _payment_from_row(row)
 
     def update(self, payment: Payment) -> None:
-        self.connection.execute(
-            update(payments)
-            .where(payments.c.id == payment.id)
-            .values(
-                status=payment.status.value,
-                gateway_reference=payment.gateway_reference,
-                decline_code=payment.decline_code,
-                updated_at=text("now()"),
-            )
+        self.sql.rows(
+            UPDATE_PAYMENT,
+            {
+                "id": payment.id,
+                "status": payment.status.value,
+                "gateway_reference": payment.gateway_reference,
+                "decline_code": payment.decline_code,
+            },
         )
 
 
 # -- inventory ------------------------------------------------------------------------------
 
-SAVE_COUNTERS = text("""
-UPDATE products p
-SET stock_on_hand = c.stock_on_hand, reserved = c.reserved, updated_at = now()
-FROM unnest(CAST(:ids AS bigint[]), CAST(:stock AS integer[]), CAST(:reserved AS integer[]))
-     AS c(id, stock_on_hand, reserved)
-WHERE p.id = c.id AND (p.stock_on_hand, p.reserved) <> (c.stock_on_hand, c.reserved)
-""")
+LOCK_PRODUCTS = """
+SELECT p.id, p.sku, p.name, p.description, p.price, p.stock_on_hand, p.reserved, p.active,
+       p.created_at, p.updated_at,
+       %(due_at)s::timestamptz IS NOT NULL AND EXISTS (
+           SELECT 1 FROM inventory_reservations r
+           WHERE r.product_id = p.id AND r.status = 'active' AND r.expires_at <= %(due_at)s
+       ) AS due
+FROM products p
+WHERE p.id = ANY(%(ids)s::bigint[])
+ORDER BY p.id
+FOR UPDATE OF p
+"""
+
+# Absolute values: the rows are locked. The ledger entries go in with the same statement.
+SAVE_PRODUCTS = """
+WITH counters AS (
+    UPDATE products p
+    SET stock_on_hand = c.stock_on_hand, reserved = c.reserved, updated_at = now()
+    FROM unnest(%(ids)s::bigint[], %(stock)s::integer[], %(reserved)s::integer[])
+         AS c(id, stock_on_hand, reserved)
+    WHERE p.id = c.id AND (p.stock_on_hand, p.reserved) <> (c.stock_on_hand, c.reserved)
+)
+INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
+SELECT * FROM unnest(%(m_products)s::bigint[], %(m_deltas)s::integer[], %(m_reasons)s::text[],
+                     %(m_actors)s::text[], %(m_orders)s::bigint[], %(m_notes)s::text[])
+"""
 
 # Orders locked by another unit of work are skipped: that one (a payment being recorded,
 # a cancellation) decides about them, and nobody waits on an order while holding products.
 RELEASE_EXPIRED = """
 WITH due AS (
     SELECT o.id FROM orders o
-    WHERE o.status = 'pending_payment' AND o.expires_at <= :now {products}
+    WHERE o.status = 'pending_payment' AND o.expires_at <= %(now)s
+      AND (%(product_ids)s::bigint[] IS NULL OR o.id IN (
+          SELECT r.order_id FROM inventory_reservations r
+          WHERE r.status = 'active' AND r.expires_at <= %(now)s
+            AND r.product_id = ANY(%(product_ids)s::bigint[])))
     ORDER BY o.id
     FOR UPDATE SKIP LOCKED
 ), expired AS (
@@ -350,89 +398,52 @@ WITH due AS (
     UPDATE products p SET reserved = p.reserved - per_product.quantity, updated_at = now()
     FROM per_product WHERE p.id = per_product.product_id
 )
-SELECT count(*) FROM expired
+SELECT count(*) AS expired FROM expired
 """
-ON_PRODUCTS = """AND o.id IN (
-        SELECT r.order_id FROM inventory_reservations r
-        WHERE r.status = 'active' AND r.expires_at <= :now
-          AND r.product_id = ANY(CAST(:product_ids AS bigint[])))"""
-RELEASE_EXPIRED_ALL = text(RELEASE_EXPIRED.format(products=""))
-RELEASE_EXPIRED_ON = text(RELEASE_EXPIRED.format(products=ON_PRODUCTS))
+
+RESERVATIONS = """
+SELECT r.id, r.order_id, r.product_id, p.sku, r.quantity, r.status, r.expires_at
+FROM inventory_reservations r JOIN products p ON p.id = r.product_id
+WHERE NOT %(active_only)s OR r.status = 'active'
+ORDER BY r.id DESC
+"""
 
 
 class SqlInventoryRepository(InventoryRepository):
     def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+        self.sql = Statements(connection)
 
     def lock_products(
         self, ids: Iterable[int], *, due_at: datetime | None = None
     ) -> tuple[list[Product], bool]:
-        columns: list[Any] = list(products.c)
-        if due_at is not None:
-            held = inventory_reservations
-            columns.append(
-                exists()
-                .where(
-                    held.c.product_id == products.c.id,
-                    held.c.status == ReservationStatus.ACTIVE.value,
-                    held.c.expires_at <= due_at,
-                )
-                .label("due")
-            )
-        statement = (
-            select(*columns)
-            .where(products.c.id.in_(sorted(set(ids))))
-            .order_by(products.c.id)
-            .with_for_update(of=products)
-        )
-        rows = self.connection.execute(statement).all()
-        due = due_at is not None and any(row.due for row in rows)
-        return [product_from_row(row) for row in rows], due
+        rows = self.sql.rows(LOCK_PRODUCTS, {"ids": sorted(set(ids)), "due_at": due_at})
+        return [product_from_row(row) for row in rows], any(row.due for row in rows)
 
     def save_products(self, changed: Sequence[Product]) -> None:
-        self.connection.execute(
-            SAVE_COUNTERS,
+        movements = [(p.id, m) for p in changed for m in p.pending_movements]
+        self.sql.rows(
+            SAVE_PRODUCTS,
             {
                 "ids": [p.id for p in changed],
                 "stock": [p.stock_on_hand for p in changed],
                 "reserved": [p.reserved for p in changed],
+                "m_products": [product_id for product_id, _ in movements],
+                "m_deltas": [m.delta for _, m in movements],
+                "m_reasons": [m.reason.value for _, m in movements],
+                "m_actors": [m.actor for _, m in movements],
+                "m_orders": [m.order_id for _, m in movements],
+                "m_notes": [m.note for _, m in movements],
             },
         )
-        movements = [
-            {
-                "product_id": p.id,
-                "delta": m.delta,
-                "reason": m.reason.value,
-                "actor": m.actor,
-                "order_id": m.order_id,
-                "note": m.note,
-            }
-            for p in changed
-            for m in p.pending_movements
-        ]
-        if movements:
-            self.connection.execute(insert(stock_movements), movements)
         for product in changed:
             product.pending_movements.clear()
 
     def release_expired(self, now: datetime, product_ids: Iterable[int] | None = None) -> int:
-        if product_ids is None:
-            count = self.connection.execute(RELEASE_EXPIRED_ALL, {"now": now}).scalar_one()
-        else:
-            count = self.connection.execute(
-                RELEASE_EXPIRED_ON, {"now": now, "product_ids": sorted(set(product_ids))}
-            ).scalar_one()
-        return int(count)
+        wanted = None if product_ids is None else sorted(set(product_ids))
+        row = self.sql.first(RELEASE_EXPIRED, {"now": now, "product_ids": wanted})
+        return int(row.expired)
 
     def reservations(self, *, active_only: bool = False) -> list[ReservationRecord]:
-        held = inventory_reservations
-        statement = (
-            select(held, products.c.sku)
-            .join(products, products.c.id == held.c.product_id)
-            .order_by(held.c.id.desc())
-        )
-        if active_only:
-            statement = statement.where(held.c.status == ReservationStatus.ACTIVE.value)
         return [
             ReservationRecord(
                 id=row.id,
@@ -443,5 +454,5 @@ class SqlInventoryRepository(InventoryRepository):
                 status=ReservationStatus(row.status),
                 expires_at=row.expires_at,
             )
-            for row in self.connection.execute(statement)
+            for row in self.sql.rows(RESERVATIONS, {"active_only": active_only})
         ]

@@ -47,6 +47,36 @@ def key_reused(key: str) -> Conflict:
     return Conflict(f"idempotency key {key!r} was already used with different parameters")
 
 
+# A concurrent call with the same key waits on the unique index, then inserts nothing.
+RECORD_CHARGE = """
+INSERT INTO mock_gateway_charges
+    (idempotency_key, kind, reference, amount, currency, card_fingerprint, status, decline_code)
+VALUES (%(key)s, 'charge', %(reference)s, %(amount)s, %(currency)s, %(fingerprint)s,
+        %(status)s, %(decline_code)s)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING reference, status, decline_code
+"""
+STORED = """
+SELECT kind, reference, charge_reference, amount, currency, card_fingerprint, status,
+       decline_code
+FROM mock_gateway_charges WHERE idempotency_key = %(key)s
+"""
+# Refunds of one charge run one at a time: the charge row is locked.
+CAPTURED = """
+SELECT c.amount,
+       (SELECT coalesce(sum(r.amount), 0) FROM mock_gateway_charges r
+        WHERE r.kind = 'refund' AND r.charge_reference = c.reference) AS refunded
+FROM mock_gateway_charges c
+WHERE c.reference = %(reference)s AND c.kind = 'charge' AND c.status = 'succeeded'
+FOR UPDATE
+"""
+RECORD_REFUND = """
+INSERT INTO mock_gateway_charges
+    (idempotency_key, kind, reference, charge_reference, amount, status)
+VALUES (%(key)s, 'refund', %(reference)s, %(charge_reference)s, %(amount)s, 'succeeded')
+"""
+
+
 class MockPaymentGateway(PaymentGateway):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -54,42 +84,26 @@ class MockPaymentGateway(PaymentGateway):
     def charge(
         self, amount: Decimal, currency: str, card: str, idempotency_key: str
     ) -> ChargeResult:
-        from sqlalchemy import select
-        from sqlalchemy.dialects.postgresql import insert
-
-        from shopctl.infrastructure.database.tables import mock_gateway_charges as records
+        from shopctl.infrastructure.database.purchase import Statements
 
         status, code = decide(card)
         fingerprint = card_fingerprint(card)
         with self._engine.begin() as connection:
-            # A concurrent call with the same key waits on the unique index, then replays.
-            stored = connection.execute(
-                insert(records)
-                .values(
-                    idempotency_key=idempotency_key,
-                    kind="charge",
-                    reference=f"ch_{secrets.token_hex(12)}",
-                    amount=amount,
-                    currency=currency,
-                    card_fingerprint=fingerprint,
-                    status=status.value,
-                    decline_code=code,
-                )
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(records.c.reference, records.c.status, records.c.decline_code)
-            ).first()
-            if stored is None:
-                stored = connection.execute(
-                    select(
-                        records.c.reference,
-                        records.c.status,
-                        records.c.decline_code,
-                        records.c.kind,
-                        records.c.amount,
-                        records.c.currency,
-                        records.c.card_fingerprint,
-                    ).where(records.c.idempotency_key == idempotency_key)
-                ).one()
+            sql = Statements(connection)
+            stored = sql.first(
+                RECORD_CHARGE,
+                {
+                    "key": idempotency_key,
+                    "reference": f"ch_{secrets.token_hex(12)}",
+                    "amount": amount,
+                    "currency": currency,
+                    "fingerprint": fingerprint,
+                    "status": status.value,
+                    "decline_code": code,
+                },
+            )
+            if stored is None:  # a replay: same parameters, or refused
+                stored = sql.first(STORED, {"key": idempotency_key})
                 if (stored.kind, stored.amount, stored.currency, stored.card_fingerprint) != (
                     "charge",
                     amount,
@@ -100,51 +114,35 @@ class MockPaymentGateway(PaymentGateway):
         return ChargeResult(ChargeStatus(stored.status), stored.reference, stored.decline_code)
 
     def refund(self, charge_ref: str, amount: Decimal, idempotency_key: str) -> RefundResult:
-        from sqlalchemy import func, select
-        from sqlalchemy.dialects.postgresql import insert
-
-        from shopctl.infrastructure.database.tables import mock_gateway_charges as records
+        from shopctl.infrastructure.database.purchase import Statements
 
         with self._engine.begin() as connection:
-            charge = connection.execute(
-                select(records.c.amount)
-                .where(
-                    records.c.reference == charge_ref,
-                    records.c.kind == "charge",
-                    records.c.status == ChargeStatus.SUCCEEDED.value,
-                )
-                .with_for_update()  # refunds of one charge run one at a time
-            ).first()
+            sql = Statements(connection)
+            charge = sql.first(CAPTURED, {"reference": charge_ref})
             if charge is None:
                 raise NotFound(f"no succeeded charge {charge_ref!r} to refund")
-            earlier = connection.execute(
-                select(records.c.charge_reference, records.c.amount, records.c.reference).where(
-                    records.c.idempotency_key == idempotency_key
-                )
-            ).first()
+            earlier = sql.first(STORED, {"key": idempotency_key})
             if earlier is not None:
-                if (earlier.charge_reference, earlier.amount) != (charge_ref, amount):
+                if (earlier.kind, earlier.charge_reference, earlier.amount) != (
+                    "refund",
+                    charge_ref,
+                    amount,
+                ):
                     raise key_reused(idempotency_key)
                 return RefundResult(reference=earlier.reference, amount=amount)
-            refunded = connection.execute(
-                select(func.coalesce(func.sum(records.c.amount), 0)).where(
-                    records.c.charge_reference == charge_ref
-                )
-            ).scalar_one()
-            if refunded + amount > charge.amount:
+            if charge.refunded + amount > charge.amount:
                 raise Conflict(
                     f"refund of {amount} exceeds what is left of charge {charge_ref} "
-                    f"({charge.amount - refunded})"
+                    f"({charge.amount - charge.refunded})"
                 )
             reference = f"re_{secrets.token_hex(12)}"
-            connection.execute(
-                insert(records).values(
-                    idempotency_key=idempotency_key,
-                    kind="refund",
-                    reference=reference,
-                    charge_reference=charge_ref,
-                    amount=amount,
-                    status=ChargeStatus.SUCCEEDED.value,
-                )
+            sql.rows(
+                RECORD_REFUND,
+                {
+                    "key": idempotency_key,
+                    "reference": reference,
+                    "charge_reference": charge_ref,
+                    "amount": amount,
+                },
             )
         return RefundResult(reference=reference, amount=amount)
