@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from copy import copy
 from datetime import UTC, datetime
@@ -19,7 +19,7 @@ from shopctl.application.ports import (
     StoredSession,
 )
 from shopctl.domain.carts import Cart, CartLine
-from shopctl.domain.catalog import CatalogRow
+from shopctl.domain.catalog import CatalogRow, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.orders import Order, ReservationStatus
 from shopctl.domain.payments import Payment
@@ -50,6 +50,7 @@ class FakeProductRepository(ProductRepository):
         self.movements: list[tuple[str, StockMovement]] = []
         self.referenced: set[int] = set()
         self._seen: dict[str, int] = {}
+        self._staged: list[CatalogRow] = []
         for product in products or []:
             self.add(product)
 
@@ -89,9 +90,7 @@ class FakeProductRepository(ProductRepository):
 
     def get_many_for_update(self, ids: Iterable[int]) -> list[Product]:
         wanted = set(ids)
-        return sorted(
-            (p for p in self._by_sku.values() if p.id in wanted), key=lambda p: p.id or 0
-        )
+        return sorted((p for p in self._by_sku.values() if p.id in wanted), key=lambda p: p.id or 0)
 
     def list(self, query: ProductQuery) -> list[Product]:
         found = sorted(self._by_sku.values(), key=lambda p: p.sku)
@@ -104,23 +103,33 @@ class FakeProductRepository(ProductRepository):
             found = [p for p in found if needle in p.sku.lower() or needle in p.name.lower()]
         return found[query.offset : query.offset + query.limit]
 
-    def earlier_lines(self, rows: Sequence[CatalogRow]) -> dict[str, int]:
-        earlier = {r.sku: self._seen[r.sku] for r in rows if r.sku in self._seen}
+    def new_unit(self) -> None:
+        """Like the SQL repository, an import's memory of SKUs lasts one unit of work."""
+        self._seen.clear()
+
+    def stage_import(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
+        self._staged = list(rows)
+        matches = {}
+        for row in rows:
+            stored = self._by_sku.get(row.sku)
+            first = self._seen.get(row.sku)
+            if stored is not None or first is not None:
+                matches[row.sku] = ImportMatch(first, None if stored is None else stored.reserved)
         for row in rows:
             self._seen.setdefault(row.sku, row.line)
-        return earlier
+        return matches
 
-    def reserved_for_import(self, skus: Sequence[str]) -> dict[str, int]:
-        return {s: self._by_sku[s].reserved for s in skus if s in self._by_sku}
-
-    def upsert_batch(self, rows: Sequence[CatalogRow], *, actor: str | None) -> tuple[int, int]:
+    def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
         from shopctl.domain.products import StockReason
 
         created = updated = 0
-        for row in rows:
+        for row in self._staged:
+            if row.line in skip_lines:
+                continue
             product = self._by_sku.get(row.sku)
             if product is None:
-                assert row.name is not None and row.price is not None
+                assert row.name is not None
+                assert row.price is not None
                 product = Product(
                     sku=row.sku, name=row.name, price=row.price, active=row.active is not False
                 )
@@ -239,6 +248,7 @@ class FakeUnitOfWork(UnitOfWork):
 
     def __call__(self) -> FakeUnitOfWork:
         """Serve as its own factory: use cases call ``uow()`` for each unit of work."""
+        self.products.new_unit()
         return self
 
 

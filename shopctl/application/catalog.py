@@ -13,13 +13,14 @@ from decimal import Decimal
 from enum import StrEnum
 
 from shopctl.application.auth import Principal, require_admin
+from shopctl.application.background import in_background
 from shopctl.domain.catalog import CatalogRow, parse_catalog_row
 from shopctl.domain.errors import InvalidInput
 from shopctl.domain.repositories import UnitOfWork
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000
 
 
 class OnError(StrEnum):
@@ -68,10 +69,17 @@ class _Tally:
     errors: list[RowError] = field(default_factory=list)
 
 
+Checked = tuple[CatalogRow | RowError, SourceRow]
+
+
 class ImportCatalog:
     """Upsert products by SKU from ``rows`` (admins); every stock change is an ``import``
     movement. ``abort`` applies nothing if any row fails (one transaction); ``skip`` applies
-    the valid rows and commits batch by batch."""
+    the valid rows and commits batch by batch.
+
+    Reading and validating the next batch runs in a background thread while the database
+    works on the current one (at most two batches wait in between: memory stays flat).
+    """
 
     def __init__(self, uow: UnitOfWorkFactory, *, batch_size: int = BATCH_SIZE) -> None:
         self._uow = uow
@@ -88,32 +96,16 @@ class ImportCatalog:
     ) -> ImportReport:
         actor = require_admin(principal).email
         tally = _Tally()
-        with self._uow() as uow:
-            batch: list[tuple[CatalogRow, SourceRow]] = []
-            failures: list[tuple[RowError, SourceRow]] = []
-
-            def flush() -> None:
-                self._apply(uow, batch, failures, tally, actor, on_error, dry_run)
+        with self._uow() as uow, in_background(self._checked_batches(rows)) as batches:
+            for batch in batches:
+                failures = self._apply(uow, batch, tally, actor, on_error)
+                if on_error is OnError.SKIP and not dry_run:
+                    uow.commit()
                 failures.sort(key=lambda failure: failure[0].line)
                 for error, source in failures:
                     tally.errors.append(error)
                     if rejected is not None:
                         rejected(error, source)
-                batch.clear()
-                failures.clear()
-
-            for source in rows:
-                sku = _sku_of(source)
-                if source.error is not None:
-                    failures.append((RowError(source.line, sku, source.error), source))
-                    continue
-                try:
-                    batch.append((parse_catalog_row(source.line, source.fields), source))
-                except InvalidInput as error:
-                    failures.append((RowError(source.line, sku, error.message), source))
-                if len(batch) >= self._batch_size:
-                    flush()
-            flush()
             applied = not dry_run and not (tally.errors and on_error is OnError.ABORT)
             if applied:
                 uow.commit()
@@ -129,49 +121,63 @@ class ImportCatalog:
             applied=applied,
         )
 
+    def _checked_batches(self, rows: Iterable[SourceRow]) -> Iterator[list[Checked]]:
+        """Rows validated by the domain rules that need no database, in batches."""
+        batch: list[Checked] = []
+        for source in rows:
+            if source.error is not None:
+                batch.append((RowError(source.line, _sku_of(source), source.error), source))
+            else:
+                try:
+                    batch.append((parse_catalog_row(source.line, source.fields), source))
+                except InvalidInput as error:
+                    batch.append((RowError(source.line, _sku_of(source), error.message), source))
+            if len(batch) >= self._batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
     def _apply(
         self,
         uow: UnitOfWork,
-        batch: list[tuple[CatalogRow, SourceRow]],
-        failures: list[tuple[RowError, SourceRow]],
+        batch: list[Checked],
         tally: _Tally,
         actor: str,
         on_error: OnError,
-        dry_run: bool,
-    ) -> None:
-        if not batch:
-            return
+    ) -> list[tuple[RowError, SourceRow]]:
+        """Check one batch against the database and upsert its valid rows; its failures."""
+        failures: list[tuple[RowError, SourceRow]] = []
         first_line: dict[str, int] = {}
         unique: list[tuple[CatalogRow, SourceRow]] = []
         for row, source in batch:
-            if row.sku in first_line:
+            if isinstance(row, RowError):
+                failures.append((row, source))
+            elif row.sku in first_line:
                 failures.append((_duplicate(row, first_line[row.sku]), source))
             else:
                 first_line[row.sku] = row.line
                 unique.append((row, source))
-        earlier = uow.products.earlier_lines([row for row, _ in unique])
-        reserved = uow.products.reserved_for_import(
-            [row.sku for row, _ in unique if row.sku not in earlier]
-        )
-        valid: list[CatalogRow] = []
+        if not unique:
+            return failures
+        matches = uow.products.stage_import([row for row, _ in unique])
+        skip: list[int] = []
         for row, source in unique:
-            if row.sku in earlier:
-                failures.append((_duplicate(row, earlier[row.sku]), source))
-                continue
+            match = matches.get(row.sku)
             try:
-                row.check_against(reserved.get(row.sku))
+                if match is not None and match.first_line is not None:
+                    raise InvalidInput(_duplicate(row, match.first_line).message)
+                row.check_against(None if match is None else match.reserved)
             except InvalidInput as error:
                 failures.append((RowError(row.line, row.sku, error.message), source))
-                continue
-            valid.append(row)
+                skip.append(row.line)
         if on_error is OnError.ABORT and (failures or tally.errors):
-            return  # nothing will be committed: only validate the rest of the file
-        created, updated = uow.products.upsert_batch(valid, actor=actor) if valid else (0, 0)
+            return failures  # nothing will be committed: only validate the rest of the file
+        created, updated = uow.products.apply_import(skip, actor=actor)
         tally.created += created
         tally.updated += updated
-        tally.unchanged += len(valid) - created - updated
-        if on_error is OnError.SKIP and not dry_run:
-            uow.commit()
+        tally.unchanged += len(unique) - len(skip) - created - updated
+        return failures
 
 
 def _sku_of(source: SourceRow) -> str | None:

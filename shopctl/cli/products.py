@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from enum import StrEnum
+from typing import IO, Annotated
 
 import typer
 
@@ -154,3 +156,176 @@ def change_stock(
         )
     else:
         cli.output.message(f"{product.sku}: stock unchanged at {product.stock_on_hand}")
+
+
+# -- import and export (admins) --------------------------------------------------------------
+
+
+class InputFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+    json = "json"
+
+
+class ErrorMode(StrEnum):
+    abort = "abort"
+    skip = "skip"
+
+
+@app.command("import")
+def import_products(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="CSV, JSON Lines or JSON file; - for stdin.")],
+    input_format: Annotated[
+        InputFormat | None,
+        typer.Option("--input-format", help="Default: from the extension (csv for stdin)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate against the database; write nothing.")
+    ] = False,
+    on_error: Annotated[
+        ErrorMode,
+        typer.Option(
+            "--on-error",
+            help="abort: apply nothing if any row fails. skip: apply the valid rows.",
+        ),
+    ] = ErrorMode.abort,
+    errors_file: Annotated[
+        str | None,
+        typer.Option("--errors-file", help="Write failing rows here as CSV, with an error column."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+    fmt: Format = OutputFormat.table,
+    json_: Json = False,
+) -> None:
+    """Upsert products by SKU from a file (admin). Columns: sku (required), name, price,
+    description, stock, active. Failed rows: exit 2 with the report."""
+    import sys
+    from contextlib import ExitStack
+
+    from shopctl.application.catalog import OnError
+    from shopctl.domain.errors import InvalidInput
+    from shopctl.infrastructure import catalog_files
+
+    cli = state(ctx)
+    cli.output.quiet = quiet
+    principal = cli.principal()
+    use_case = cli.shop.import_catalog()
+    file_format = catalog_files.format_for(
+        file, None if input_format is None else catalog_files.CatalogFormat(input_format.value)
+    )
+    with ExitStack() as stack:
+        if file == "-":
+            stream = sys.stdin.buffer
+            size = None
+        else:
+            stream = stack.enter_context(_open_input(file))
+            size = _size_of(stream)
+        advance = stack.enter_context(cli.output.progress("importing", size))
+        reader = catalog_files.CatalogReader(_Counting(stream, advance), file_format)
+        rejected = None
+        if errors_file is not None:
+            sink = stack.enter_context(_open_output(errors_file))
+            rejected = catalog_files.ErrorsFile(sink, reader)
+        report = use_case(
+            principal,
+            reader,
+            on_error=OnError(on_error.value),
+            dry_run=dry_run,
+            rejected=rejected,
+        )
+    fmt = output_format(fmt, json_)
+    if fmt is OutputFormat.table:
+        summary = {k: v for k, v in vars(report).items() if k != "errors"}
+        cli.output.record(summary, fmt, title="import")
+        if report.errors:
+            cli.output.rows(report.errors, ("line", "sku", "message"), fmt)
+    else:
+        cli.output.record(report, fmt)
+    counts = f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged"
+    if report.failed:
+        if report.applied:
+            outcome = f"the valid rows were applied ({counts})"
+        elif report.dry_run:
+            outcome = "dry run, nothing was written"
+        else:
+            outcome = "nothing was applied (--on-error abort)"
+        raise InvalidInput(f"{report.failed} row(s) failed; {outcome}")
+    if report.dry_run:
+        cli.output.success(f"dry run, nothing was written: would be {counts}")
+    else:
+        cli.output.success(f"imported: {counts}")
+
+
+@app.command("export")
+def export_products(
+    ctx: typer.Context,
+    output_file: Annotated[
+        str | None, typer.Option("--output-file", "-o", help="Default: stdout.")
+    ] = None,
+    output_format_: Annotated[
+        InputFormat, typer.Option("--output-format", help="csv, jsonl or json.")
+    ] = InputFormat.csv,
+) -> None:
+    """Write the whole catalog (admin), archived products included, in the import format:
+    re-importing the file changes nothing."""
+    from contextlib import ExitStack
+
+    from shopctl.infrastructure import catalog_files
+
+    cli = state(ctx)
+    records = cli.shop.export_catalog()(cli.principal())
+    with ExitStack() as stack:
+        sink = cli.output.stdout
+        if output_file is not None and output_file != "-":
+            sink = stack.enter_context(_open_output(output_file))
+        count = catalog_files.write_catalog(
+            records, sink, catalog_files.CatalogFormat(output_format_.value)
+        )
+    cli.output.success(f"exported {count} product(s)")
+
+
+def _open_input(path: str) -> IO[bytes]:
+    from shopctl.domain.errors import InvalidInput
+
+    try:
+        return open(path, "rb")
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+
+
+def _open_output(path: str) -> IO[str]:
+    from shopctl.domain.errors import InvalidInput
+
+    try:
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as error:
+        raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
+
+
+def _size_of(stream: IO[bytes]) -> int | None:
+    import os
+
+    try:
+        return os.fstat(stream.fileno()).st_size or None
+    except (OSError, ValueError):
+        return None
+
+
+class _Counting:
+    """Report bytes read to the progress bar."""
+
+    def __init__(self, stream: IO[bytes], advance: Callable[[int], None]) -> None:
+        self._stream = stream
+        self._advance = advance
+
+    def __iter__(self) -> Iterator[bytes]:
+        advance = self._advance
+        for line in self._stream:
+            advance(len(line))
+            yield line
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._advance(len(data))
+        return data

@@ -6,7 +6,7 @@ A row names a SKU and any of the other columns; a column left out (or empty) is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,6 +20,7 @@ from shopctl.domain.products import (
 )
 
 COLUMNS = ("sku", "name", "price", "description", "stock", "active")
+COLUMN_SET = frozenset(COLUMNS)
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 
@@ -46,8 +47,17 @@ class CatalogRow:
             raise InvalidInput(f"stock {self.stock} is below the {reserved} units reserved")
 
 
-def unknown_columns(columns: object) -> list[str]:
-    return sorted(str(c) for c in columns if c not in COLUMNS)  # type: ignore[attr-defined]
+@dataclass(frozen=True, slots=True)
+class ImportMatch:
+    """What the database knows of an imported SKU: the line it was first seen on in this
+    import (a duplicate), and the stored product's reserved quantity (None: a new SKU)."""
+
+    first_line: int | None
+    reserved: int | None
+
+
+def unknown_columns(columns: Iterable[object]) -> list[str]:
+    return sorted(str(c) for c in columns if c not in COLUMNS)
 
 
 def _given(value: object) -> bool:
@@ -93,9 +103,8 @@ def _price(value: object) -> Decimal:
 
 def parse_catalog_row(line: int, fields: Mapping[str, object]) -> CatalogRow:
     """Validate one row of an import file; ``InvalidInput`` names the first broken rule."""
-    unknown = unknown_columns(fields)
-    if unknown:
-        raise InvalidInput(f"unknown column(s): {', '.join(unknown)}")
+    if not fields.keys() <= COLUMN_SET:
+        raise InvalidInput(f"unknown column(s): {', '.join(unknown_columns(fields))}")
     sku = fields.get("sku")
     if not _given(sku):
         raise InvalidInput("sku is required")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from shopctl.domain.carts import Cart
-from shopctl.domain.catalog import CatalogRow
+from shopctl.domain.catalog import CatalogRow, ImportMatch
 from shopctl.domain.orders import Order, OrderStatus, ReservationStatus
 from shopctl.domain.payments import Payment
 from shopctl.domain.products import Product
@@ -62,19 +62,16 @@ class ProductRepository(abc.ABC):
     # -- bulk import and export (set-based in the adapter) --------------------------------
 
     @abc.abstractmethod
-    def earlier_lines(self, rows: Sequence[CatalogRow]) -> dict[str, int]:
-        """Remember the SKUs of this import batch; return those already seen in an earlier
-        batch of the same import, with the line they were first seen on."""
+    def stage_import(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
+        """Stage one batch of an import (SKUs distinct within it) and lock the stored products
+        among them. Returns what is known of each SKU that is stored already or was in an
+        earlier batch of the same import; SKUs new to both are left out."""
 
     @abc.abstractmethod
-    def reserved_for_import(self, skus: Sequence[str]) -> dict[str, int]:
-        """Lock the stored products among ``skus``; their reserved quantity by SKU."""
-
-    @abc.abstractmethod
-    def upsert_batch(self, rows: Sequence[CatalogRow], *, actor: str | None) -> tuple[int, int]:
-        """Create new SKUs, update existing ones with the given fields only, and write an
-        ``import`` movement for each stock change. Returns (created, updated); rows that
-        change nothing write nothing. Rows are valid and their SKUs distinct and locked."""
+    def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
+        """Upsert the staged batch except the rows of ``skip_lines``: create new SKUs, update
+        existing ones with the given fields only, write an ``import`` movement for each stock
+        change. Returns (created, updated); rows that change nothing write nothing."""
 
     @abc.abstractmethod
     def stream_all(self) -> Iterator[Product]:

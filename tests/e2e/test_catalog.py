@@ -16,6 +16,8 @@ WRITES = [
     ["products", "update", "MUG-1", "--name", "Other"],
     ["products", "delete", "MUG-1"],
     ["products", "stock", "MUG-1", "--add", "1"],
+    ["products", "import", "-"],
+    ["products", "export"],
     ["audit"],
 ]
 

@@ -1,0 +1,82 @@
+"""Run a producer (e.g. reading and validating a file) in a thread ahead of its consumer."""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Raised:
+    error: BaseException
+
+
+_DONE = object()
+SWITCH_INTERVAL = 0.0002  # seconds
+
+
+@contextmanager
+def in_background(items: Iterator[T], *, ahead: int = 2) -> Iterator[Iterator[T]]:
+    """Iterate ``items`` in a daemon thread, at most ``ahead`` items in advance.
+
+    The consumer's database waits release the GIL, so the producer's CPU work overlaps
+    them. An exception in the producer is raised in the consumer; leaving the block early
+    stops the producer at its next item.
+    """
+    channel: queue.Queue[object] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                channel.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as error:  # handed over to the consumer, raised there
+            put(_Raised(error))
+
+    thread = threading.Thread(target=produce, name="shopctl-producer", daemon=True)
+    # The consumer mostly waits on the database; when its answer arrives it must get the
+    # GIL back from the busy producer quickly, not after the default 5 ms.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    thread.start()
+    try:
+        yield _Consumer[T](channel)
+    finally:
+        stop.set()
+        thread.join(timeout=1.0)
+        sys.setswitchinterval(switch_interval)
+
+
+class _Consumer(Generic[T]):
+    def __init__(self, channel: queue.Queue[object]) -> None:
+        self._channel = channel
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        item = self._channel.get()
+        if item is _DONE:
+            self._channel.put(_DONE)  # stay exhausted
+            raise StopIteration
+        if isinstance(item, _Raised):
+            raise item.error
+        return item  # type: ignore[return-value]

@@ -1,0 +1,162 @@
+"""The bulk import path (COPY into staging, set-based upsert) and export on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from shopctl.application.auth import Principal
+from shopctl.application.catalog import ExportCatalog, ImportCatalog, OnError, SourceRow
+from shopctl.domain.users import Role
+from shopctl.infrastructure.database.audit import SqlInvariantAuditor
+from shopctl.infrastructure.database.tables import products, stock_movements
+from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
+
+ADMIN = Principal(user_id=1, email="admin@shop.test", role=Role.ADMIN)
+
+
+def rows(*items: dict[str, object]) -> list[SourceRow]:
+    return [SourceRow(line, fields) for line, fields in enumerate(items, start=2)]
+
+
+@pytest.fixture
+def run_import(engine: Any) -> Callable[..., Any]:
+    def run(items: list[SourceRow], batch_size: int = 1000, **options: Any) -> Any:
+        use_case = ImportCatalog(lambda: SqlAlchemyUnitOfWork(engine), batch_size=batch_size)
+        return use_case(ADMIN, items, **options)
+
+    return run
+
+
+def catalog(engine: Any) -> dict[str, tuple[Any, ...]]:
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(
+                products.c.sku,
+                products.c.name,
+                products.c.price,
+                products.c.description,
+                products.c.stock_on_hand,
+                products.c.active,
+            )
+        )
+        return {row[0]: tuple(row[1:]) for row in found}
+
+
+def movements(engine: Any) -> list[tuple[str, int, str, str | None]]:
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(
+                products.c.sku,
+                stock_movements.c.delta,
+                stock_movements.c.reason,
+                stock_movements.c.actor,
+            )
+            .join(products, products.c.id == stock_movements.c.product_id)
+            .order_by(stock_movements.c.id)
+        )
+        return [tuple(row) for row in found]  # type: ignore[misc]
+
+
+def audit_ok(engine: Any) -> bool:
+    return SqlInvariantAuditor(engine).violations() == []
+
+
+def test_created_updated_unchanged_and_the_ledger(engine: Any, run_import: Any) -> None:
+    first = run_import(rows(
+        {"sku": "A", "name": "Apron", "price": "12.5", "stock": "4", "description": "Blue"},
+        {"sku": "B", "name": "Bag", "price": "3", "active": "no"},
+        {"sku": "C", "name": "Cap", "price": "7", "stock": "0"},
+    ))  # fmt: skip
+    assert (first.created, first.updated, first.unchanged, first.failed) == (3, 0, 0, 0)
+    assert catalog(engine) == {
+        "A": ("Apron", Decimal("12.50"), "Blue", 4, True),
+        "B": ("Bag", Decimal("3.00"), "", 0, False),
+        "C": ("Cap", Decimal("7.00"), "", 0, True),
+    }
+    assert movements(engine) == [("A", 4, "import", "admin@shop.test")]
+    second = run_import(rows(
+        {"sku": "A", "stock": "10"},                  # stock only: +6 in the ledger
+        {"sku": "B", "name": "Bag", "price": "3.00"},  # same values: unchanged
+        {"sku": "C", "description": "Wool"},          # one field, the others stay
+        {"sku": "D", "name": "Dish", "price": "2", "stock": "1"},
+    ))  # fmt: skip
+    assert (second.created, second.updated, second.unchanged) == (1, 2, 1)
+    assert catalog(engine)["A"] == ("Apron", Decimal("12.50"), "Blue", 10, True)
+    assert catalog(engine)["C"] == ("Cap", Decimal("7.00"), "Wool", 0, True)
+    assert movements(engine)[1:] == [
+        ("A", 6, "import", "admin@shop.test"),
+        ("D", 1, "import", "admin@shop.test"),
+    ]
+    assert audit_ok(engine)
+
+
+def test_reserved_stock_guard(engine: Any, run_import: Any) -> None:
+    run_import(rows({"sku": "A", "name": "A", "price": "1", "stock": "5"}))
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        product = uow.products.get_by_sku("A", for_update=True)
+        assert product is not None
+        product.reserve(3)
+        uow.products.save(product)
+        uow.commit()
+    report = run_import(rows({"sku": "A", "stock": "2"}, {"sku": "A2", "name": "x", "price": "1"}))
+    assert [(e.line, e.message) for e in report.errors] == [
+        (2, "stock 2 is below the 3 units reserved")
+    ]
+    assert catalog(engine)["A"][3] == 5 and "A2" not in catalog(engine)
+    skipped = run_import(rows({"sku": "A", "stock": "3"}, {"sku": "A", "stock": "1"}),
+                         on_error=OnError.SKIP)  # fmt: skip
+    assert (skipped.updated, skipped.failed) == (1, 1)
+    assert catalog(engine)["A"][3] == 3
+
+
+def test_abort_applies_nothing_even_after_whole_batches(engine: Any, run_import: Any) -> None:
+    good = [{"sku": f"S{i:03}", "name": f"n{i}", "price": "1", "stock": "1"} for i in range(25)]
+    report = run_import(rows(*good, {"sku": "S003", "name": "dup", "price": "1"}), batch_size=10)
+    assert [(e.line, e.message) for e in report.errors] == [
+        (27, "duplicate SKU 'S003', first on line 5")
+    ]
+    assert not report.applied
+    assert catalog(engine) == {} and movements(engine) == []
+
+
+def test_skip_commits_the_valid_rows(engine: Any, run_import: Any) -> None:
+    items = [{"sku": f"S{i:03}", "name": f"n{i}", "price": "1"} for i in range(25)]
+    items[12]["price"] = "-1"
+    report = run_import(rows(*items), batch_size=10, on_error=OnError.SKIP)
+    assert (report.created, report.failed, report.applied) == (24, 1, True)
+    assert len(catalog(engine)) == 24 and "S012" not in catalog(engine)
+
+
+def test_dry_run_writes_nothing(engine: Any, run_import: Any) -> None:
+    report = run_import(rows({"sku": "A", "name": "A", "price": "1", "stock": "2"}), dry_run=True)
+    assert (report.created, report.applied, report.dry_run) == (1, False, True)
+    assert catalog(engine) == {} and movements(engine) == []
+
+
+def test_a_second_import_on_the_same_pooled_connection_starts_afresh(
+    engine: Any, run_import: Any
+) -> None:
+    item = {"sku": "A", "name": "A", "price": "1"}
+    assert run_import(rows(item)).created == 1
+    again = run_import(rows(item))  # the staging tables of the first import are emptied
+    assert (again.unchanged, again.failed) == (1, 0)
+
+
+def test_export_streams_and_reimports_as_unchanged(engine: Any, run_import: Any) -> None:
+    items = [{"sku": f"S{i:04}", "name": f"Item {i}", "price": f"{i}.50", "stock": str(i % 7),
+              "active": "yes" if i % 3 else "no", "description": f"d{i}" if i % 2 else ""}
+             for i in range(2500)]  # fmt: skip
+    assert run_import(rows(*items)).created == 2500
+    exported = list(ExportCatalog(lambda: SqlAlchemyUnitOfWork(engine))(ADMIN))
+    assert [r.sku for r in exported] == sorted(i["sku"] for i in items)  # type: ignore[type-var]
+    again = run_import(rows(*(
+        {"sku": r.sku, "name": r.name, "price": str(r.price), "description": r.description,
+         "stock": str(r.stock), "active": str(r.active)} for r in exported
+    )))  # fmt: skip
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2500)
+    assert audit_ok(engine)
