@@ -88,3 +88,26 @@ def test_promote_to_admin_reactivates_and_may_set_a_password() -> None:
     assert user.is_admin and user.active and user.password_hash == "h"
     user.promote_to_admin("new")
     assert user.password_hash == "new"
+
+
+def test_a_refresh_token_is_usable_until_revoked_or_expired() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shopctl.domain.sessions import RefreshToken
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    token = RefreshToken(
+        jti="j",
+        user_id=1,
+        family_id="f",
+        token_hash="0" * 64,
+        expires_at=now + timedelta(days=1),
+        created_at=now,
+    )
+    token.ensure_usable(now)
+    with pytest.raises(NotAuthenticated, match="expired"):
+        token.ensure_usable(now + timedelta(days=1))
+    token.revoked_at = now
+    with pytest.raises(NotAuthenticated, match="revoked") as raised:
+        token.ensure_usable(now)
+    assert raised.value.hint == "run `shopctl users login`"
