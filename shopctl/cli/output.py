@@ -64,13 +64,13 @@ class Output:
 
     def message(self, text: str) -> None:
         if not self.quiet:
-            print(text, file=self.stderr)
+            self.stderr.write(f"{text}\n")
 
     def success(self, text: str) -> None:
         self.message(f"✓ {text}" if self.interactive else text)
 
     def warning(self, text: str) -> None:
-        print(f"warning: {text}", file=self.stderr)
+        self.stderr.write(f"warning: {text}\n")
 
     @contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
@@ -89,7 +89,7 @@ class Output:
         line = f"error: {text}"
         if hint:
             line += f" (hint: {hint})"
-        print(line, file=self.stderr)
+        self.stderr.write(f"{line}\n")
 
     # -- data (stdout) --------------------------------------------------------------------
 
