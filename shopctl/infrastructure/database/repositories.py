@@ -43,15 +43,26 @@ def escape_like(text: str) -> str:
 
 
 # -- bulk import SQL ------------------------------------------------------------------------
-# Temporary tables live on this connection only; `import_seen` outlives the per-batch
-# commits of `--on-error skip` so that a SKU repeated in a later batch is still caught.
+# Temporary tables live on this connection only; `import_seen` (every SKU and line of this
+# import so far) outlives the per-batch commits of `--on-error skip`, so that a SKU repeated
+# in a later batch is still caught. It has no index: one hash join per batch scans it, which
+# costs far less than keeping a b-tree up to date for every row.
 CREATE_IMPORT_TABLES = """
-CREATE TEMPORARY TABLE IF NOT EXISTS import_seen (sku text PRIMARY KEY, line integer NOT NULL);
+CREATE TEMPORARY TABLE IF NOT EXISTS import_seen (sku text NOT NULL, line integer NOT NULL);
 CREATE TEMPORARY TABLE IF NOT EXISTS import_rows (
     line integer NOT NULL, sku text NOT NULL, name text, price numeric(12, 2),
     description text, stock integer, active boolean);
 TRUNCATE import_seen, import_rows;
 """
+
+# Index probes for joins against the catalog (the batch is small, the catalog may be large
+# and the staging table has no statistics), a hash join for the scan of `import_seen`, and
+# no JIT: compiling would take longer than running these short statements.
+PROBE_CATALOG = (
+    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off',"
+    " true), set_config('jit', 'off', true)"
+)
+SCAN_SEEN = "SELECT set_config('enable_hashjoin', 'on', true), set_config('jit', 'off', true)"
 
 COPY_ROWS = "COPY import_rows (line, sku, name, price, description, stock, active) FROM STDIN"
 
@@ -60,19 +71,20 @@ SELECT p.sku, p.reserved FROM products p JOIN import_rows r ON r.sku = p.sku
 ORDER BY p.id FOR UPDATE OF p
 """
 
-# The SELECT sees import_seen as it was before this statement: earlier batches only.
+# `earlier` sees import_seen as it was before this statement: earlier batches only.
 REMEMBER_SKUS = """
-WITH remembered AS (
+WITH earlier AS (
+    SELECT r.sku, min(s.line) AS line
+    FROM import_rows r JOIN import_seen s ON s.sku = r.sku GROUP BY r.sku
+), remembered AS (
     INSERT INTO import_seen (sku, line) SELECT sku, line FROM import_rows
-    ON CONFLICT (sku) DO NOTHING
 )
-SELECT r.sku, s.line FROM import_rows r JOIN import_seen s ON s.sku = r.sku
+SELECT sku, line FROM earlier
 """
 
+# RETURNING shows new values only: the old stock comes along from the FROM list.
 UPDATE_EXISTING = """
-WITH before AS (
-    SELECT p.id, p.stock_on_hand FROM products p JOIN import_rows r ON r.sku = p.sku
-), changed AS (
+WITH changed AS (
     UPDATE products p SET
         name = coalesce(r.name, p.name),
         price = coalesce(r.price, p.price),
@@ -80,15 +92,15 @@ WITH before AS (
         stock_on_hand = coalesce(r.stock, p.stock_on_hand),
         active = coalesce(r.active, p.active),
         updated_at = now()
-    FROM import_rows r
+    FROM (SELECT r.*, s.stock_on_hand AS old_stock
+          FROM import_rows r JOIN products s ON s.sku = r.sku) r
     WHERE r.sku = p.sku AND (r.name <> p.name OR r.price <> p.price
         OR r.description <> p.description OR r.stock <> p.stock_on_hand OR r.active <> p.active)
-    RETURNING p.id, p.stock_on_hand
+    RETURNING p.id, p.stock_on_hand, r.old_stock
 ), moved AS (
     INSERT INTO stock_movements (product_id, delta, reason, actor)
-    SELECT c.id, c.stock_on_hand - b.stock_on_hand, 'import', %(actor)s
-    FROM changed c JOIN before b ON b.id = c.id
-    WHERE c.stock_on_hand <> b.stock_on_hand
+    SELECT id, stock_on_hand - old_stock, 'import', %(actor)s
+    FROM changed WHERE stock_on_hand <> old_stock
 )
 SELECT count(*) FROM changed
 """
@@ -99,7 +111,7 @@ WITH created AS (
     SELECT r.sku, r.name, r.price, coalesce(r.description, ''), coalesce(r.stock, 0),
            coalesce(r.active, true)
     FROM import_rows r
-    WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = r.sku)
+    {only_new}
     ORDER BY r.line
     RETURNING id, stock_on_hand
 ), moved AS (
@@ -108,6 +120,7 @@ WITH created AS (
 )
 SELECT count(*) FROM created
 """
+ONLY_NEW = "WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = r.sku)"
 
 
 def _count(cursor: Any) -> int:
@@ -245,19 +258,16 @@ class SqlProductRepository(ProductRepository):
             self._driver.execute(CREATE_IMPORT_TABLES)
             self._import_tables_ready = True
         with self._driver.cursor() as cursor:
-            # A batch is small and the catalog may be large, and the planner has no statistics
-            # on the staging table: probe the indexes instead of hashing the whole catalog.
-            cursor.execute(
-                "SELECT set_config('enable_hashjoin', 'off', true),"
-                " set_config('enable_mergejoin', 'off', true)"
-            )
-            cursor.execute("TRUNCATE import_rows")
+            # Statements without parameters share a round trip.
+            cursor.execute(f"{SCAN_SEEN}; TRUNCATE import_rows")
             with cursor.copy(COPY_ROWS) as copy:
                 write = copy.write_row
                 for r in rows:
                     write((r.line, r.sku, r.name, r.price, r.description, r.stock, r.active))
-            reserved = dict(cursor.execute(LOCK_STORED).fetchall())
             earlier = dict(cursor.execute(REMEMBER_SKUS).fetchall())
+            cursor.execute(f"{PROBE_CATALOG}; {LOCK_STORED}")
+            cursor.nextset()
+            reserved = dict(cursor.fetchall())
         self._staged = (len(rows), len(reserved))
         return {
             sku: ImportMatch(first_line=earlier.get(sku), reserved=reserved.get(sku))
@@ -273,7 +283,8 @@ class SqlProductRepository(ProductRepository):
             if stored:  # else every row is new: nothing to update
                 updated = _count(cursor.execute(UPDATE_EXISTING, {"actor": actor}))
             if stored < staged:  # else every row exists: nothing to insert
-                created = _count(cursor.execute(INSERT_NEW, {"actor": actor}))
+                insert = INSERT_NEW.format(only_new=ONLY_NEW if stored else "")
+                created = _count(cursor.execute(insert, {"actor": actor}))
         return created, updated
 
     def stream_all(self) -> Iterator[Product]:
