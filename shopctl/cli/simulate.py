@@ -93,11 +93,14 @@ def simulate(
     """
     import secrets
 
-    from shopctl.domain.errors import CheckFailed
+    from shopctl.domain.errors import CheckFailed, InvalidInput
     from shopctl.simulation.plan import SimulationOptions, parse_seconds
     from shopctl.simulation.runner import Simulation
 
     cli = state(ctx)
+    fmt = output_format(fmt, json_)
+    if fmt is OutputFormat.csv:
+        raise InvalidInput("simulate reports as a table or as JSON, not CSV")
     options = SimulationOptions(
         shoppers=shoppers,
         concurrency=concurrency,
@@ -114,7 +117,7 @@ def simulate(
     principal = cli.principal()
     with live_progress(cli.output) as show:
         report = Simulation(cli.settings, on_progress=show)(principal, options)
-    render(cli.output, report, output_format(fmt, json_))
+    render(cli.output, report, fmt)
     if not report.ok:
         broken = len(report.audit.violations)
         errors = report.outcomes.get("errors", 0)

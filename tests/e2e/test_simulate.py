@@ -67,5 +67,7 @@ def test_simulate_bad_options(shopctl: Shopctl, admin: str) -> None:
     assert both.exit_code == 2 and "not both" in both.stderr
     rate = shopctl("simulate", "--decline-rate", "2", profile=admin)
     assert rate.exit_code == 2 and "--decline-rate must be between 0 and 1" in rate.stderr
+    csv = shopctl("simulate", "--format", "csv", profile=admin)
+    assert csv.exit_code == 2 and "not CSV" in csv.stderr
     duration = shopctl("simulate", "--duration", "soon", profile=admin)
     assert duration.exit_code == 2 and "Traceback" not in duration.stderr
