@@ -120,8 +120,13 @@ class Output:
         *,
         all_columns: bool = True,
         empty: str = "nothing to show",
+        labels: Mapping[str, str] | None = None,
+        no_wrap: Sequence[str] = (),
     ) -> None:
-        """Many objects: a table of ``columns``; JSON and CSV carry every field."""
+        """Many objects: a table of ``columns``; JSON and CSV carry every field.
+
+        ``labels`` gives short table headers (``{"stock_on_hand": "on hand"}``); ``no_wrap``
+        columns are never folded (identifiers such as a SKU)."""
         data = [plain(item) for item in items]
         if fmt is OutputFormat.json:
             self.json(data)
@@ -141,7 +146,12 @@ class Output:
             numeric = isinstance(data[0].get(column), int | float) and not isinstance(
                 data[0].get(column), bool
             )
-            table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+            table.add_column(
+                (labels or {}).get(column, column),
+                justify="right" if numeric else "left",
+                overflow="fold",
+                no_wrap=column in no_wrap,
+            )
         for row in data:
             table.add_row(*(cell(row.get(column)) for column in columns))
         self._print_table(table)

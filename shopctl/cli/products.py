@@ -15,6 +15,7 @@ from shopctl.cli.output import OutputFormat
 app = typer.Typer(help="Browse and manage the catalog.", no_args_is_help=True)
 
 LIST_COLUMNS = ("sku", "name", "price", "stock_on_hand", "reserved", "available", "active")
+LIST_LABELS = {"stock_on_hand": "on hand", "available": "avail."}
 
 
 @app.command("list")
@@ -46,7 +47,14 @@ def list_products(
         offset=offset,
     )
     found = cli.shop.list_products()(query)
-    cli.output.rows(found, LIST_COLUMNS, output_format(fmt, json_), empty="no products")
+    cli.output.rows(
+        found,
+        LIST_COLUMNS,
+        output_format(fmt, json_),
+        empty="no products",
+        labels=LIST_LABELS,
+        no_wrap=("sku",),
+    )
 
 
 @app.command("get")
