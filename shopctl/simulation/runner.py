@@ -12,12 +12,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from shopctl.application.auth import Principal, require_admin
 from shopctl.domain.errors import Conflict, PaymentFailed, ShopError
+from shopctl.domain.repositories import ProductQuery
 from shopctl.domain.users import Role
 from shopctl.simulation.plan import BROWSE_PAGE, FlowPlan, Intent, SimulationOptions, plan_flow
 from shopctl.simulation.report import STEPS, SimulationReport
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from shopctl.bootstrap import Shop
     from shopctl.infrastructure.config import Settings
     from shopctl.infrastructure.database.simulation import SimulatedProduct, SimulatedShopper
+
+T = TypeVar("T")
 
 DECLINED_CARD = "4000000000000002"  # the mock gateway declines it: card_declined
 ERROR_SAMPLES = 5
@@ -52,13 +56,10 @@ class Worker:
         products: Sequence[SimulatedProduct],
         prefix: str,
     ) -> None:
-        from shopctl.domain.repositories import ProductQuery
-
         self.shop = shop
         self.principals = [Principal(s.id, s.email, Role.CUSTOMER) for s in shoppers]
         self.products = products
         self.prefix = prefix
-        self.query = ProductQuery
         self.latency = LatencyRecorder()
         self.outcomes: Counter[str] = Counter()
         self.placed = 0
@@ -75,7 +76,7 @@ class Worker:
         self.pay_order = shop.pay_order()
         self.cancel_order = shop.cancel_order()
 
-    def _timed(self, step: str, call: Callable[[], object]) -> object:
+    def _timed(self, step: str, call: Callable[[], T]) -> T:
         started = time.perf_counter()
         try:
             return call()
@@ -100,7 +101,7 @@ class Worker:
         return outcome
 
     def _flow(self, plan: FlowPlan, shopper: Principal) -> str:
-        query = self.query(search=self.prefix, limit=BROWSE_PAGE, offset=plan.browse_offset)
+        query = ProductQuery(search=self.prefix, limit=BROWSE_PAGE, offset=plan.browse_offset)
         self._timed("browse", lambda: self.browse(query))
         try:
             for product_index, quantity in plan.items:
@@ -111,7 +112,7 @@ class Worker:
             self.clear_cart(shopper)
             return "out_of_stock"
         self.placed += 1
-        order_id: int = order.id  # type: ignore[attr-defined]
+        order_id = order.id
         if plan.intent is Intent.CANCEL:
             self._timed("cancel", lambda: self.cancel_order(shopper, order_id))
             return "cancelled"
@@ -130,10 +131,8 @@ class Worker:
     def _unexpected(self, plan: FlowPlan, message: str, shopper: Principal) -> str:
         if len(self.errors) < ERROR_SAMPLES:
             self.errors.append(f"flow {plan.index}: {message}")
-        try:
+        with suppress(Exception):  # the flow already failed: keep its error, not this one
             self.clear_cart(shopper)
-        except Exception as error:  # the flow already failed; keep the first error
-            del error
         return "errors"
 
 
