@@ -59,10 +59,6 @@ class Step:
     stdin: str | None = None
     expect: Expectation = field(default_factory=Expectation)
 
-    @property
-    def title(self) -> str:
-        return self.name or shlex.join(self.run)
-
 
 @dataclass(frozen=True)
 class Scenario:

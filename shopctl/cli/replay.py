@@ -103,7 +103,7 @@ def replay(
     def progress(step: StepReport) -> None:
         if live:
             mark = "ok" if step.ok else "FAILED"
-            cli.output.message(f"{mark:>6}  {step.source}#{step.number}  {step.title}")
+            cli.output.message(f"{mark:>6}  {step.source}:{step.line}  {step.title}")
 
     report = ReplayScenarios(InProcessRunner(cli))(scenarios, variables, on_step=progress)
     render(cli.output, report, output_format(fmt, json_))

@@ -30,7 +30,6 @@ ACTOR = "simulate"
 class SimulatedProduct:
     id: int
     sku: str
-    price: Decimal
 
 
 @dataclass(frozen=True)
@@ -75,9 +74,7 @@ class SimulationData:
                 [{**row, "stock": stock} for row in rows],
             )
             found = connection.execute(
-                text(
-                    "SELECT id, sku, price FROM products WHERE sku LIKE :prefix || '%' ORDER BY sku"
-                ),
+                text("SELECT id, sku FROM products WHERE sku LIKE :prefix || '%' ORDER BY sku"),
                 {"prefix": self.prefix},
             ).all()
             if stock:
@@ -89,7 +86,7 @@ class SimulationData:
                     ),
                     {"actor": ACTOR, "prefix": self.prefix},
                 )
-        return [SimulatedProduct(row.id, row.sku, row.price) for row in found]
+        return [SimulatedProduct(row.id, row.sku) for row in found]
 
     def create_shoppers(self, count: int) -> list[SimulatedShopper]:
         emails = [f"shopper-{n}@{self.domain}" for n in range(1, count + 1)]
