@@ -27,7 +27,7 @@ step "customers buy: replay examples/purchase.yaml"
 shopctl replay examples/purchase.yaml
 
 step "a short simulation: 20 shoppers, 4 workers, one hot SKU, declines and cancellations"
-shopctl -p admin simulate --shoppers 20 --concurrency 4 --orders 200 --products 10 --stock 60 \
+shopctl -p admin simulate --shoppers 20 --concurrency 4 --orders 200 --products 10 --stock 100 \
     --hot-skus 1 --decline-rate 0.1 --cancel-rate 0.1 --seed 7
 
 step "results: orders, stock and the invariant audit"
