@@ -145,21 +145,27 @@ class CancelOrder:
                 uow.commit()
                 raise Conflict(f"{order.label} is expired; its reservations were released")
             was_paid = order.status is OrderStatus.PAID
+            if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+                # A refund owed on a closed order did not go through (the gateway failed, or
+                # the process died): running the cancel again retries it.
+                owed = _captured(uow, order_id)
+                if owed is not None:
+                    return order, owed
             released = order.cancel()
             release(uow, order, released)
             captured = None
             if was_paid:
                 restock(uow, order.lines, order_id=order_id, actor=user.email)
-                captured = next(
-                    (
-                        p
-                        for p in uow.payments.for_order(order_id)
-                        if p.status is PaymentStatus.SUCCEEDED
-                    ),
-                    None,
-                )
+                captured = _captured(uow, order_id)
             uow.commit()
             return order, captured
+
+
+def _captured(uow: UnitOfWork, order_id: int) -> Payment | None:
+    """The order's captured payment, if any: succeeded, or charged by a payment whose order
+    could no longer take it (pending with a gateway reference: its refund is owed)."""
+    payments = uow.payments.for_order(order_id)
+    return next((p for p in payments if p.is_captured), None)
 
 
 def restock(uow: UnitOfWork, lines: Sequence[OrderLine], *, order_id: int, actor: str) -> None:

@@ -60,6 +60,13 @@ class Payment:
     def is_transient_failure(self) -> bool:
         return self.status is PaymentStatus.FAILED and self.decline_code in TRANSIENT_DECLINE_CODES
 
+    @property
+    def is_captured(self) -> bool:
+        """The gateway holds the money: succeeded, or charged but not yet refunded."""
+        return self.status is PaymentStatus.SUCCEEDED or (
+            self.status is PaymentStatus.PENDING and self.gateway_reference is not None
+        )
+
     def succeed(self, reference: str) -> None:
         self._settle(PaymentStatus.SUCCEEDED, reference, None)
 

@@ -451,8 +451,15 @@ def test_audit_catches_broken_purchase_invariants(shop: Shop) -> None:
         connection.execute(text("UPDATE payments SET status = 'refunded'"))
         connection.execute(text("UPDATE inventory_reservations SET status = 'active'"))
         connection.execute(text("UPDATE orders SET total = 1"))
+        connection.execute(
+            insert(payments).values(
+                order_id=order.id, amount=1, currency="USD", status="pending",
+                idempotency_key="lost", gateway_reference="ch_lost",
+            )
+        )  # fmt: skip
     names = {v.check for v in shop.audit()}
     assert {
+        "no_refund_owed",
         "reserved_matches_reservations",
         "paid_orders_have_one_payment",
         "reservations_match_order_status",

@@ -364,3 +364,48 @@ def test_release_expired_is_for_admins_and_expires_only_due_orders(shop: Shop) -
     assert shop.product("TEA").reserved == 3
     assert [r.status for r in shop.reservations(ADMIN)] == ["active", "expired"]
     assert shop.release_expired(ADMIN).expired_orders == 0
+
+
+def test_a_failed_refund_is_retried_by_cancelling_again(shop: Shop) -> None:
+    order = shop.order_of(ALICE, TEA=1)
+    shop.pay(ALICE, order)
+    refund = shop.gateway.refund
+
+    def unreachable(*args: object) -> object:
+        raise ConnectionError("the gateway is down")
+
+    shop.gateway.refund = unreachable  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        shop.cancel(ALICE, order)
+    assert shop.get(ALICE, order).status == "cancelled"
+    assert [p.status for p in shop.payments(ALICE, order)] == ["succeeded"]
+    shop.gateway.refund = refund  # type: ignore[method-assign]
+    assert shop.cancel(ALICE, order).status == "cancelled"
+    assert [p.status for p in shop.payments(ALICE, order)] == ["refunded"]
+    assert shop.product("TEA").stock_on_hand == 10  # restocked once, not twice
+    with pytest.raises(Conflict, match="cancelled"):
+        shop.cancel(ALICE, order)
+
+
+def test_a_refund_owed_after_a_cancel_during_the_charge_is_retried_by_cancel(
+    shop: Shop,
+) -> None:
+    order = shop.order_of(ALICE, TEA=1)
+    refund = shop.gateway.refund
+
+    def unreachable(*args: object) -> object:
+        raise ConnectionError("the gateway is down")
+
+    def cancel_meanwhile() -> None:
+        shop.cancel(ALICE, order)
+        shop.gateway.refund = unreachable  # type: ignore[method-assign]
+
+    shop.gateway.during_charge = cancel_meanwhile
+    with pytest.raises(ConnectionError):
+        shop.pay(ALICE, order)
+    shop.gateway.during_charge = None
+    [owed] = shop.uow.payments.for_order(order)
+    assert owed.status is PaymentStatus.PENDING and owed.is_captured
+    shop.gateway.refund = refund  # type: ignore[method-assign]
+    shop.cancel(ALICE, order)
+    assert [p.status for p in shop.payments(ALICE, order)] == ["refunded"]

@@ -101,6 +101,19 @@ CHECKS: list[InvariantCheck] = [
         """,
     ),
     InvariantCheck(
+        name="no_refund_owed",
+        description="no charge was captured for an order that could not take it without "
+        "being refunded (`shopctl order cancel ID` retries the refund)",
+        sql="""
+            SELECT format('order %s', pay.order_id),
+                   format('payment %s captured %s but was neither recorded nor refunded',
+                          pay.id, pay.gateway_reference)
+            FROM payments pay
+            WHERE pay.status = 'pending' AND pay.gateway_reference IS NOT NULL
+            ORDER BY pay.order_id, pay.id
+        """,
+    ),
+    InvariantCheck(
         name="reservations_match_order_status",
         description="reservations are active while the order is pending, committed once "
         "paid, expired or released when it expired or was cancelled",
