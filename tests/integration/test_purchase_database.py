@@ -483,3 +483,26 @@ def test_a_product_in_an_order_is_archived_and_one_in_a_cart_deleted(shop: Shop)
     assert delete(admin, "MUG").outcome is DeleteOutcome.DELETED
     assert shop.show(alice).items == []
     assert shop.count(products, products.c.sku == "TEA") == 1
+
+
+def test_a_deadlock_in_the_hot_path_is_a_transient_conflict(wide_engine: Any) -> None:
+    from shopctl.application.errors import TransientConflict
+
+    shop = Shop(wide_engine)
+    shop.product("A", 1)
+    shop.product("B", 1)
+    with SqlAlchemyUnitOfWork(wide_engine) as uow:
+        ids = [p.id for p in uow.products.list(ProductQuery()) if p.id is not None]
+    both_hold_one = threading.Barrier(2)
+
+    def lock_in_opposite_orders(i: int) -> str:
+        first, second = (ids[0], ids[1]) if i == 0 else (ids[1], ids[0])
+        with SqlAlchemyUnitOfWork(wide_engine) as uow:
+            uow.inventory.lock_products([first])
+            both_hold_one.wait()
+            uow.inventory.lock_products([second])
+            uow.commit()
+        return "committed"
+
+    results = run_together(2, lock_in_opposite_orders)
+    assert {type(r) for r in results} == {str, TransientConflict}, results
