@@ -1,8 +1,9 @@
--- pgbench script: one paid order per run, with the SQL that shopctl sends for it
--- (shopctl/infrastructure/database/purchase.py, payments/mock.py), statement for statement.
--- Run by bench/checkout on a database loaded with bench/checkout_schema.sql and seeded with
--- products 1..:products and shoppers 1..:clients (each client is its own shopper, as each
--- simulate worker has its own shoppers). Variables: -D products=N.
+-- pgbench script: one paid order per run, with the statements that shopctl sends for it
+-- (shopctl/infrastructure/database/purchase.py and payments/mock.py), in the same
+-- transactions. Values that shopctl computes in Python (prices, totals, absolute counters)
+-- are computed here in SQL from the same rows. Run by bench/checkout on a database loaded
+-- with bench/checkout_schema.sql and seeded with products 1..:products and shoppers
+-- 1..clients (each client is its own shopper, as each simulate worker has its own).
 
 \set uid :client_id + 1
 \set p1 random(1, :products)
@@ -10,7 +11,7 @@
 \set q1 random(1, 3)
 \set q2 random(1, 3)
 
--- The cart is filled first (shopctl: `cart add` per line; here one statement, not compared).
+-- The cart is filled first (shopctl: one `cart add` per line; here one statement).
 INSERT INTO carts (user_id) VALUES (CAST(:uid AS bigint))
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id AS cart_id \gset
 INSERT INTO cart_lines (cart_id, product_id, quantity)
@@ -20,30 +21,32 @@ ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 
 -- 1. place the order (PlaceOrder: one transaction)
 BEGIN;
--- lock the cart, read its lines with their products
-SELECT carts.id AS cart_id, cart_lines.quantity, products.*
-FROM carts
-LEFT OUTER JOIN cart_lines ON cart_lines.cart_id = carts.id
-LEFT OUTER JOIN products ON products.id = cart_lines.product_id
-WHERE carts.user_id = CAST(:uid AS bigint)
-ORDER BY products.sku
-FOR UPDATE OF carts;
--- lock the products in ascending id order; is any of them held by an expired reservation?
-SELECT products.*, EXISTS (
-    SELECT * FROM inventory_reservations
-    WHERE inventory_reservations.product_id = products.id
-      AND inventory_reservations.status = 'active'
-      AND inventory_reservations.expires_at <= now()) AS due
-FROM products
-WHERE products.id IN (CAST(:p1 AS bigint), CAST(:p2 AS bigint))
-ORDER BY products.id
-FOR UPDATE OF products;
--- the order, its lines and its reservations in one statement
+-- GET_CART ... FOR UPDATE OF c
+SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
+       p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
+FROM carts c
+LEFT JOIN cart_lines l ON l.cart_id = c.id
+LEFT JOIN products p ON p.id = l.product_id
+WHERE c.user_id = CAST(:uid AS bigint)
+ORDER BY p.sku
+FOR UPDATE OF c;
+-- LOCK_PRODUCTS (with due_at: held by an expired reservation?)
+SELECT p.id, p.sku, p.name, p.description, p.price, p.stock_on_hand, p.reserved, p.active,
+       p.created_at, p.updated_at,
+       now() IS NOT NULL AND EXISTS (
+           SELECT 1 FROM inventory_reservations r
+           WHERE r.product_id = p.id AND r.status = 'active' AND r.expires_at <= now()
+       ) AS due
+FROM products p
+WHERE p.id = ANY(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)])
+ORDER BY p.id
+FOR UPDATE OF p;
+-- ADD_ORDER: the order, its lines and its reservations in one statement
 WITH item AS (
     SELECT p.id, p.sku, p.name, p.price, q.quantity
     FROM products p
-    JOIN (VALUES (CAST(:p1 AS bigint), CAST(:q1 AS integer)),
-                 (CAST(:p2 AS bigint), CAST(:q2 AS integer))) AS q(id, quantity)
+    JOIN unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+                ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS q(id, quantity)
       ON q.id = p.id
 ), new_order AS (
     INSERT INTO orders (user_id, status, total, currency, created_at, updated_at, expires_at)
@@ -63,13 +66,18 @@ WITH item AS (
     RETURNING id, product_id
 )
 SELECT min(new_order.id) AS order_id FROM new_order LEFT JOIN held ON true \gset
--- reserve: the counters of the locked products
-UPDATE products p
-SET reserved = p.reserved + c.quantity, updated_at = now()
-FROM (VALUES (CAST(:p1 AS bigint), CAST(:q1 AS integer)),
-             (CAST(:p2 AS bigint), CAST(:q2 AS integer))) AS c(id, quantity)
-WHERE p.id = c.id;
--- empty the cart
+-- SAVE_PRODUCTS: reserve (counters; no ledger entry for a reservation)
+WITH counters AS (
+    UPDATE products p
+    SET stock_on_hand = p.stock_on_hand, reserved = p.reserved + c.quantity, updated_at = now()
+    FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+                ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS c(id, quantity)
+    WHERE p.id = c.id
+)
+INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
+SELECT * FROM unnest('{}'::bigint[], '{}'::integer[], '{}'::text[], '{}'::text[],
+                     '{}'::bigint[], '{}'::text[]);
+-- SAVE_CART: empty the cart
 WITH cart AS (
     INSERT INTO carts (user_id) VALUES (CAST(:uid AS bigint))
     ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
@@ -77,30 +85,42 @@ WITH cart AS (
 ), gone AS (
     DELETE FROM cart_lines USING cart
     WHERE cart_lines.cart_id = cart.id AND NOT (cart_lines.product_id = ANY('{}'::bigint[]))
+), kept AS (
+    INSERT INTO cart_lines (cart_id, product_id, quantity)
+    SELECT cart.id, line.product_id, line.quantity
+    FROM cart, unnest('{}'::bigint[], '{}'::integer[]) AS line(product_id, quantity)
+    ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
 )
 SELECT id FROM cart;
 COMMIT;
 
 -- 2. pay (PayOrder): record the attempt
 BEGIN;
-SELECT * FROM orders WHERE orders.id = CAST(:order_id AS bigint) FOR UPDATE;
-SELECT order_lines.*, r.id AS reservation_id, r.quantity AS reserved_quantity,
-       r.status AS reservation_status, r.expires_at AS reservation_expires_at
-FROM order_lines
-LEFT OUTER JOIN inventory_reservations r
-  ON r.order_id = order_lines.order_id AND r.product_id = order_lines.product_id
-WHERE order_lines.order_id IN (CAST(:order_id AS bigint))
-ORDER BY order_lines.order_id, order_lines.product_id;
-SELECT * FROM payments WHERE payments.order_id = CAST(:order_id AS bigint) ORDER BY payments.id;
-SELECT * FROM payments
-WHERE payments.idempotency_key = 'order-' || :order_id || '-card-bench-try-0';
-INSERT INTO payments (order_id, amount, currency, status, idempotency_key)
-SELECT id, total, currency, 'pending', 'order-' || :order_id || '-card-bench-try-0'
+-- GET_ORDER ... FOR UPDATE OF o
+SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid_at,
+       l.product_id, l.sku, l.name, l.unit_price, l.quantity,
+       r.id AS reservation_id, r.quantity AS reserved_quantity, r.status AS reservation_status,
+       r.expires_at AS reservation_expires_at
+FROM orders o
+JOIN order_lines l ON l.order_id = o.id
+LEFT JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
+WHERE o.id = CAST(:order_id AS bigint) ORDER BY l.product_id
+FOR UPDATE OF o;
+-- PAYMENTS_OF_ORDER
+SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
+       decline_code, created_at
+FROM payments
+WHERE order_id = CAST(:order_id AS bigint) ORDER BY id;
+-- ADD_PAYMENT
+INSERT INTO payments (order_id, amount, currency, status, idempotency_key, gateway_reference,
+                      decline_code)
+SELECT id, total, currency, 'pending', 'order-' || :order_id || '-card-bench-try-0', NULL, NULL
 FROM orders WHERE id = CAST(:order_id AS bigint)
-RETURNING payments.id AS payment_id, payments.created_at \gset
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id AS payment_id, created_at \gset
 COMMIT;
 
--- 3. the mock gateway records the charge (its own short transaction)
+-- 3. the mock gateway records the charge (RECORD_CHARGE, its own short transaction)
 BEGIN;
 INSERT INTO mock_gateway_charges
     (idempotency_key, kind, reference, amount, currency, card_fingerprint, status, decline_code)
@@ -113,36 +133,56 @@ COMMIT;
 
 -- 4. record the result: commit the reservations, sale movements, order paid
 BEGIN;
-SELECT * FROM orders WHERE orders.id = CAST(:order_id AS bigint) FOR UPDATE;
-SELECT order_lines.*, r.id AS reservation_id, r.quantity AS reserved_quantity,
-       r.status AS reservation_status, r.expires_at AS reservation_expires_at
-FROM order_lines
-LEFT OUTER JOIN inventory_reservations r
-  ON r.order_id = order_lines.order_id AND r.product_id = order_lines.product_id
-WHERE order_lines.order_id IN (CAST(:order_id AS bigint))
-ORDER BY order_lines.order_id, order_lines.product_id;
-SELECT * FROM payments
-WHERE payments.idempotency_key = 'order-' || :order_id || '-card-bench-try-0';
-SELECT products.* FROM products
-WHERE products.id IN (CAST(:p1 AS bigint), CAST(:p2 AS bigint))
-ORDER BY products.id
-FOR UPDATE OF products;
-UPDATE products p
-SET stock_on_hand = p.stock_on_hand - c.quantity, reserved = p.reserved - c.quantity,
-    updated_at = now()
-FROM (VALUES (CAST(:p1 AS bigint), CAST(:q1 AS integer)),
-             (CAST(:p2 AS bigint), CAST(:q2 AS integer))) AS c(id, quantity)
-WHERE p.id = c.id;
+SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid_at,
+       l.product_id, l.sku, l.name, l.unit_price, l.quantity,
+       r.id AS reservation_id, r.quantity AS reserved_quantity, r.status AS reservation_status,
+       r.expires_at AS reservation_expires_at
+FROM orders o
+JOIN order_lines l ON l.order_id = o.id
+LEFT JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
+WHERE o.id = CAST(:order_id AS bigint) ORDER BY l.product_id
+FOR UPDATE OF o;
+-- PAYMENT_BY_KEY
+SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
+       decline_code, created_at
+FROM payments
+WHERE idempotency_key = 'order-' || :order_id || '-card-bench-try-0';
+-- LOCK_PRODUCTS (no due_at)
+SELECT p.id, p.sku, p.name, p.description, p.price, p.stock_on_hand, p.reserved, p.active,
+       p.created_at, p.updated_at,
+       CAST(NULL AS timestamptz) IS NOT NULL AND EXISTS (
+           SELECT 1 FROM inventory_reservations r
+           WHERE r.product_id = p.id AND r.status = 'active'
+             AND r.expires_at <= CAST(NULL AS timestamptz)
+       ) AS due
+FROM products p
+WHERE p.id = ANY(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)])
+ORDER BY p.id
+FOR UPDATE OF p;
+-- SAVE_PRODUCTS: commit the reservations (counters) and the sale movements, one statement
+WITH counters AS (
+    UPDATE products p
+    SET stock_on_hand = p.stock_on_hand - c.quantity, reserved = p.reserved - c.quantity,
+        updated_at = now()
+    FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+                ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS c(id, quantity)
+    WHERE p.id = c.id
+)
 INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
-VALUES (CAST(:p1 AS bigint), -CAST(:q1 AS integer), 'sale', 'bench', CAST(:order_id AS bigint), NULL),
-       (CAST(:p2 AS bigint), -CAST(:q2 AS integer), 'sale', 'bench', CAST(:order_id AS bigint), NULL);
+SELECT * FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+                     ARRAY[-CAST(:q1 AS integer), -CAST(:q2 AS integer)],
+                     ARRAY['sale', 'sale'], ARRAY['bench', 'bench'],
+                     ARRAY[CAST(:order_id AS bigint), CAST(:order_id AS bigint)],
+                     ARRAY[CAST(NULL AS text), CAST(NULL AS text)]);
+-- UPDATE_ORDER
 WITH settled AS (
     UPDATE inventory_reservations r SET status = 'committed'
     WHERE r.order_id = CAST(:order_id AS bigint) AND r.status <> 'committed'
 )
 UPDATE orders SET status = 'paid', paid_at = now(), updated_at = now()
 WHERE id = CAST(:order_id AS bigint);
+-- UPDATE_PAYMENT
 UPDATE payments SET status = 'succeeded', gateway_reference = :charge_reference,
-    decline_code = NULL, updated_at = now()
-WHERE payments.id = CAST(:payment_id AS bigint);
+       decline_code = NULL, updated_at = now()
+WHERE id = CAST(:payment_id AS bigint);
 COMMIT;
