@@ -129,7 +129,8 @@ class CartRepository(abc.ABC):
     @abc.abstractmethod
     def get(self, user_id: int, *, for_update: bool = False) -> Cart:
         """The user's cart with the current state of its products (empty when there is none).
-        ``for_update`` locks the cart until the end of the unit of work. Reading writes nothing."""
+        ``for_update`` locks the cart (creating it when missing) until the end of the unit of
+        work, and reads the lines after the lock; without it, reading writes nothing."""
 
     @abc.abstractmethod
     def save(self, cart: Cart) -> None:

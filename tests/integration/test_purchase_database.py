@@ -506,3 +506,27 @@ def test_a_deadlock_in_the_hot_path_is_a_transient_conflict(wide_engine: Any) ->
 
     results = run_together(2, lock_in_opposite_orders)
     assert {type(r) for r in results} == {str, TransientConflict}, results
+
+
+def test_one_cart_placed_twice_at_once_makes_one_order(wide_engine: Any) -> None:
+    shop = Shop(wide_engine)
+    alice = shop.user("alice@example.com")
+    shop.product("TEA", 10)
+    shop.add(alice, "TEA", 2)
+    results = run_together(4, lambda _: shop.place(alice))
+    orders_made = [r for r in results if not isinstance(r, BaseException)]
+    assert len(orders_made) == 1, results
+    assert all(
+        isinstance(r, Conflict) and "empty" in r.message for r in results if r not in orders_made
+    )
+    assert shop.counters("TEA") == (10, 2)
+
+
+def test_concurrent_cart_edits_of_one_user_lose_nothing(wide_engine: Any) -> None:
+    shop = Shop(wide_engine)
+    alice = shop.user("alice@example.com")
+    for sku in ("A", "B", "C", "D"):
+        shop.product(sku, 100)
+    run_together(8, lambda i: shop.add(alice, "ABCD"[i % 4], 1))  # the first add creates it
+    items = {item.sku: item.quantity for item in shop.show(alice).items}
+    assert items == {"A": 2, "B": 2, "C": 2, "D": 2}

@@ -83,6 +83,16 @@ WHERE c.user_id = %(user_id)s
 ORDER BY p.sku
 """
 
+# Locks the cart, creating it on first use, so that concurrent edits and placements of one
+# cart run one after the other. The lines are read by the next statement, whose snapshot is
+# taken after the lock: a FOR UPDATE on the joined query would re-check the cart row only and
+# still return the lines as they were before the other transaction emptied them.
+LOCK_CART = """
+INSERT INTO carts (user_id) VALUES (%(user_id)s)
+ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
+RETURNING id
+"""
+
 SAVE_CART = """
 WITH cart AS (
     INSERT INTO carts (user_id) VALUES (%(user_id)s)
@@ -108,8 +118,9 @@ class SqlCartRepository(CartRepository):
         self.sql = Statements(connection)
 
     def get(self, user_id: int, *, for_update: bool = False) -> Cart:
-        statement = GET_CART + (" FOR UPDATE OF c" if for_update else "")
-        rows = self.sql.rows(statement, {"user_id": user_id})
+        if for_update:
+            self.sql.rows(LOCK_CART, {"user_id": user_id})
+        rows = self.sql.rows(GET_CART, {"user_id": user_id})
         cart = Cart(user_id=user_id, id=rows[0].cart_id if rows else None)
         cart.lines = [CartLine(product_from_row(row), row.quantity) for row in rows if row.sku]
         return cart
