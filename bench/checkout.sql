@@ -4,6 +4,7 @@
 -- are computed here in SQL from the same rows. Run by bench/checkout on a database loaded
 -- with bench/checkout_schema.sql and seeded with products 1..:products and shoppers
 -- 1..clients (each client is its own shopper, as each simulate worker has its own).
+-- -D full_flow=1 also runs what simulate does before the checkout: browse, cart adds.
 
 \set uid :client_id + 1
 \set p1 random(1, :products)
@@ -11,13 +12,90 @@
 \set q1 random(1, 3)
 \set q2 random(1, 3)
 
--- The cart is filled first (shopctl: one `cart add` per line; here one statement).
+\if :full_flow
+-- The whole simulate flow: browse a catalog page (ListProducts: search, ORDER BY sku,
+-- LIMIT/OFFSET in a read-only transaction), then one AddToCart transaction per line
+-- (lock the cart, read the product by SKU, SAVE_CART with every line).
+\set page random(0, :products - 10)
+BEGIN;
+SELECT products.id, products.sku, products.name, products.description, products.price,
+       products.stock_on_hand, products.reserved, products.active, products.created_at,
+       products.updated_at
+FROM products
+WHERE products.active AND (products.sku ILIKE '%BENCH-%' OR products.name ILIKE '%BENCH-%')
+ORDER BY products.sku
+LIMIT 10 OFFSET CAST(:page AS bigint);
+ROLLBACK;
+BEGIN;
+SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
+       p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
+FROM carts c
+LEFT JOIN cart_lines l ON l.cart_id = c.id
+LEFT JOIN products p ON p.id = l.product_id
+WHERE c.user_id = CAST(:uid AS bigint)
+ORDER BY p.sku
+FOR UPDATE OF c;
+SELECT products.id, products.sku, products.name, products.description, products.price,
+       products.stock_on_hand, products.reserved, products.active, products.created_at,
+       products.updated_at
+FROM products WHERE products.sku = 'BENCH-' || :p1;
+WITH cart AS (
+    INSERT INTO carts (user_id) VALUES (CAST(:uid AS bigint))
+    ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
+    RETURNING id
+), gone AS (
+    DELETE FROM cart_lines USING cart
+    WHERE cart_lines.cart_id = cart.id
+      AND NOT (cart_lines.product_id = ANY(ARRAY[CAST(:p1 AS bigint)]))
+), kept AS (
+    INSERT INTO cart_lines (cart_id, product_id, quantity)
+    SELECT cart.id, line.product_id, line.quantity
+    FROM cart, unnest(ARRAY[CAST(:p1 AS bigint)], ARRAY[CAST(:q1 AS integer)])
+         AS line(product_id, quantity)
+    ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
+)
+SELECT id FROM cart;
+COMMIT;
+BEGIN;
+SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
+       p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
+FROM carts c
+LEFT JOIN cart_lines l ON l.cart_id = c.id
+LEFT JOIN products p ON p.id = l.product_id
+WHERE c.user_id = CAST(:uid AS bigint)
+ORDER BY p.sku
+FOR UPDATE OF c;
+SELECT products.id, products.sku, products.name, products.description, products.price,
+       products.stock_on_hand, products.reserved, products.active, products.created_at,
+       products.updated_at
+FROM products WHERE products.sku = 'BENCH-' || :p2;
+WITH cart AS (
+    INSERT INTO carts (user_id) VALUES (CAST(:uid AS bigint))
+    ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
+    RETURNING id
+), gone AS (
+    DELETE FROM cart_lines USING cart
+    WHERE cart_lines.cart_id = cart.id
+      AND NOT (cart_lines.product_id = ANY(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)]))
+), kept AS (
+    INSERT INTO cart_lines (cart_id, product_id, quantity)
+    SELECT cart.id, line.product_id, line.quantity
+    FROM cart, unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+                      ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)])
+         AS line(product_id, quantity)
+    ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
+)
+SELECT id FROM cart;
+COMMIT;
+\else
+-- Place + pay only (the SPEC comparison): the cart is filled with one statement.
 INSERT INTO carts (user_id) VALUES (CAST(:uid AS bigint))
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id AS cart_id \gset
 INSERT INTO cart_lines (cart_id, product_id, quantity)
 VALUES (CAST(:cart_id AS bigint), CAST(:p1 AS bigint), CAST(:q1 AS integer)),
        (CAST(:cart_id AS bigint), CAST(:p2 AS bigint), CAST(:q2 AS integer))
 ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
+\endif
 
 -- 1. place the order (PlaceOrder: one transaction)
 BEGIN;
