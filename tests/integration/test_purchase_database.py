@@ -4,6 +4,7 @@ races (threads + barrier, one connection each) that must never oversell or charg
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -530,3 +531,82 @@ def test_concurrent_cart_edits_of_one_user_lose_nothing(wide_engine: Any) -> Non
     run_together(8, lambda i: shop.add(alice, "ABCD"[i % 4], 1))  # the first add creates it
     items = {item.sku: item.quantity for item in shop.show(alice).items}
     assert items == {"A": 2, "B": 2, "C": 2, "D": 2}
+
+
+def test_an_order_locked_after_a_wait_is_read_as_committed(wide_engine: Any) -> None:
+    shop = Shop(wide_engine)
+    alice = shop.user("alice@example.com")
+    shop.product("TEA", 5)
+    shop.add(alice, "TEA", 2)
+    order_id = shop.place(alice).id
+    first_holds_the_lock = threading.Event()
+    seen: list[Any] = []
+
+    def pay_slowly() -> None:
+        with SqlAlchemyUnitOfWork(wide_engine) as uow:
+            order = uow.orders.get(order_id, for_update=True)
+            assert order is not None
+            order.mark_paid(shop.clock.now())
+            uow.orders.update(order)
+            first_holds_the_lock.set()
+            time.sleep(0.3)  # the second reader is now waiting on the lock
+            uow.commit()
+
+    def read_after_the_wait() -> None:
+        first_holds_the_lock.wait()
+        with SqlAlchemyUnitOfWork(wide_engine) as uow:
+            seen.append(uow.orders.get(order_id, for_update=True))
+
+    threads = [threading.Thread(target=pay_slowly), threading.Thread(target=read_after_the_wait)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    [order] = seen
+    assert order.status is OrderStatus.PAID
+    assert {r.status for r in order.reservations} == {ReservationStatus.COMMITTED}
+
+
+def test_a_refund_waiting_on_another_sees_it_and_never_exceeds_the_capture(
+    wide_engine: Any,
+) -> None:
+    gateway = MockPaymentGateway(wide_engine)
+    charge = gateway.charge(Decimal("10.00"), "USD", "4242424242424242", "one-charge")
+    first_holds_the_charge = threading.Event()
+
+    def refund_slowly() -> None:
+        # what a first refund does, holding the charge's lock a little longer
+        with wide_engine.begin() as connection:
+            connection.execute(
+                select(mock_gateway_charges.c.id)
+                .where(mock_gateway_charges.c.reference == charge.reference)
+                .with_for_update()
+            )
+            connection.execute(
+                insert(mock_gateway_charges).values(
+                    idempotency_key="first", kind="refund", reference="re_first",
+                    charge_reference=charge.reference, amount=Decimal("10.00"),
+                    status="succeeded",
+                )
+            )  # fmt: skip
+            first_holds_the_charge.set()
+            time.sleep(0.3)  # the second refund is now waiting on the lock
+
+    def second_refund() -> Any:
+        first_holds_the_charge.wait()
+        try:
+            return gateway.refund(charge.reference, Decimal("10.00"), "second")
+        except Conflict as refused:
+            return refused
+
+    outcome: list[Any] = []
+    threads = [
+        threading.Thread(target=refund_slowly),
+        threading.Thread(target=lambda: outcome.append(second_refund())),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    [refused] = outcome
+    assert isinstance(refused, Conflict) and "exceeds" in refused.message

@@ -174,6 +174,9 @@ JOIN order_lines l ON l.order_id = o.id
 LEFT JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
 """
 GET_ORDER = ORDER_ROWS + "WHERE o.id = %(id)s ORDER BY l.product_id"
+# As for carts: lock first, then read with a snapshot taken after the lock (a FOR UPDATE on
+# the joined query would return the reservations as they were before the lock was granted).
+LOCK_ORDER = "SELECT id FROM orders WHERE id = %(id)s FOR UPDATE"
 LIST_ORDERS = (
     ORDER_ROWS
     + """WHERE (%(user_id)s::bigint IS NULL OR o.user_id = %(user_id)s)
@@ -253,8 +256,9 @@ class SqlOrderRepository(OrderRepository):
             reservation.id = ids[reservation.product_id]
 
     def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
-        statement = GET_ORDER + (" FOR UPDATE OF o" if for_update else "")
-        found = _orders_from_rows(self.sql.rows(statement, {"id": order_id}))
+        if for_update and self.sql.first(LOCK_ORDER, {"id": order_id}) is None:
+            return None
+        found = _orders_from_rows(self.sql.rows(GET_ORDER, {"id": order_id}))
         return found[0] if found else None
 
     def list(self, query: OrderQuery) -> list[Order]:

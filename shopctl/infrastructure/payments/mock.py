@@ -61,14 +61,16 @@ SELECT kind, reference, charge_reference, amount, currency, card_fingerprint, st
        decline_code
 FROM mock_gateway_charges WHERE idempotency_key = %(key)s
 """
-# Refunds of one charge run one at a time: the charge row is locked.
+# Refunds of one charge run one at a time: the charge row is locked, and what was already
+# refunded is summed by the next statement (its snapshot is taken after the lock).
 CAPTURED = """
-SELECT c.amount,
-       (SELECT coalesce(sum(r.amount), 0) FROM mock_gateway_charges r
-        WHERE r.kind = 'refund' AND r.charge_reference = c.reference) AS refunded
-FROM mock_gateway_charges c
-WHERE c.reference = %(reference)s AND c.kind = 'charge' AND c.status = 'succeeded'
+SELECT amount FROM mock_gateway_charges
+WHERE reference = %(reference)s AND kind = 'charge' AND status = 'succeeded'
 FOR UPDATE
+"""
+REFUNDED = """
+SELECT coalesce(sum(amount), 0) AS amount FROM mock_gateway_charges
+WHERE kind = 'refund' AND charge_reference = %(reference)s
 """
 RECORD_REFUND = """
 INSERT INTO mock_gateway_charges
@@ -130,10 +132,11 @@ class MockPaymentGateway(PaymentGateway):
                 ):
                     raise key_reused(idempotency_key)
                 return RefundResult(reference=earlier.reference, amount=amount)
-            if charge.refunded + amount > charge.amount:
+            refunded = sql.first(REFUNDED, {"reference": charge_ref}).amount
+            if refunded + amount > charge.amount:
                 raise Conflict(
                     f"refund of {amount} exceeds what is left of charge {charge_ref} "
-                    f"({charge.amount - charge.refunded})"
+                    f"({charge.amount - refunded})"
                 )
             reference = f"re_{secrets.token_hex(12)}"
             sql.rows(
