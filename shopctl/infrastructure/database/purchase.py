@@ -171,14 +171,18 @@ SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid
        r.expires_at AS reservation_expires_at
 FROM orders o
 JOIN order_lines l ON l.order_id = o.id
-LEFT JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
+{join} inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
 """
-GET_ORDER = ORDER_ROWS + "WHERE o.id = %(id)s ORDER BY l.product_id"
-# As for carts: lock first, then read with a snapshot taken after the lock (a FOR UPDATE on
-# the joined query would return the reservations as they were before the lock was granted).
-LOCK_ORDER = "SELECT id FROM orders WHERE id = %(id)s FOR UPDATE"
+GET_ORDER = ORDER_ROWS.format(join="LEFT JOIN") + "WHERE o.id = %(id)s ORDER BY l.product_id"
+# The reservations are locked with the order: a reader that waited for the lock then gets
+# their committed versions too (with FOR UPDATE OF o alone it would get the order as
+# committed but its reservations as they were before the wait). Every order has one
+# reservation per line from its placement, so the inner join loses no line.
+LOCK_ORDER = (
+    ORDER_ROWS.format(join="JOIN") + "WHERE o.id = %(id)s ORDER BY l.product_id FOR UPDATE OF o, r"
+)
 LIST_ORDERS = (
-    ORDER_ROWS
+    ORDER_ROWS.format(join="LEFT JOIN")
     + """WHERE (%(user_id)s::bigint IS NULL OR o.user_id = %(user_id)s)
   AND (%(status)s::text IS NULL OR o.status = %(status)s)
 ORDER BY o.id DESC, l.product_id"""
@@ -256,9 +260,8 @@ class SqlOrderRepository(OrderRepository):
             reservation.id = ids[reservation.product_id]
 
     def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
-        if for_update and self.sql.first(LOCK_ORDER, {"id": order_id}) is None:
-            return None
-        found = _orders_from_rows(self.sql.rows(GET_ORDER, {"id": order_id}))
+        statement = LOCK_ORDER if for_update else GET_ORDER
+        found = _orders_from_rows(self.sql.rows(statement, {"id": order_id}))
         return found[0] if found else None
 
     def list(self, query: OrderQuery) -> list[Order]:
