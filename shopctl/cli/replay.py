@@ -50,12 +50,14 @@ class InProcessRunner(CommandRunner):
         if base.debug:
             inherited.append("--debug")
         stdout, stderr = io.StringIO(), io.StringIO()
-        saved_stdin = sys.stdin
-        sys.stdin = io.StringIO(stdin or "")
+        # Output is handed the buffers; what Click itself prints (--help, --version, usage
+        # errors) goes to sys.stdout / sys.stderr, so those are swapped for the step too.
+        saved = sys.stdin, sys.stdout, sys.stderr
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin or ""), stdout, stderr
         try:
             code = run([*inherited, *argv], context=CliContext(output=Output(stdout, stderr)))
         finally:
-            sys.stdin = saved_stdin
+            sys.stdin, sys.stdout, sys.stderr = saved
         return CommandResult(exit_code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue())
 
 

@@ -117,3 +117,13 @@ def test_the_demo_purchase_example_passes(shopctl: Shopctl, admin: str) -> None:
     result = shopctl("replay", str(examples / "purchase.yaml"), "--json")
     assert result.exit_code == 0, result
     assert result.json()["passed"] == len(result.json()["steps"])
+
+
+def test_replay_captures_what_click_prints(shopctl: Shopctl) -> None:
+    scenario_text = (
+        "- run: --version\n  expect: {stdout: 'shopctl '}\n"
+        "- run: products get\n  expect: {exit: 2, stderr: Missing argument}\n"
+    )
+    result = shopctl("replay", "-", "--json", input=scenario_text)
+    assert result.exit_code == 0, result
+    assert result.json()["passed"] == 2  # stdout is the report alone
