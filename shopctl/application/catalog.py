@@ -20,7 +20,7 @@ from shopctl.domain.repositories import UnitOfWork
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
-BATCH_SIZE = 10_000
+BATCH_SIZE = 5000
 
 
 class OnError(StrEnum):
@@ -70,6 +70,7 @@ class _Tally:
 
 
 Checked = tuple[CatalogRow | RowError, SourceRow]
+_UNKEPT = SourceRow(0, {})
 
 
 class ImportCatalog:
@@ -96,7 +97,8 @@ class ImportCatalog:
     ) -> ImportReport:
         actor = require_admin(principal).email
         tally = _Tally()
-        with self._uow() as uow, in_background(self._checked_batches(rows)) as batches:
+        checked = self._checked_batches(rows, keep_sources=rejected is not None)
+        with self._uow() as uow, in_background(checked, ahead=1) as batches:
             for batch in batches:
                 failures = self._apply(uow, batch, tally, actor, on_error)
                 if on_error is OnError.SKIP and not dry_run:
@@ -121,15 +123,19 @@ class ImportCatalog:
             applied=applied,
         )
 
-    def _checked_batches(self, rows: Iterable[SourceRow]) -> Iterator[list[Checked]]:
-        """Rows validated by the domain rules that need no database, in batches."""
+    def _checked_batches(
+        self, rows: Iterable[SourceRow], *, keep_sources: bool
+    ) -> Iterator[list[Checked]]:
+        """Rows validated by the domain rules that need no database, in batches. The source
+        of a valid row is kept only for the ``rejected`` callback (it is most of the memory)."""
         batch: list[Checked] = []
         for source in rows:
             if source.error is not None:
                 batch.append((RowError(source.line, _sku_of(source), source.error), source))
             else:
                 try:
-                    batch.append((parse_catalog_row(source.line, source.fields), source))
+                    row = parse_catalog_row(source.line, source.fields)
+                    batch.append((row, source if keep_sources else _UNKEPT))
                 except InvalidInput as error:
                     batch.append((RowError(source.line, _sku_of(source), error.message), source))
             if len(batch) >= self._batch_size:
