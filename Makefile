@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench bench-checkout clean
+.PHONY: test lint typecheck pytest demo bench bench-checkout bench-import clean
 
 test: lint typecheck pytest
 
@@ -36,6 +36,10 @@ bench: $(INSTALLED)
 # simulate vs pgbench on the same checkout SQL (SPEC §10); see README "Checkout benchmark"
 bench-checkout: $(INSTALLED)
 	$(BIN)/python bench/checkout
+
+# products import vs psql \copy + INSERT … ON CONFLICT, and peak memory (SPEC §10); README "Catalog"
+bench-import: $(INSTALLED)
+	$(BIN)/python bench/import
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
