@@ -79,7 +79,7 @@ class ImportCatalog:
     the valid rows and commits batch by batch.
 
     Reading and validating the next batch runs in a background thread while the database
-    works on the current one (at most two batches wait in between: memory stays flat).
+    works on the current one (at most one batch waits in between: memory stays flat).
     """
 
     def __init__(self, uow: UnitOfWorkFactory, *, batch_size: int = BATCH_SIZE) -> None:
