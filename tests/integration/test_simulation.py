@@ -146,3 +146,24 @@ def test_only_admins_simulate(simulation: Simulation, engine: Any) -> None:
     with pytest.raises(Forbidden):
         simulation(customer, SimulationOptions(orders=1))
     assert simulated_rows(engine)["products"] == 0
+
+
+def test_each_worker_has_its_own_connection(db_url: str, tmp_path: Path, engine: Any) -> None:
+    """While the flows run, the database sees at least one session per worker."""
+    seen: list[int] = []
+
+    def probe(_: Progress) -> None:
+        seen.append(
+            count(
+                engine,
+                "SELECT count(DISTINCT pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'shopctl' "
+                "AND pid <> pg_backend_pid()",
+            )
+        )
+
+    settings = load_settings(database_url=db_url, config_dir=str(tmp_path), environ={})
+    simulation = Simulation(settings, on_progress=probe, progress_interval=0.05)
+    report = simulation(ADMIN, SimulationOptions(shoppers=4, concurrency=4, duration=0.6, seed=2))
+    assert report.ok
+    assert seen and max(seen) >= 4 + 1  # 4 workers + the run's own (catalog, audit)
