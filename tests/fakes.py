@@ -453,14 +453,14 @@ class FakePaymentGateway(PaymentGateway):
         self, amount: Decimal, currency: str, card: str, idempotency_key: str
     ) -> ChargeResult:
         params = (amount, currency, card)
-        if idempotency_key in self.charges:
+        if idempotency_key in self.charges:  # a replay
             stored_params, result = self.charges[idempotency_key]
             if stored_params != params:
                 raise Conflict(f"idempotency key {idempotency_key!r} reused")
-            return result
-        status, code = decide(card)
-        result = ChargeResult(status, f"ch_{len(self.charges) + 1}", code)
-        self.charges[idempotency_key] = (params, result)
+        else:
+            status, code = decide(card)
+            result = ChargeResult(status, f"ch_{len(self.charges) + 1}", code)
+            self.charges[idempotency_key] = (params, result)
         if self.during_charge is not None:
             self.during_charge()
         return result

@@ -113,9 +113,10 @@ class PayOrder:
             elif payment.status is PaymentStatus.SUCCEEDED:
                 return payment, None  # a concurrent run of the same attempt recorded it
             elif order.status is not OrderStatus.PENDING_PAYMENT:
-                payment.captured(result.reference)
-                uow.payments.update(payment)
-                uow.commit()
+                if payment.status is PaymentStatus.PENDING:  # else a concurrent run did this
+                    payment.captured(result.reference)
+                    uow.payments.update(payment)
+                    uow.commit()
                 return payment, order.status
             else:
                 # Past its TTL but not yet expired by anyone: its units are still held, so the

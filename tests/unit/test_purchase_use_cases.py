@@ -409,3 +409,25 @@ def test_a_refund_owed_after_a_cancel_during_the_charge_is_retried_by_cancel(
     shop.gateway.refund = refund  # type: ignore[method-assign]
     shop.cancel(ALICE, order)
     assert [p.status for p in shop.payments(ALICE, order)] == ["refunded"]
+
+
+def test_two_runs_of_one_attempt_on_an_order_cancelled_meanwhile_refund_once(
+    shop: Shop,
+) -> None:
+    order = shop.order_of(ALICE, TEA=1)
+
+    def cancel() -> None:
+        shop.gateway.during_charge = None
+        shop.cancel(ALICE, order)
+
+    def second_run_of_the_same_pay() -> None:  # both runs recorded the attempt first
+        shop.gateway.during_charge = cancel
+        with pytest.raises(Conflict, match=r"is cancelled; the charge ch_1 was refunded"):
+            shop.pay(ALICE, order)
+
+    shop.gateway.during_charge = second_run_of_the_same_pay
+    with pytest.raises(Conflict, match=r"is cancelled; the charge ch_1 was refunded"):
+        shop.pay(ALICE, order)
+    assert len(shop.gateway.charges) == 1
+    assert len(shop.gateway.refunds) == 1
+    assert [p.status for p in shop.payments(ALICE, order)] == ["refunded"]
