@@ -35,7 +35,5 @@ def release_expired(
     """Expire pending orders past their TTL and release their reserved units."""
     cli = state(ctx)
     report = cli.shop.release_expired_reservations()(cli.principal())
-    fmt = output_format(fmt, json_)
-    if fmt is OutputFormat.json:
-        cli.output.json(report)
+    cli.output.record(report, output_format(fmt, json_))
     cli.output.success(f"{report.expired_orders} expired order(s) released")
