@@ -222,7 +222,7 @@ def test_authorisation(shopctl: Shopctl, admin: str, customer: str) -> None:
     assert shopctl("inventory", "reservations", profile=None).exit_code == 3
 
 
-def test_expiry_with_a_one_second_ttl(shopctl: Shopctl, admin: str, customer: str) -> None:
+def test_expiry_with_a_short_ttl(shopctl: Shopctl, admin: str, customer: str) -> None:
     create(shopctl, admin, "TEA-1", 5)
     shopctl("cart", "add", "TEA-1", "-q", "2", profile=customer)
     placed_at = time.monotonic()
