@@ -19,7 +19,7 @@ from shopctl.application.ports import (
     StoredSession,
 )
 from shopctl.domain.carts import Cart, CartLine
-from shopctl.domain.catalog import CatalogRow, ImportMatch
+from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.orders import Order, ReservationStatus
 from shopctl.domain.payments import Payment
@@ -107,8 +107,8 @@ class FakeProductRepository(ProductRepository):
         """Like the SQL repository, an import's memory of SKUs lasts one unit of work."""
         self._seen.clear()
 
-    def stage_import(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
-        self._staged = list(rows)
+    def stage_import(self, batch: ImportBatch) -> dict[str, ImportMatch]:
+        rows = self._staged = list(batch.rows)
         matches = {}
         for row in rows:
             stored = self._by_sku.get(row.sku)

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from shopctl.application.auth import Principal, require_admin
 from shopctl.application.background import in_background
-from shopctl.domain.catalog import CatalogRow, parse_catalog_row
+from shopctl.domain.catalog import CatalogRow, ImportBatch, parse_catalog_row
 from shopctl.domain.errors import InvalidInput
 from shopctl.domain.repositories import UnitOfWork
 
@@ -28,9 +29,9 @@ class OnError(StrEnum):
     SKIP = "skip"
 
 
-@dataclass(frozen=True)
-class SourceRow:
-    """One record as read from the file. ``error`` is set when it could not be read at all."""
+class SourceRow(NamedTuple):
+    """One record as read from the file. ``error`` is set when it could not be read at all.
+    (A named tuple: the reader makes one per line, and tuples are cheap to build.)"""
 
     line: int
     fields: Mapping[str, object]
@@ -69,8 +70,19 @@ class _Tally:
     errors: list[RowError] = field(default_factory=list)
 
 
-Checked = tuple[CatalogRow | RowError, SourceRow]
+Failure = tuple[RowError, SourceRow]
 _UNKEPT = SourceRow(0, {})
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """One batch, read and checked by every rule that needs no database."""
+
+    failures: list[Failure]  # unreadable, invalid, or a SKU repeated within the batch
+    staged: ImportBatch  # the other rows (SKUs distinct), prepared by the repository
+    position: dict[str, int]  # SKU → index in ``staged.rows``
+    unless_stored: list[tuple[int, str]]  # (index, error) of rows valid only for a stored SKU
+    sources: list[SourceRow] | None  # aligned with ``staged.rows``; kept for ``rejected`` only
 
 
 class ImportCatalog:
@@ -78,8 +90,9 @@ class ImportCatalog:
     movement. ``abort`` applies nothing if any row fails (one transaction); ``skip`` applies
     the valid rows and commits batch by batch.
 
-    Reading and validating the next batch runs in a background thread while the database
-    works on the current one (at most one batch waits in between: memory stays flat).
+    Reading, validating and preparing the next batch runs in a background thread while the
+    database works on the current one (at most one batch waits in between: memory stays
+    flat); per batch, this thread only looks at the rows the database knows something of.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, *, batch_size: int = BATCH_SIZE) -> None:
@@ -97,17 +110,20 @@ class ImportCatalog:
     ) -> ImportReport:
         actor = require_admin(principal).email
         tally = _Tally()
-        checked = self._checked_batches(rows, keep_sources=rejected is not None)
-        with self._uow() as uow, in_background(checked, ahead=1) as batches:
-            for batch in batches:
-                failures = self._apply(uow, batch, tally, actor, on_error)
-                if on_error is OnError.SKIP and not dry_run:
-                    uow.commit()
-                failures.sort(key=lambda failure: failure[0].line)
-                for error, source in failures:
-                    tally.errors.append(error)
-                    if rejected is not None:
-                        rejected(error, source)
+        with self._uow() as uow:
+            checked = self._checked_batches(
+                rows, uow.products.prepare_import, keep_sources=rejected is not None
+            )
+            with in_background(checked, ahead=1) as batches:
+                for batch in batches:
+                    failures = self._apply(uow, batch, tally, actor, on_error)
+                    if on_error is OnError.SKIP and not dry_run:
+                        uow.commit()
+                    failures.sort(key=lambda failure: failure[0].line)
+                    for error, source in failures:
+                        tally.errors.append(error)
+                        if rejected is not None:
+                            rejected(error, source)
             applied = not dry_run and not (tally.errors and on_error is OnError.ABORT)
             if applied:
                 uow.commit()
@@ -124,65 +140,92 @@ class ImportCatalog:
         )
 
     def _checked_batches(
-        self, rows: Iterable[SourceRow], *, keep_sources: bool
-    ) -> Iterator[list[Checked]]:
+        self,
+        rows: Iterable[SourceRow],
+        prepare: Callable[[list[CatalogRow]], ImportBatch],
+        *,
+        keep_sources: bool,
+    ) -> Iterator[_Batch]:
         """Rows validated by the domain rules that need no database, in batches. The source
         of a valid row is kept only for the ``rejected`` callback (it is most of the memory)."""
-        batch: list[Checked] = []
+        size = self._batch_size
+        failures: list[Failure] = []
+        valid: list[CatalogRow] = []
+        position: dict[str, int] = {}
+        unless_stored: list[tuple[int, str]] = []
+        sources: list[SourceRow] | None = [] if keep_sources else None
+        count = 0
         for source in rows:
+            count += 1
             if source.error is not None:
-                batch.append((RowError(source.line, _sku_of(source), source.error), source))
+                failures.append((RowError(source.line, _sku_of(source), source.error), source))
             else:
                 try:
                     row = parse_catalog_row(source.line, source.fields)
-                    batch.append((row, source if keep_sources else _UNKEPT))
                 except InvalidInput as error:
-                    batch.append((RowError(source.line, _sku_of(source), error.message), source))
-            if len(batch) >= self._batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+                    failures.append((RowError(source.line, _sku_of(source), error.message), source))
+                else:
+                    first = position.get(row.sku)
+                    if first is not None:
+                        failures.append((_duplicate(row, valid[first].line), source))
+                    else:
+                        position[row.sku] = len(valid)
+                        if row.name is None or row.price is None:
+                            try:
+                                row.check_against(None)  # as a new SKU
+                            except InvalidInput as error:
+                                unless_stored.append((len(valid), error.message))
+                        valid.append(row)
+                        if sources is not None:
+                            sources.append(source)
+            if count >= size:
+                yield _Batch(failures, prepare(valid), position, unless_stored, sources)
+                failures, valid, position, unless_stored = [], [], {}, []
+                sources = [] if keep_sources else None
+                count = 0
+        if count:
+            yield _Batch(failures, prepare(valid), position, unless_stored, sources)
 
     def _apply(
         self,
         uow: UnitOfWork,
-        batch: list[Checked],
+        batch: _Batch,
         tally: _Tally,
         actor: str,
         on_error: OnError,
-    ) -> list[tuple[RowError, SourceRow]]:
+    ) -> list[Failure]:
         """Check one batch against the database and upsert its valid rows; its failures."""
-        failures: list[tuple[RowError, SourceRow]] = []
-        first_line: dict[str, int] = {}
-        unique: list[tuple[CatalogRow, SourceRow]] = []
-        for row, source in batch:
-            if isinstance(row, RowError):
-                failures.append((row, source))
-            elif row.sku in first_line:
-                failures.append((_duplicate(row, first_line[row.sku]), source))
-            else:
-                first_line[row.sku] = row.line
-                unique.append((row, source))
-        if not unique:
+        failures = batch.failures
+        rows = batch.staged.rows
+        if not rows:
             return failures
-        matches = uow.products.stage_import([row for row, _ in unique])
+        matches = uow.products.stage_import(batch.staged)
         skip: list[int] = []
-        for row, source in unique:
-            match = matches.get(row.sku)
+
+        def fail(index: int, message: str) -> None:
+            row = rows[index]
+            source = _UNKEPT if batch.sources is None else batch.sources[index]
+            failures.append((RowError(row.line, row.sku, message), source))
+            skip.append(row.line)
+
+        for sku, match in matches.items():
+            index = batch.position[sku]
+            row = rows[index]
             try:
-                if match is not None and match.first_line is not None:
+                if match.first_line is not None:
                     raise InvalidInput(_duplicate(row, match.first_line).message)
-                row.check_against(None if match is None else match.reserved)
+                row.check_against(match.reserved)
             except InvalidInput as error:
-                failures.append((RowError(row.line, row.sku, error.message), source))
-                skip.append(row.line)
+                fail(index, error.message)
+        for index, message in batch.unless_stored:  # new SKUs that lack name or price
+            if rows[index].sku not in matches:
+                fail(index, message)
         if on_error is OnError.ABORT and (failures or tally.errors):
             return failures  # nothing will be committed: only validate the rest of the file
         created, updated = uow.products.apply_import(skip, actor=actor)
         tally.created += created
         tally.updated += updated
-        tally.unchanged += len(unique) - len(skip) - created - updated
+        tally.unchanged += len(rows) - len(skip) - created - updated
         return failures
 
 

@@ -6,9 +6,10 @@ A row names a SKU and any of the other columns; a column left out (or empty) is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from shopctl.domain.errors import InvalidInput
 from shopctl.domain.money import parse_money
@@ -25,9 +26,11 @@ TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogRow:
-    """A validated import row. ``None`` means the column was not given."""
+class CatalogRow(NamedTuple):
+    """A validated import row. ``None`` means the column was not given.
+
+    A named tuple rather than a dataclass: an import builds one per line, and a tuple is
+    immutable and several times cheaper to build than a frozen dataclass."""
 
     line: int
     sku: str
@@ -40,8 +43,8 @@ class CatalogRow:
     def check_against(self, reserved: int | None) -> None:
         """The rules that need the stored product: ``reserved`` is None for a new SKU."""
         if reserved is None:
-            missing = [c for c, v in (("name", self.name), ("price", self.price)) if v is None]
-            if missing:
+            if self.name is None or self.price is None:
+                missing = [c for c, v in (("name", self.name), ("price", self.price)) if v is None]
                 raise InvalidInput(f"a new SKU needs {' and '.join(missing)}")
         elif self.stock is not None and self.stock < reserved:
             raise InvalidInput(f"stock {self.stock} is below the {reserved} units reserved")
@@ -56,24 +59,24 @@ class ImportMatch:
     reserved: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class ImportBatch:
+    """One batch of valid import rows, SKUs distinct within it, as the repository takes it.
+    A repository may return a subclass carrying its own form of the rows (see
+    ``ProductRepository.prepare_import``)."""
+
+    rows: Sequence[CatalogRow]
+
+
 def unknown_columns(columns: Iterable[object]) -> list[str]:
     return sorted(str(c) for c in columns if c not in COLUMNS)
-
-
-def _given(value: object) -> bool:
-    return value is not None and value != ""
-
-
-def _text(value: object, column: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{column} must be text, got {value!r}")
-    return value
 
 
 def _stock(value: object) -> int:
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("+").isdigit():
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        if not text.lstrip("+").isdecimal():
             raise InvalidInput(f"stock must be a whole number, got {value!r}")
         value = int(text)
     elif isinstance(value, Decimal) and value == value.to_integral_value():
@@ -101,26 +104,46 @@ def _price(value: object) -> Decimal:
     return parse_money(value)
 
 
+def _text(value: object, column: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{column} must be text, got {value!r}")
+    return value
+
+
 def parse_catalog_row(line: int, fields: Mapping[str, object]) -> CatalogRow:
-    """Validate one row of an import file; ``InvalidInput`` names the first broken rule."""
+    """Validate one row of an import file; ``InvalidInput`` names the first broken rule.
+
+    A column is "given" unless missing, None or empty. The columns are checked in file
+    order (sku, name, price, description, stock, active); this runs once per imported
+    line, hence the inlined tests."""
     if not fields.keys() <= COLUMN_SET:
         raise InvalidInput(f"unknown column(s): {', '.join(unknown_columns(fields))}")
-    sku = fields.get("sku")
-    if not _given(sku):
+    get = fields.get
+    sku = get("sku")
+    if sku is None or sku == "":
         raise InvalidInput("sku is required")
-    name = fields.get("name")
-    price = fields.get("price")
-    description = fields.get("description")
-    stock = fields.get("stock")
-    active = fields.get("active")
-    return CatalogRow(
-        line=line,
-        sku=validate_sku(_text(sku, "sku").strip()),
-        name=validate_name(_text(name, "name")) if _given(name) else None,
-        price=_price(price) if _given(price) else None,
-        description=(
-            validate_description(_text(description, "description")) if _given(description) else None
-        ),
-        stock=_stock(stock) if _given(stock) else None,
-        active=_active(active) if _given(active) else None,
-    )
+    sku = validate_sku(_text(sku, "sku").strip())
+    name = get("name")
+    if name is not None and name != "":
+        name = validate_name(name if isinstance(name, str) else _text(name, "name"))
+    else:
+        name = None
+    price = get("price")
+    price = None if price is None or price == "" else _price(price)
+    description = get("description")
+    if description is not None and description != "":
+        if not isinstance(description, str):
+            description = _text(description, "description")
+        description = validate_description(description)
+    else:
+        description = None
+    stock = get("stock")
+    stock = None if stock is None or stock == "" else _stock(stock)
+    active = get("active")
+    if active == "true":  # the usual spelling, as exported
+        active = True
+    elif active is None or active == "":
+        active = None
+    else:
+        active = _active(active)
+    return CatalogRow(line, sku, name, price, description, stock, active)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from shopctl.domain.errors import InvalidInput
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")  # NUMERIC(12,2)
+# Text that passes every check below (at most 10 digits, at most 2 places, not negative):
+# the fast path of a catalog import, which parses one price per line.
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,10}(?:\.[0-9]{0,2})?")
 
 
 def parse_money(value: str | int | Decimal, *, field: str = "price") -> Decimal:
     """Parse a non-negative amount such as ``"9.9"`` or ``"10.00"`` into a 2-place Decimal."""
+    if value.__class__ is str:
+        text = value.strip()
+        if _PLAIN_AMOUNT.fullmatch(text):
+            return Decimal(text).quantize(CENT)
     if isinstance(value, float):  # binary floats cannot say 0.10 exactly
         raise InvalidInput(f"{field} must be given as text or Decimal, not float")
     text = str(value).strip()

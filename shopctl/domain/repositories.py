@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Self
 
 from shopctl.domain.carts import Cart
-from shopctl.domain.catalog import CatalogRow, ImportMatch
+from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
 from shopctl.domain.orders import Order, OrderStatus, ReservationStatus
 from shopctl.domain.payments import Payment
 from shopctl.domain.products import Product
@@ -61,11 +61,17 @@ class ProductRepository(abc.ABC):
 
     # -- bulk import and export (set-based in the adapter) --------------------------------
 
+    def prepare_import(self, rows: Sequence[CatalogRow]) -> ImportBatch:
+        """One batch of an import (SKUs distinct within it) in the form ``stage_import``
+        takes. No database access: the import calls it from its reading thread, batch after
+        batch in file order, while the database works on the previous batch."""
+        return ImportBatch(rows)
+
     @abc.abstractmethod
-    def stage_import(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
-        """Stage one batch of an import (SKUs distinct within it) and lock the stored products
-        among them. Returns what is known of each SKU that is stored already or was in an
-        earlier batch of the same import; SKUs new to both are left out."""
+    def stage_import(self, batch: ImportBatch) -> dict[str, ImportMatch]:
+        """Stage one prepared batch and lock the stored products among its rows. Returns
+        what is known of each SKU that is stored already or was in an earlier batch of the
+        same import; SKUs new to both are left out."""
 
     @abc.abstractmethod
     def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:

@@ -54,6 +54,7 @@ def test_columns_left_out_or_empty_are_not_given() -> None:
         ("stock", "-1", "whole number"),
         ("stock", "1.5", "whole number"),
         ("stock", "x", "whole number"),
+        ("stock", "\u00b2", "whole number"),  # a digit that int() refuses
         ("stock", "9999999999", "at most"),
         ("active", "maybe", "true or false"),
     ],

@@ -41,3 +41,12 @@ def test_refuses_amounts_that_do_not_fit_numeric_12_2() -> None:
     with pytest.raises(InvalidInput, match="at most"):
         parse_money("10000000000.00")
     assert parse_money("9999999999.99") == Decimal("9999999999.99")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(" 5 ", "5.00"), ("5.", "5.00"), ("007.5", "7.50"), ("00009999999999.99", "9999999999.99")],
+)
+def test_plain_text_fast_path_gives_the_same_amounts(text: str, expected: str) -> None:
+    assert format_money(parse_money(text)) == expected
+    assert format_money(parse_money(Decimal(text.strip()))) == expected  # the full checks

@@ -7,15 +7,18 @@ set-based UPDATE and one INSERT per batch) lives here too, behind the same port.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from shopctl.domain.catalog import CatalogRow, ImportMatch
+from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.products import Product, StockReason
 from shopctl.domain.repositories import ProductQuery, ProductRepository
+from shopctl.infrastructure.database.statements import Statements
 from shopctl.infrastructure.database.tables import order_lines, products, stock_movements
 
 if TYPE_CHECKING:
@@ -40,6 +43,33 @@ def product_from_row(row: Row[Any]) -> Product:
 
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Browsing and the cart's look-up by SKU are on the checkout path: fixed text, which psycopg
+# prepares once per connection, instead of a statement built and compiled on every call.
+PRODUCT_ROWS = """
+SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
+       updated_at
+FROM products
+"""
+PRODUCT_BY_SKU = PRODUCT_ROWS + "WHERE sku = %(sku)s"
+PRODUCT_BY_SKU_FOR_UPDATE = PRODUCT_BY_SKU + " FOR UPDATE"
+
+
+@cache
+def list_products_sql(*, active_only: bool, in_stock: bool, search: bool) -> str:
+    """One constant statement per combination of filters (each gets its own plan)."""
+    conditions = [
+        condition
+        for condition, wanted in (
+            ("active", active_only),
+            ("stock_on_hand > reserved", in_stock),
+            ("(sku ILIKE %(pattern)s OR name ILIKE %(pattern)s)", search),
+        )
+        if wanted
+    ]
+    where = f"WHERE {' AND '.join(conditions)}\n" if conditions else ""
+    return PRODUCT_ROWS + where + "ORDER BY sku LIMIT %(limit)s OFFSET %(offset)s"
 
 
 # -- bulk import SQL ------------------------------------------------------------------------
@@ -123,6 +153,26 @@ SELECT count(*) FROM created
 ONLY_NEW = "WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = r.sku)"
 
 
+# COPY text format: a tab between columns, \N for NULL, and these escaped inside a value.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+
+
+def _copy_text(value: str | None) -> str:
+    if value is None:
+        return _NULL
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _CopyBatch(ImportBatch):
+    """A batch with its rows already written as the data of ``COPY_ROWS``."""
+
+    copy_data: str
+
+
 def _count(cursor: Any) -> int:
     row = cursor.fetchone()
     assert row is not None
@@ -138,10 +188,8 @@ class SqlProductRepository(ProductRepository):
     # -- single products --------------------------------------------------------------------
 
     def get_by_sku(self, sku: str, *, for_update: bool = False) -> Product | None:
-        statement = select(products).where(products.c.sku == sku)
-        if for_update:
-            statement = statement.with_for_update()
-        row = self.connection.execute(statement).first()
+        statement = PRODUCT_BY_SKU_FOR_UPDATE if for_update else PRODUCT_BY_SKU
+        row = Statements(self.connection).first(statement, {"sku": sku})
         return None if row is None else product_from_row(row)
 
     def get_many_for_update(self, ids: Iterable[int]) -> list[Product]:
@@ -154,18 +202,19 @@ class SqlProductRepository(ProductRepository):
         return [product_from_row(row) for row in self.connection.execute(statement)]
 
     def list(self, query: ProductQuery) -> list[Product]:
-        statement = select(products).order_by(products.c.sku)
-        if not query.include_inactive:
-            statement = statement.where(products.c.active)
-        if query.in_stock:
-            statement = statement.where(products.c.stock_on_hand > products.c.reserved)
-        if query.search:
-            pattern = f"%{escape_like(query.search)}%"
-            statement = statement.where(
-                or_(products.c.sku.ilike(pattern), products.c.name.ilike(pattern))
-            )
-        statement = statement.limit(query.limit).offset(query.offset)
-        return [product_from_row(row) for row in self.connection.execute(statement)]
+        statement = list_products_sql(
+            active_only=not query.include_inactive,
+            in_stock=query.in_stock,
+            search=bool(query.search),
+        )
+        parameters = {
+            "pattern": f"%{escape_like(query.search)}%" if query.search else None,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+        return [
+            product_from_row(row) for row in Statements(self.connection).rows(statement, parameters)
+        ]
 
     def add(self, product: Product) -> None:
         # ON CONFLICT DO NOTHING instead of catching the unique violation: the transaction
@@ -253,7 +302,21 @@ class SqlProductRepository(ProductRepository):
         """The psycopg connection under SQLAlchemy's, inside the same transaction."""
         return self.connection.connection.driver_connection  # type: ignore[return-value]
 
-    def stage_import(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
+    def prepare_import(self, rows: Sequence[CatalogRow]) -> ImportBatch:
+        # Pure Python, run by the import's reading thread: the connection only gets the text.
+        null, text = _NULL, _copy_text
+        lines = [
+            f"{r.line}\t{r.sku}\t{text(r.name)}\t{null if r.price is None else r.price}\t"
+            f"{text(r.description)}\t{null if r.stock is None else r.stock}\t"
+            f"{null if r.active is None else 't' if r.active else 'f'}\n"
+            for r in rows
+        ]
+        return _CopyBatch(rows, "".join(lines))
+
+    def stage_import(self, batch: ImportBatch) -> dict[str, ImportMatch]:
+        if not isinstance(batch, _CopyBatch):
+            batch = self.prepare_import(batch.rows)
+        assert isinstance(batch, _CopyBatch)
         if not self._import_tables_ready:
             self._driver.execute(CREATE_IMPORT_TABLES)
             self._import_tables_ready = True
@@ -261,14 +324,12 @@ class SqlProductRepository(ProductRepository):
             # Statements without parameters share a round trip.
             cursor.execute(f"{SCAN_SEEN}; TRUNCATE import_rows")
             with cursor.copy(COPY_ROWS) as copy:
-                write = copy.write_row
-                for r in rows:
-                    write((r.line, r.sku, r.name, r.price, r.description, r.stock, r.active))
+                copy.write(batch.copy_data)
             earlier = dict(cursor.execute(REMEMBER_SKUS).fetchall())
             cursor.execute(f"{PROBE_CATALOG}; {LOCK_STORED}")
             cursor.nextset()
             reserved = dict(cursor.fetchall())
-        self._staged = (len(rows), len(reserved))
+        self._staged = (len(batch.rows), len(reserved))
         return {
             sku: ImportMatch(first_line=earlier.get(sku), reserved=reserved.get(sku))
             for sku in reserved.keys() | earlier.keys()
