@@ -75,8 +75,8 @@ def list_products_sql(*, active_only: bool, in_stock: bool, search: bool) -> str
 # -- bulk import SQL ------------------------------------------------------------------------
 # Temporary tables live on this connection only; `import_seen` (every SKU and line of this
 # import so far) outlives the per-batch commits of `--on-error skip`, so that a SKU repeated
-# in a later batch is still caught. It has no index: one hash join per batch scans it, which
-# costs far less than keeping a b-tree up to date for every row.
+# in a later batch is still caught. It has no index: it is only read for the few SKUs that
+# the import's Bloom filter (`_SeenSkus`) may have seen before, by one scan.
 CREATE_IMPORT_TABLES = """
 CREATE TEMPORARY TABLE IF NOT EXISTS import_seen (sku text NOT NULL, line integer NOT NULL);
 CREATE TEMPORARY TABLE IF NOT EXISTS import_rows (
@@ -86,30 +86,26 @@ TRUNCATE import_seen, import_rows;
 """
 
 # Index probes for joins against the catalog (the batch is small, the catalog may be large
-# and the staging table has no statistics), a hash join for the scan of `import_seen`, and
-# no JIT: compiling would take longer than running these short statements.
+# and the staging table has no statistics), and no JIT: compiling would take longer than
+# running these short statements.
 PROBE_CATALOG = (
     "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off',"
     " true), set_config('jit', 'off', true)"
 )
-SCAN_SEEN = "SELECT set_config('enable_hashjoin', 'on', true), set_config('jit', 'off', true)"
 
 COPY_ROWS = "COPY import_rows (line, sku, name, price, description, stock, active) FROM STDIN"
 
+# Run before REMEMBER_SKUS: earlier batches only.
+EARLIER_LINES = "SELECT sku, min(line) FROM import_seen WHERE sku = ANY(%s) GROUP BY sku"
+REMEMBER_SKUS = "INSERT INTO import_seen (sku, line) SELECT sku, line FROM import_rows"
+
+# The EXISTS runs once, first: when no stored SKU falls between the batch's lowest and highest
+# (new products, a file sorted by SKU), one index probe replaces one per row.
 LOCK_STORED = """
 SELECT p.sku, p.reserved FROM products p JOIN import_rows r ON r.sku = p.sku
+WHERE EXISTS (SELECT FROM products WHERE sku BETWEEN (SELECT min(sku) FROM import_rows)
+                                                AND (SELECT max(sku) FROM import_rows))
 ORDER BY p.id FOR UPDATE OF p
-"""
-
-# `earlier` sees import_seen as it was before this statement: earlier batches only.
-REMEMBER_SKUS = """
-WITH earlier AS (
-    SELECT r.sku, min(s.line) AS line
-    FROM import_rows r JOIN import_seen s ON s.sku = r.sku GROUP BY r.sku
-), remembered AS (
-    INSERT INTO import_seen (sku, line) SELECT sku, line FROM import_rows
-)
-SELECT sku, line FROM earlier
 """
 
 # RETURNING shows new values only: the old stock comes along from the FROM list.
@@ -168,9 +164,39 @@ def _copy_text(value: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _CopyBatch(ImportBatch):
-    """A batch with its rows already written as the data of ``COPY_ROWS``."""
+    """A batch with its rows already written as the data of ``COPY_ROWS``, and the SKUs that
+    may have been in an earlier batch."""
 
     copy_data: str
+    maybe_seen: list[str]
+
+
+class _SeenSkus:
+    """The SKUs of an import's earlier batches as a Bloom filter of fixed size (1 MiB, three
+    bits per SKU): a SKU it has not seen is certainly new to the import, so only the others
+    are looked up in ``import_seen`` (one scan, and none for most batches) where the full
+    table was joined for every batch before."""
+
+    BITS = 1 << 23
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self.BITS >> 3)
+
+    def check_and_add(self, skus: Iterable[str]) -> list[str]:
+        """The SKUs among ``skus`` that may have been added before; then adds them all."""
+        bits, mask, maybe = self._bits, self.BITS - 1, []
+        for sku in skus:
+            h = hash(sku)
+            first, step = h & mask, ((h >> 23) & mask) | 1
+            seen = True
+            for position in (first, (first + step) & mask, (first + 2 * step) & mask):
+                byte, bit = position >> 3, 1 << (position & 7)
+                if not bits[byte] & bit:
+                    seen = False
+                    bits[byte] |= bit
+            if seen:
+                maybe.append(sku)
+        return maybe
 
 
 def _count(cursor: Any) -> int:
@@ -184,6 +210,8 @@ class SqlProductRepository(ProductRepository):
         self.connection = connection
         self._import_tables_ready = False
         self._staged = (0, 0)  # (rows, stored products among them) of the staged batch
+        self._seen_skus: _SeenSkus | None = None  # made by the first prepare_import
+        self._rows_staged = False  # import_rows holds a batch
 
     # -- single products --------------------------------------------------------------------
 
@@ -311,7 +339,10 @@ class SqlProductRepository(ProductRepository):
             f"{null if r.active is None else 't' if r.active else 'f'}\n"
             for r in rows
         ]
-        return _CopyBatch(rows, "".join(lines))
+        if self._seen_skus is None:
+            self._seen_skus = _SeenSkus()
+        maybe_seen = self._seen_skus.check_and_add(r.sku for r in rows)
+        return _CopyBatch(rows, "".join(lines), maybe_seen)
 
     def stage_import(self, batch: ImportBatch) -> dict[str, ImportMatch]:
         if not isinstance(batch, _CopyBatch):
@@ -321,12 +352,17 @@ class SqlProductRepository(ProductRepository):
             self._driver.execute(CREATE_IMPORT_TABLES)
             self._import_tables_ready = True
         with self._driver.cursor() as cursor:
-            # Statements without parameters share a round trip.
-            cursor.execute(f"{SCAN_SEEN}; TRUNCATE import_rows")
+            if self._rows_staged:  # the previous batch was not applied (see apply_import)
+                cursor.execute("TRUNCATE import_rows")
+            self._rows_staged = True
             with cursor.copy(COPY_ROWS) as copy:
                 copy.write(batch.copy_data)
-            earlier = dict(cursor.execute(REMEMBER_SKUS).fetchall())
-            cursor.execute(f"{PROBE_CATALOG}; {LOCK_STORED}")
+            earlier: dict[str, int] = {}
+            if batch.maybe_seen:
+                earlier = dict(cursor.execute(EARLIER_LINES, (batch.maybe_seen,)).fetchall())
+            # Statements without parameters share a round trip.
+            cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {LOCK_STORED}")
+            cursor.nextset()
             cursor.nextset()
             reserved = dict(cursor.fetchall())
         self._staged = (len(batch.rows), len(reserved))
@@ -336,16 +372,27 @@ class SqlProductRepository(ProductRepository):
         }
 
     def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
+        from psycopg import ClientCursor
+
         staged, stored = self._staged
-        created = updated = 0
-        with self._driver.cursor() as cursor:
+        statements = []
+        if stored:  # else every row is new: nothing to update
+            statements.append(UPDATE_EXISTING)
+        if stored < staged:  # else every row exists: nothing to insert
+            statements.append(INSERT_NEW.format(only_new=ONLY_NEW if stored else ""))
+        # Bound on this side, so that the statements and emptying the staging table for the
+        # next batch share one round trip.
+        with ClientCursor(self._driver) as cursor:
             if skip_lines:
                 cursor.execute("DELETE FROM import_rows WHERE line = ANY(%s)", (list(skip_lines),))
-            if stored:  # else every row is new: nothing to update
-                updated = _count(cursor.execute(UPDATE_EXISTING, {"actor": actor}))
-            if stored < staged:  # else every row exists: nothing to insert
-                insert = INSERT_NEW.format(only_new=ONLY_NEW if stored else "")
-                created = _count(cursor.execute(insert, {"actor": actor}))
+            cursor.execute("; ".join([*statements, "TRUNCATE import_rows"]), {"actor": actor})
+            counts = []
+            for _ in statements:
+                counts.append(_count(cursor))
+                cursor.nextset()
+        self._rows_staged = False
+        updated = counts[0] if stored else 0
+        created = counts[-1] if stored < staged else 0
         return created, updated
 
     def stream_all(self) -> Iterator[Product]:
