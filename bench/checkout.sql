@@ -1,46 +1,53 @@
 -- pgbench script: one paid order per run, with the statements that shopctl sends for it
--- (shopctl/infrastructure/database/purchase.py and payments/mock.py), in the same
--- transactions. Values that shopctl computes in Python (prices, totals, absolute counters)
--- are computed here in SQL from the same rows. Run by bench/checkout on a database loaded
--- with bench/checkout_schema.sql and seeded with products 1..:products and shoppers
+-- (shopctl/infrastructure/database/purchase.py, repositories.py and payments/mock.py), in
+-- the same transactions, one statement per round trip as psycopg sends them. What shopctl
+-- computes in Python from the rows it read (prices, totals, order line snapshots) is computed
+-- here from the seed: product n has id n, sku BENCH-n, name 'Bench product n' and price
+-- 1 + n % 97. Absolute counters (shopctl sets stock_on_hand/reserved to what the entity
+-- computed) are written as the same arithmetic in SQL. Run by bench/checkout on a database
+-- loaded with bench/checkout_schema.sql and seeded with products 1..:products and shoppers
 -- 1..clients (each client is its own shopper, as each simulate worker has its own).
--- -D full_flow=1 also runs what simulate does before the checkout: browse, cart adds.
+-- -D full_flow=1 also runs what simulate does before the checkout: browse, two cart adds.
+-- Keep it in step with shopctl's SQL: the comparison is only honest if both sides run the
+-- same statements with the same transaction boundaries.
 
 \set uid :client_id + 1
 \set p1 random(1, :products)
 \set p2 1 + (:p1 + random(0, :products - 2)) % :products
 \set q1 random(1, 3)
 \set q2 random(1, 3)
+\set price1 1 + :p1 % 97
+\set price2 1 + :p2 % 97
+\set total :price1 * :q1 + :price2 * :q2
 
 \if :full_flow
--- The whole simulate flow: browse a catalog page (ListProducts: search, ORDER BY sku,
--- LIMIT/OFFSET in a read-only transaction), then one AddToCart transaction per line
--- (lock the cart, read the product by SKU, SAVE_CART with every line).
+-- Browse a catalog page (ListProducts: a read-only unit of work, ended by COMMIT).
 \set page random(0, :products - 10)
-BEGIN;
-SELECT products.id, products.sku, products.name, products.description, products.price,
-       products.stock_on_hand, products.reserved, products.active, products.created_at,
-       products.updated_at
+BEGIN READ ONLY;
+SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
+       updated_at
 FROM products
-WHERE products.active AND (products.sku ILIKE '%BENCH-%' OR products.name ILIKE '%BENCH-%')
-ORDER BY products.sku
-LIMIT 10 OFFSET CAST(:page AS bigint);
-ROLLBACK;
+WHERE active AND (sku ILIKE '%BENCH-%' OR name ILIKE '%BENCH-%')
+ORDER BY sku LIMIT 10 OFFSET :page;
+COMMIT;
+-- AddToCart, once per line: lock the cart (LOCK_CART), read its lines with a snapshot taken
+-- after the lock (GET_CART), read the product by SKU, SAVE_CART with every line.
 BEGIN;
+INSERT INTO carts (user_id) VALUES (:uid)
+ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
+RETURNING id;
 SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
        p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
 FROM carts c
 LEFT JOIN cart_lines l ON l.cart_id = c.id
 LEFT JOIN products p ON p.id = l.product_id
-WHERE c.user_id = CAST(:uid AS bigint)
-ORDER BY p.sku
-FOR UPDATE OF c;
-SELECT products.id, products.sku, products.name, products.description, products.price,
-       products.stock_on_hand, products.reserved, products.active, products.created_at,
-       products.updated_at
-FROM products WHERE products.sku = 'BENCH-' || :p1;
+WHERE c.user_id = :uid
+ORDER BY p.sku;
+SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
+       updated_at
+FROM products WHERE sku = 'BENCH-' || :p1;
 WITH cart AS (
-    INSERT INTO carts (user_id) VALUES (CAST(:uid AS bigint))
+    INSERT INTO carts (user_id) VALUES (:uid)
     ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
     RETURNING id
 ), gone AS (
@@ -57,20 +64,21 @@ WITH cart AS (
 SELECT id FROM cart;
 COMMIT;
 BEGIN;
+INSERT INTO carts (user_id) VALUES (:uid)
+ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
+RETURNING id;
 SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
        p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
 FROM carts c
 LEFT JOIN cart_lines l ON l.cart_id = c.id
 LEFT JOIN products p ON p.id = l.product_id
-WHERE c.user_id = CAST(:uid AS bigint)
-ORDER BY p.sku
-FOR UPDATE OF c;
-SELECT products.id, products.sku, products.name, products.description, products.price,
-       products.stock_on_hand, products.reserved, products.active, products.created_at,
-       products.updated_at
-FROM products WHERE products.sku = 'BENCH-' || :p2;
+WHERE c.user_id = :uid
+ORDER BY p.sku;
+SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
+       updated_at
+FROM products WHERE sku = 'BENCH-' || :p2;
 WITH cart AS (
-    INSERT INTO carts (user_id) VALUES (CAST(:uid AS bigint))
+    INSERT INTO carts (user_id) VALUES (:uid)
     ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
     RETURNING id
 ), gone AS (
@@ -88,26 +96,34 @@ WITH cart AS (
 SELECT id FROM cart;
 COMMIT;
 \else
--- Place + pay only (the SPEC comparison): the cart is filled with one statement.
-INSERT INTO carts (user_id) VALUES (CAST(:uid AS bigint))
-ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING id AS cart_id \gset
+-- Place + pay only (the SPEC comparison): the cart is filled with one statement, the
+-- cheapest way to give PlaceOrder something to order.
+WITH cart AS (
+    INSERT INTO carts (user_id) VALUES (:uid)
+    ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
+    RETURNING id
+)
 INSERT INTO cart_lines (cart_id, product_id, quantity)
-VALUES (CAST(:cart_id AS bigint), CAST(:p1 AS bigint), CAST(:q1 AS integer)),
-       (CAST(:cart_id AS bigint), CAST(:p2 AS bigint), CAST(:q2 AS integer))
+SELECT cart.id, line.product_id, line.quantity
+FROM cart, unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+                  ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)])
+     AS line(product_id, quantity)
 ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 \endif
 
 -- 1. place the order (PlaceOrder: one transaction)
 BEGIN;
--- GET_CART ... FOR UPDATE OF c
+-- LOCK_CART, then GET_CART (its snapshot is taken after the lock)
+INSERT INTO carts (user_id) VALUES (:uid)
+ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
+RETURNING id;
 SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
        p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
 FROM carts c
 LEFT JOIN cart_lines l ON l.cart_id = c.id
 LEFT JOIN products p ON p.id = l.product_id
-WHERE c.user_id = CAST(:uid AS bigint)
-ORDER BY p.sku
-FOR UPDATE OF c;
+WHERE c.user_id = :uid
+ORDER BY p.sku;
 -- LOCK_PRODUCTS (with due_at: held by an expired reservation?)
 SELECT p.id, p.sku, p.name, p.description, p.price, p.stock_on_hand, p.reserved, p.active,
        p.created_at, p.updated_at,
@@ -119,45 +135,49 @@ FROM products p
 WHERE p.id = ANY(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)])
 ORDER BY p.id
 FOR UPDATE OF p;
--- ADD_ORDER: the order, its lines and its reservations in one statement
-WITH item AS (
-    SELECT p.id, p.sku, p.name, p.price, q.quantity
-    FROM products p
-    JOIN unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
-                ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS q(id, quantity)
-      ON q.id = p.id
-), new_order AS (
+-- ADD_ORDER: the order, its lines and its reservations in one statement (the values are
+-- the snapshot shopctl took from the locked rows)
+WITH new_order AS (
     INSERT INTO orders (user_id, status, total, currency, created_at, updated_at, expires_at)
-    SELECT CAST(:uid AS bigint), 'pending_payment', sum(price * quantity), 'USD',
-           now(), now(), now() + interval '15 minutes'
-    FROM item
+    VALUES (:uid, 'pending_payment', :total, 'USD', now(), now(), now() + interval '15 minutes')
     RETURNING id
 ), lines AS (
     INSERT INTO order_lines (order_id, product_id, sku, name, unit_price, quantity)
-    SELECT new_order.id, item.id, item.sku, item.name, item.price, item.quantity
-    FROM new_order, item
+    SELECT new_order.id, line.*
+    FROM new_order, unnest(
+        ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+        ARRAY['BENCH-' || :p1, 'BENCH-' || :p2],
+        ARRAY['Bench product ' || :p1, 'Bench product ' || :p2],
+        ARRAY[CAST(:price1 AS numeric), CAST(:price2 AS numeric)],
+        ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]
+    ) AS line(product_id, sku, name, unit_price, quantity)
 ), held AS (
     INSERT INTO inventory_reservations
         (order_id, product_id, quantity, status, expires_at, created_at)
-    SELECT new_order.id, item.id, item.quantity, 'active', now() + interval '15 minutes', now()
-    FROM new_order, item
+    SELECT new_order.id, held.product_id, held.quantity, 'active',
+           now() + interval '15 minutes', now()
+    FROM new_order, unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+                           ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)])
+         AS held(product_id, quantity)
     RETURNING id, product_id
 )
-SELECT min(new_order.id) AS order_id FROM new_order LEFT JOIN held ON true \gset
+-- shopctl reads one row per reservation; pgbench's \gset takes one row
+SELECT min(new_order.id) AS order_id, min(held.id) AS r1, max(held.id) AS r2
+FROM new_order LEFT JOIN held ON true \gset
 -- SAVE_PRODUCTS: reserve (counters; no ledger entry for a reservation)
 WITH counters AS (
     UPDATE products p
     SET stock_on_hand = p.stock_on_hand, reserved = p.reserved + c.quantity, updated_at = now()
     FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
                 ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS c(id, quantity)
-    WHERE p.id = c.id
+    WHERE p.id = c.id AND c.quantity <> 0
 )
 INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
 SELECT * FROM unnest('{}'::bigint[], '{}'::integer[], '{}'::text[], '{}'::text[],
                      '{}'::bigint[], '{}'::text[]);
 -- SAVE_CART: empty the cart
 WITH cart AS (
-    INSERT INTO carts (user_id) VALUES (CAST(:uid AS bigint))
+    INSERT INTO carts (user_id) VALUES (:uid)
     ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
     RETURNING id
 ), gone AS (
@@ -174,26 +194,25 @@ COMMIT;
 
 -- 2. pay (PayOrder): record the attempt
 BEGIN;
--- GET_ORDER ... FOR UPDATE OF o
+-- LOCK_ORDER: the order with its lines and reservations, FOR UPDATE OF o, r
 SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid_at,
        l.product_id, l.sku, l.name, l.unit_price, l.quantity,
        r.id AS reservation_id, r.quantity AS reserved_quantity, r.status AS reservation_status,
        r.expires_at AS reservation_expires_at
 FROM orders o
 JOIN order_lines l ON l.order_id = o.id
-LEFT JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
-WHERE o.id = CAST(:order_id AS bigint) ORDER BY l.product_id
-FOR UPDATE OF o;
+JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
+WHERE o.id = :order_id ORDER BY l.product_id FOR UPDATE OF o, r;
 -- PAYMENTS_OF_ORDER
 SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
        decline_code, created_at
 FROM payments
-WHERE order_id = CAST(:order_id AS bigint) ORDER BY id;
+WHERE order_id = :order_id ORDER BY id;
 -- ADD_PAYMENT
 INSERT INTO payments (order_id, amount, currency, status, idempotency_key, gateway_reference,
                       decline_code)
-SELECT id, total, currency, 'pending', 'order-' || :order_id || '-card-bench-try-0', NULL, NULL
-FROM orders WHERE id = CAST(:order_id AS bigint)
+VALUES (:order_id, :total, 'USD', 'pending', 'order-' || :order_id || '-card-bench-try-0',
+        NULL, NULL)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id AS payment_id, created_at \gset
 COMMIT;
@@ -202,24 +221,23 @@ COMMIT;
 BEGIN;
 INSERT INTO mock_gateway_charges
     (idempotency_key, kind, reference, amount, currency, card_fingerprint, status, decline_code)
-SELECT 'order-' || :order_id || '-card-bench-try-0', 'charge',
-       'ch_' || substr(md5(random()::text), 1, 24), total, currency, 'bench', 'succeeded', NULL
-FROM orders WHERE id = CAST(:order_id AS bigint)
+VALUES ('order-' || :order_id || '-card-bench-try-0', 'charge',
+        'ch_' || substr(md5(random()::text), 1, 24), :total, 'USD', 'bench', 'succeeded', NULL)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING reference AS charge_reference, status, decline_code \gset
 COMMIT;
 
 -- 4. record the result: commit the reservations, sale movements, order paid
 BEGIN;
+-- LOCK_ORDER
 SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid_at,
        l.product_id, l.sku, l.name, l.unit_price, l.quantity,
        r.id AS reservation_id, r.quantity AS reserved_quantity, r.status AS reservation_status,
        r.expires_at AS reservation_expires_at
 FROM orders o
 JOIN order_lines l ON l.order_id = o.id
-LEFT JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
-WHERE o.id = CAST(:order_id AS bigint) ORDER BY l.product_id
-FOR UPDATE OF o;
+JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
+WHERE o.id = :order_id ORDER BY l.product_id FOR UPDATE OF o, r;
 -- PAYMENT_BY_KEY
 SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
        decline_code, created_at
@@ -244,7 +262,7 @@ WITH counters AS (
         updated_at = now()
     FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
                 ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS c(id, quantity)
-    WHERE p.id = c.id
+    WHERE p.id = c.id AND c.quantity <> 0
 )
 INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
 SELECT * FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
@@ -252,15 +270,17 @@ SELECT * FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
                      ARRAY['sale', 'sale'], ARRAY['bench', 'bench'],
                      ARRAY[CAST(:order_id AS bigint), CAST(:order_id AS bigint)],
                      ARRAY[CAST(NULL AS text), CAST(NULL AS text)]);
--- UPDATE_ORDER
+-- UPDATE_ORDER: the reservations by id, then the order
 WITH settled AS (
-    UPDATE inventory_reservations r SET status = 'committed'
-    WHERE r.order_id = CAST(:order_id AS bigint) AND r.status <> 'committed'
+    UPDATE inventory_reservations r SET status = s.status
+    FROM unnest(ARRAY[CAST(:r1 AS bigint), CAST(:r2 AS bigint)],
+                ARRAY['committed', 'committed']) AS s(id, status)
+    WHERE r.id = s.id AND r.status <> s.status
 )
 UPDATE orders SET status = 'paid', paid_at = now(), updated_at = now()
-WHERE id = CAST(:order_id AS bigint);
+WHERE id = :order_id;
 -- UPDATE_PAYMENT
 UPDATE payments SET status = 'succeeded', gateway_reference = :charge_reference,
        decline_code = NULL, updated_at = now()
-WHERE id = CAST(:payment_id AS bigint);
+WHERE id = :payment_id;
 COMMIT;

@@ -108,6 +108,12 @@ class Shop:
 
         return SqlAlchemyUnitOfWork(self.engine)
 
+    def read_uow(self) -> SqlAlchemyUnitOfWork:
+        """A unit of work in which the database refuses writes: for use cases that only read."""
+        from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
+
+        return SqlAlchemyUnitOfWork(self.engine, read_only=True)
+
     def translate(self, error: BaseException) -> ShopError | None:
         """Driver errors that escaped a use case, as the user should see them."""
         from sqlalchemy.exc import InterfaceError, OperationalError
@@ -222,12 +228,12 @@ class Shop:
     def list_products(self) -> ListProducts:
         from shopctl.application.products import ListProducts
 
-        return ListProducts(self.uow, self.settings.currency)
+        return ListProducts(self.read_uow, self.settings.currency)
 
     def get_product(self) -> GetProduct:
         from shopctl.application.products import GetProduct
 
-        return GetProduct(self.uow, self.settings.currency)
+        return GetProduct(self.read_uow, self.settings.currency)
 
     def create_product(self) -> CreateProduct:
         from shopctl.application.products import CreateProduct
@@ -276,7 +282,7 @@ class Shop:
     def show_cart(self) -> ShowCart:
         from shopctl.application.carts import ShowCart
 
-        return ShowCart(self.uow, self.settings.currency)
+        return ShowCart(self.read_uow, self.settings.currency)
 
     def add_to_cart(self) -> AddToCart:
         from shopctl.application.carts import AddToCart
@@ -308,12 +314,12 @@ class Shop:
     def list_orders(self) -> ListOrders:
         from shopctl.application.orders import ListOrders
 
-        return ListOrders(self.uow)
+        return ListOrders(self.read_uow)
 
     def get_order(self) -> GetOrder:
         from shopctl.application.orders import GetOrder
 
-        return GetOrder(self.uow)
+        return GetOrder(self.read_uow)
 
     def cancel_order(self) -> CancelOrder:
         from shopctl.application.orders import CancelOrder
@@ -333,12 +339,12 @@ class Shop:
     def list_payments(self) -> ListPayments:
         from shopctl.application.payments import ListPayments
 
-        return ListPayments(self.uow)
+        return ListPayments(self.read_uow)
 
     def list_reservations(self) -> ListReservations:
         from shopctl.application.orders import ListReservations
 
-        return ListReservations(self.uow)
+        return ListReservations(self.read_uow)
 
     def release_expired_reservations(self) -> ReleaseExpiredReservations:
         from shopctl.application.orders import ReleaseExpiredReservations

@@ -4,13 +4,10 @@ This is the checkout hot path (``shopctl simulate`` runs it from many threads), 
 written for few round trips and little Python per statement:
 
 - fixed SQL sent straight through the psycopg connection under SQLAlchemy's (same
-  transaction), so psycopg prepares each statement once per connection;
+  transaction, ``Statements``), so psycopg prepares each statement once per connection;
 - arrays bound once (``unnest``) instead of a statement per line, and data-modifying CTEs,
   so that an order with its lines and reservations is one round trip;
 - an order is read with its lines and reservations in one statement.
-
-Driver errors are wrapped as SQLAlchemy's, so the Unit of Work still turns serialization
-failures and deadlocks into ``TransientConflict``.
 """
 
 from __future__ import annotations
@@ -39,36 +36,10 @@ from shopctl.domain.repositories import (
     ReservationRecord,
 )
 from shopctl.infrastructure.database.repositories import product_from_row
+from shopctl.infrastructure.database.statements import Statements
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
-
-
-class Statements:
-    """Runs SQL on the psycopg connection of a SQLAlchemy connection, rows as named tuples."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        from psycopg import Error
-        from psycopg.pq import ExecStatus
-        from psycopg.rows import namedtuple_row
-        from sqlalchemy.exc import DBAPIError
-
-        driver = self.connection.connection.driver_connection
-        try:
-            with driver.cursor(row_factory=namedtuple_row) as cursor:  # type: ignore[union-attr]
-                cursor.execute(sql, params)
-                result = cursor.pgresult  # not .description: that builds column objects
-                returns_rows = result is not None and result.status == ExecStatus.TUPLES_OK
-                return cursor.fetchall() if returns_rows else []
-        except Error as error:
-            raise DBAPIError.instance(sql, params, error, Error) from error
-
-    def first(self, sql: str, params: dict[str, Any]) -> Any:
-        found = self.rows(sql, params)
-        return found[0] if found else None
 
 
 # -- carts ----------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ def sqlstate(error: BaseException) -> str | None:
 class SqlAlchemyUnitOfWork(UnitOfWork):
     connection: Connection
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
 
     def __enter__(self) -> Self:
         from sqlalchemy.exc import DBAPIError
@@ -42,6 +43,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             from shopctl.infrastructure.database.engine import unavailable
 
             raise unavailable(str(self._engine.url), error) from error
+        if self._read_only:  # the database refuses any write in this unit of work
+            self.connection.execution_options(postgresql_readonly=True)
         self._transaction: RootTransaction = self.connection.begin()
         self.products = SqlProductRepository(self.connection)
         self.carts = SqlCartRepository(self.connection)
@@ -61,6 +64,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         from sqlalchemy.exc import DBAPIError
 
         try:
+            if self._read_only and exc is None and self._transaction.is_active:
+                # Nothing can have been written, so COMMIT undoes as much as a rollback; and
+                # psycopg forgets its prepared statements on a rollback, which would have the
+                # checkout path parsed and planned again after every browse.
+                self._transaction.commit()
             super().__exit__(exc_type, exc, tb)
         finally:
             self.connection.close()

@@ -86,7 +86,7 @@ class MockPaymentGateway(PaymentGateway):
     def charge(
         self, amount: Decimal, currency: str, card: str, idempotency_key: str
     ) -> ChargeResult:
-        from shopctl.infrastructure.database.purchase import Statements
+        from shopctl.infrastructure.database.statements import Statements
 
         status, code = decide(card)
         fingerprint = card_fingerprint(card)
@@ -116,7 +116,7 @@ class MockPaymentGateway(PaymentGateway):
         return ChargeResult(ChargeStatus(stored.status), stored.reference, stored.decline_code)
 
     def refund(self, charge_ref: str, amount: Decimal, idempotency_key: str) -> RefundResult:
-        from shopctl.infrastructure.database.purchase import Statements
+        from shopctl.infrastructure.database.statements import Statements
 
         with self._engine.begin() as connection:
             sql = Statements(connection)

@@ -1,0 +1,75 @@
+"""What keeps the checkout path fast, on a real PostgreSQL: read-only units of work end
+without discarding psycopg's prepared statements, and still refuse every write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.exc import DBAPIError
+
+from shopctl.bootstrap import Shop
+from shopctl.domain.repositories import ProductQuery
+from shopctl.infrastructure.config import load_settings
+from shopctl.infrastructure.database.tables import products
+from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork, sqlstate
+
+# psycopg prepares a statement on a connection once it has run it this many times
+PREPARE_THRESHOLD = 5
+
+
+def backend_pid(uow: SqlAlchemyUnitOfWork) -> int:
+    return int(uow.connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def prepared_statements(uow: SqlAlchemyUnitOfWork) -> list[str]:
+    statements = uow.connection.execute(text("SELECT statement FROM pg_prepared_statements"))
+    return list(statements.scalars())
+
+
+def test_read_only_unit_of_work_refuses_writes(engine: Any) -> None:
+    with pytest.raises(DBAPIError) as raised, SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+        uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
+    assert sqlstate(raised.value) == "25006"  # read_only_sql_transaction
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.products.get_by_sku("x1") is None
+
+
+def test_the_connection_writes_again_after_a_read_only_unit_of_work(engine: Any) -> None:
+    with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+        reader = backend_pid(uow)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert backend_pid(uow) == reader  # the same pooled connection
+        uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
+        uow.commit()
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.products.get_by_sku("x1") is not None
+
+
+def test_browsing_keeps_the_statements_prepared(engine: Any) -> None:
+    # A ROLLBACK makes psycopg forget every statement it prepared on the connection: if the
+    # browse of each purchase flow rolled back, nothing on the checkout path would ever be
+    # prepared. A read-only unit of work ends with COMMIT instead.
+    for _ in range(PREPARE_THRESHOLD + 1):
+        with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+            uow.products.list(ProductQuery(search="mug"))
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.products.get_by_sku("mug")
+            uow.commit()
+    with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+        prepared = prepared_statements(uow)
+    assert any("ILIKE" in statement for statement in prepared), prepared
+    assert any("WHERE sku = $1" in statement for statement in prepared), prepared
+
+
+def test_the_shop_reads_in_read_only_units_of_work(db_url: str, tmp_path: Path) -> None:
+    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
+    try:
+        for _ in range(PREPARE_THRESHOLD + 1):
+            shop.list_products()(ProductQuery())
+        with shop.uow() as uow:
+            assert any("ORDER BY sku" in s for s in prepared_statements(uow))
+    finally:
+        shop.close()
