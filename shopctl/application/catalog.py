@@ -22,6 +22,7 @@ from shopctl.domain.repositories import UnitOfWork
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 BATCH_SIZE = 5000
+FIRST_BATCH_SIZE = 1000  # the database starts sooner; the batches after it are full size
 
 
 class OnError(StrEnum):
@@ -148,7 +149,7 @@ class ImportCatalog:
     ) -> Iterator[_Batch]:
         """Rows validated by the domain rules that need no database, in batches. The source
         of a valid row is kept only for the ``rejected`` callback (it is most of the memory)."""
-        size = self._batch_size
+        size = min(self._batch_size, FIRST_BATCH_SIZE)
         failures: list[Failure] = []
         valid: list[CatalogRow] = []
         position: dict[str, int] = {}
@@ -183,6 +184,7 @@ class ImportCatalog:
                 failures, valid, position, unless_stored = [], [], {}, []
                 sources = [] if keep_sources else None
                 count = 0
+                size = self._batch_size
         if count:
             yield _Batch(failures, prepare(valid), position, unless_stored, sources)
 

@@ -75,15 +75,19 @@ def list_products_sql(*, active_only: bool, in_stock: bool, search: bool) -> str
 # -- bulk import SQL ------------------------------------------------------------------------
 # Temporary tables live on this connection only; `import_seen` (every SKU and line of this
 # import so far) outlives the per-batch commits of `--on-error skip`, so that a SKU repeated
-# in a later batch is still caught. It has no index: it is only read for the few SKUs that
-# the import's Bloom filter (`_SeenSkus`) may have seen before, by one scan.
+# in a later batch is still caught. It is only read for the few SKUs that the import's Bloom
+# filter (`_SeenSkus`) may have seen before: by a scan, until it is large enough for an index
+# to cost less than scanning it again and again (SEEN_INDEX_AFTER).
 CREATE_IMPORT_TABLES = """
 CREATE TEMPORARY TABLE IF NOT EXISTS import_seen (sku text NOT NULL, line integer NOT NULL);
 CREATE TEMPORARY TABLE IF NOT EXISTS import_rows (
     line integer NOT NULL, sku text NOT NULL, name text, price numeric(12, 2),
     description text, stock integer, active boolean);
+DROP INDEX IF EXISTS import_seen_sku;
 TRUNCATE import_seen, import_rows;
 """
+SEEN_INDEX_AFTER = 200_000  # rows in import_seen
+INDEX_SEEN = "CREATE INDEX import_seen_sku ON import_seen (sku)"
 
 # Index probes for joins against the catalog (the batch is small, the catalog may be large
 # and the staging table has no statistics), and no JIT: compiling would take longer than
@@ -212,6 +216,7 @@ class SqlProductRepository(ProductRepository):
         self._staged = (0, 0)  # (rows, stored products among them) of the staged batch
         self._seen_skus: _SeenSkus | None = None  # made by the first prepare_import
         self._rows_staged = False  # import_rows holds a batch
+        self._seen_rows: int | None = None  # rows in import_seen, None once it is indexed
 
     # -- single products --------------------------------------------------------------------
 
@@ -351,6 +356,7 @@ class SqlProductRepository(ProductRepository):
         if not self._import_tables_ready:
             self._driver.execute(CREATE_IMPORT_TABLES)
             self._import_tables_ready = True
+            self._seen_rows = 0
         with self._driver.cursor() as cursor:
             if self._rows_staged:  # the previous batch was not applied (see apply_import)
                 cursor.execute("TRUNCATE import_rows")
@@ -359,7 +365,12 @@ class SqlProductRepository(ProductRepository):
                 copy.write(batch.copy_data)
             earlier: dict[str, int] = {}
             if batch.maybe_seen:
+                if self._seen_rows is not None and self._seen_rows > SEEN_INDEX_AFTER:
+                    cursor.execute(INDEX_SEEN)
+                    self._seen_rows = None
                 earlier = dict(cursor.execute(EARLIER_LINES, (batch.maybe_seen,)).fetchall())
+            if self._seen_rows is not None:
+                self._seen_rows += len(batch.rows)
             # Statements without parameters share a round trip.
             cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {LOCK_STORED}")
             cursor.nextset()
