@@ -171,11 +171,10 @@ class ImportCatalog:
                         failures.append((_duplicate(row, valid[first].line), source))
                     else:
                         position[row.sku] = len(valid)
-                        if row.name is None or row.price is None:
-                            try:
-                                row.check_against(None)  # as a new SKU
-                            except InvalidInput as error:
-                                unless_stored.append((len(valid), error.message))
+                        try:
+                            row.check_against(None)  # as a new SKU
+                        except InvalidInput as error:
+                            unless_stored.append((len(valid), error.message))
                         valid.append(row)
                         if sources is not None:
                             sources.append(source)
