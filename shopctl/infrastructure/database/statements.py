@@ -11,6 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# At module level: an import statement costs a little on every call, and this runs for every
+# statement of the checkout path. The module itself is only loaded by code that needs a database.
+from psycopg import Error
+from psycopg.pq import ExecStatus
+from psycopg.rows import namedtuple_row
+from sqlalchemy.exc import DBAPIError
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -22,11 +29,6 @@ class Statements:
         self.connection = connection
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        from psycopg import Error
-        from psycopg.pq import ExecStatus
-        from psycopg.rows import namedtuple_row
-        from sqlalchemy.exc import DBAPIError
-
         driver = self.connection.connection.driver_connection
         try:
             with driver.cursor(row_factory=namedtuple_row) as cursor:  # type: ignore[union-attr]
