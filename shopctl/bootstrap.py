@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         SetUserRole,
         WhoAmI,
     )
+    from shopctl.infrastructure.database.reads import PsycopgProductCatalog
     from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
 
 
@@ -93,12 +94,12 @@ class Shop:
         from sqlalchemy.exc import DBAPIError
 
         from shopctl.infrastructure.database.engine import unavailable
-        from shopctl.infrastructure.database.migrations import check_schema
+        from shopctl.infrastructure.database.migrations import check_schema, sqlalchemy_scalar
 
         engine = self.unchecked_engine
         try:
             with engine.connect() as connection:
-                check_schema(connection)
+                check_schema(sqlalchemy_scalar(connection))
         except DBAPIError as error:
             raise unavailable(self.database_url, error) from error
         return engine
@@ -114,6 +115,14 @@ class Shop:
 
         return SqlAlchemyUnitOfWork(self.engine, read_only=True)
 
+    @cached_property
+    def catalog(self) -> PsycopgProductCatalog:
+        """Browsing, on a psycopg connection of its own: ``products list/get`` never import
+        SQLAlchemy (SPEC §10 start-up), and ``simulate`` browses on prepared statements."""
+        from shopctl.infrastructure.database.reads import PsycopgProductCatalog
+
+        return PsycopgProductCatalog(self.database_url)
+
     def translate(self, error: BaseException) -> ShopError | None:
         """Driver errors that escaped a use case, as the user should see them."""
         from sqlalchemy.exc import InterfaceError, OperationalError
@@ -125,6 +134,8 @@ class Shop:
         return None
 
     def close(self) -> None:
+        if "catalog" in self.__dict__:
+            self.catalog.close()
         if "unchecked_engine" in self.__dict__:
             self.unchecked_engine.dispose()
 
@@ -228,12 +239,12 @@ class Shop:
     def list_products(self) -> ListProducts:
         from shopctl.application.products import ListProducts
 
-        return ListProducts(self.read_uow, self.settings.currency)
+        return ListProducts(self.catalog, self.settings.currency)
 
     def get_product(self) -> GetProduct:
         from shopctl.application.products import GetProduct
 
-        return GetProduct(self.read_uow, self.settings.currency)
+        return GetProduct(self.catalog, self.settings.currency)
 
     def create_product(self) -> CreateProduct:
         from shopctl.application.products import CreateProduct

@@ -11,7 +11,12 @@ from shopctl.application.dto import ProductView
 from shopctl.domain.errors import InvalidInput, NotFound
 from shopctl.domain.money import parse_money
 from shopctl.domain.products import Product, validate_quantity
-from shopctl.domain.repositories import ProductQuery, ProductRepository, UnitOfWork
+from shopctl.domain.repositories import (
+    ProductCatalog,
+    ProductQuery,
+    ProductRepository,
+    UnitOfWork,
+)
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
@@ -28,8 +33,8 @@ def _find(products: ProductRepository, sku: str, *, for_update: bool = False) ->
 class ListProducts:
     """Browse the catalog: public, read-only, ordered by SKU."""
 
-    def __init__(self, uow: UnitOfWorkFactory, currency: str) -> None:
-        self._uow = uow
+    def __init__(self, catalog: ProductCatalog, currency: str) -> None:
+        self._catalog = catalog
         self._currency = currency
 
     def __call__(self, query: ProductQuery) -> list[ProductView]:
@@ -37,20 +42,21 @@ class ListProducts:
             raise InvalidInput(f"--limit must be between 1 and {MAX_PAGE}, got {query.limit}")
         if query.offset < 0:
             raise InvalidInput(f"--offset must be 0 or more, got {query.offset}")
-        with self._uow() as uow:
-            return [ProductView.of(p, self._currency) for p in uow.products.list(query)]
+        return [ProductView.of(p, self._currency) for p in self._catalog.list(query)]
 
 
 class GetProduct:
     """Show one product by SKU, active or archived."""
 
-    def __init__(self, uow: UnitOfWorkFactory, currency: str) -> None:
-        self._uow = uow
+    def __init__(self, catalog: ProductCatalog, currency: str) -> None:
+        self._catalog = catalog
         self._currency = currency
 
     def __call__(self, sku: str) -> ProductView:
-        with self._uow() as uow:
-            return ProductView.of(_find(uow.products, sku), self._currency)
+        product = self._catalog.get_by_sku(sku)
+        if product is None:
+            raise NotFound(f"no product with SKU {sku!r}")
+        return ProductView.of(product, self._currency)
 
 
 class CreateProduct:

@@ -27,7 +27,19 @@ class ProductQuery:
     offset: int = 0
 
 
-class ProductRepository(abc.ABC):
+class ProductCatalog(abc.ABC):
+    """The catalog's read side: what browsing needs, and nothing that writes or locks."""
+
+    @abc.abstractmethod
+    def get_by_sku(self, sku: str) -> Product | None:
+        """The product with this SKU, active or archived."""
+
+    @abc.abstractmethod
+    def list(self, query: ProductQuery) -> list[Product]:
+        """Products matching ``query``, ordered by SKU."""
+
+
+class ProductRepository(ProductCatalog):
     """Products and their stock ledger: ``add``/``save`` also write ``pending_movements``."""
 
     @abc.abstractmethod
@@ -37,10 +49,6 @@ class ProductRepository(abc.ABC):
     @abc.abstractmethod
     def get_many_for_update(self, ids: Iterable[int]) -> list[Product]:
         """Lock and return these products in ascending id order (no deadlock between lockers)."""
-
-    @abc.abstractmethod
-    def list(self, query: ProductQuery) -> list[Product]:
-        """Products matching ``query``, ordered by SKU."""
 
     @abc.abstractmethod
     def add(self, product: Product) -> None:

@@ -96,7 +96,7 @@ def test_migrations_match_the_metadata(engine: Any) -> None:
 def test_upgrade_downgrade_upgrade(engine: Any) -> None:
     migrations.downgrade(engine, "base")
     with engine.connect() as connection:
-        assert migrations.current_revision(connection) is None
+        assert migrations.current_revision(migrations.sqlalchemy_scalar(connection)) is None
         tables = connection.execute(
             text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
         ).scalar()

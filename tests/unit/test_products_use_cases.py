@@ -32,32 +32,36 @@ def uow() -> FakeUnitOfWork:
 
 
 def test_lists_active_products_by_sku(uow: FakeUnitOfWork) -> None:
-    found = ListProducts(uow, "USD")(ProductQuery())
+    found = ListProducts(uow.products, "USD")(ProductQuery())
     assert [p.sku for p in found] == ["A-1", "B-2"]
     assert found[0].currency == "USD"
     assert found[0].available == 3
 
 
 def test_in_stock_and_search(uow: FakeUnitOfWork) -> None:
-    assert [p.sku for p in ListProducts(uow, "USD")(ProductQuery(in_stock=True))] == ["A-1"]
-    assert [p.sku for p in ListProducts(uow, "USD")(ProductQuery(search="MUG"))] == ["B-2"]
+    assert [p.sku for p in ListProducts(uow.products, "USD")(ProductQuery(in_stock=True))] == [
+        "A-1"
+    ]
+    assert [p.sku for p in ListProducts(uow.products, "USD")(ProductQuery(search="MUG"))] == ["B-2"]
 
 
 def test_limit_and_offset_are_checked(uow: FakeUnitOfWork) -> None:
     with pytest.raises(InvalidInput, match="--limit"):
-        ListProducts(uow, "USD")(ProductQuery(limit=0))
+        ListProducts(uow.products, "USD")(ProductQuery(limit=0))
     with pytest.raises(InvalidInput, match="--offset"):
-        ListProducts(uow, "USD")(ProductQuery(offset=-1))
-    assert [p.sku for p in ListProducts(uow, "USD")(ProductQuery(limit=1, offset=1))] == ["B-2"]
+        ListProducts(uow.products, "USD")(ProductQuery(offset=-1))
+    assert [p.sku for p in ListProducts(uow.products, "USD")(ProductQuery(limit=1, offset=1))] == [
+        "B-2"
+    ]
 
 
 def test_get_returns_archived_products_too(uow: FakeUnitOfWork) -> None:
-    assert GetProduct(uow, "USD")("C-3").active is False
+    assert GetProduct(uow.products, "USD")("C-3").active is False
 
 
 def test_get_unknown_sku_is_not_found(uow: FakeUnitOfWork) -> None:
     with pytest.raises(NotFound, match="NOPE"):
-        GetProduct(uow, "USD")("NOPE")
+        GetProduct(uow.products, "USD")("NOPE")
 
 
 # -- administration (admins only) ------------------------------------------------------------

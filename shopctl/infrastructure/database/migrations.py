@@ -6,9 +6,10 @@ linear, so the head is found from the file names without importing Alembic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shopctl.application.errors import DatabaseUnavailable
 
@@ -32,18 +33,26 @@ def head_revision() -> str:
     return versions[-1]
 
 
-def current_revision(connection: Connection) -> str | None:
-    from sqlalchemy import text
+Scalar = Callable[[str], Any]
+"""Runs one SQL statement and returns the first column of its first row (or None)."""
 
-    exists = connection.execute(text("SELECT to_regclass('alembic_version')")).scalar()
-    if exists is None:
+
+def sqlalchemy_scalar(connection: Connection) -> Scalar:
+    return lambda sql: connection.exec_driver_sql(sql).scalar()
+
+
+def current_revision(scalar: Scalar) -> str | None:
+    """The database's revision; None when it has no schema. Works on any driver's
+    connection, so that the psycopg-only read path checks the schema as well."""
+    if scalar("SELECT to_regclass('alembic_version')") is None:
         return None
-    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    revision = scalar("SELECT version_num FROM alembic_version")
+    return None if revision is None else str(revision)
 
 
-def check_schema(connection: Connection) -> None:
+def check_schema(scalar: Scalar) -> None:
     """Refuse to work on a database that is not at the latest migration (exit code 8)."""
-    current, head = current_revision(connection), head_revision()
+    current, head = current_revision(scalar), head_revision()
     if current != head:
         state = "has no schema yet" if current is None else f"is at revision {current}"
         raise DatabaseUnavailable(
@@ -97,7 +106,9 @@ class SchemaStatus:
 
 def status(engine: Engine) -> SchemaStatus:
     with engine.connect() as connection:
-        return SchemaStatus(current=current_revision(connection), head=head_revision())
+        return SchemaStatus(
+            current=current_revision(sqlalchemy_scalar(connection)), head=head_revision()
+        )
 
 
 def create_database_if_missing(url: str) -> bool:

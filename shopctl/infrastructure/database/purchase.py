@@ -35,7 +35,7 @@ from shopctl.domain.repositories import (
     PaymentRepository,
     ReservationRecord,
 )
-from shopctl.infrastructure.database.repositories import product_from_row
+from shopctl.infrastructure.database.reads import product_from_row
 from shopctl.infrastructure.database.statements import Statements
 
 if TYPE_CHECKING:

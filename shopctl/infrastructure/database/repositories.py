@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, func, insert, or_, select, update
@@ -18,58 +17,18 @@ from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.products import Product, StockReason
 from shopctl.domain.repositories import ProductQuery, ProductRepository
+from shopctl.infrastructure.database.reads import (
+    PRODUCT_BY_SKU,
+    PRODUCT_BY_SKU_FOR_UPDATE,
+    list_products_parameters,
+    product_from_row,
+)
 from shopctl.infrastructure.database.statements import Statements
 from shopctl.infrastructure.database.tables import order_lines, products, stock_movements
 
 if TYPE_CHECKING:
     from psycopg import Connection as PsycopgConnection
-    from sqlalchemy.engine import Connection, Row
-
-
-def product_from_row(row: Row[Any]) -> Product:
-    return Product(
-        id=row.id,
-        sku=row.sku,
-        name=row.name,
-        description=row.description,
-        price=row.price,
-        stock_on_hand=row.stock_on_hand,
-        reserved=row.reserved,
-        active=row.active,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-# Browsing and the cart's look-up by SKU are on the checkout path: fixed text, which psycopg
-# prepares once per connection, instead of a statement built and compiled on every call.
-PRODUCT_ROWS = """
-SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
-       updated_at
-FROM products
-"""
-PRODUCT_BY_SKU = PRODUCT_ROWS + "WHERE sku = %(sku)s"
-PRODUCT_BY_SKU_FOR_UPDATE = PRODUCT_BY_SKU + " FOR UPDATE"
-
-
-@cache
-def list_products_sql(*, active_only: bool, in_stock: bool, search: bool) -> str:
-    """One constant statement per combination of filters (each gets its own plan)."""
-    conditions = [
-        condition
-        for condition, wanted in (
-            ("active", active_only),
-            ("stock_on_hand > reserved", in_stock),
-            ("(sku ILIKE %(pattern)s OR name ILIKE %(pattern)s)", search),
-        )
-        if wanted
-    ]
-    where = f"WHERE {' AND '.join(conditions)}\n" if conditions else ""
-    return PRODUCT_ROWS + where + "ORDER BY sku LIMIT %(limit)s OFFSET %(offset)s"
+    from sqlalchemy.engine import Connection
 
 
 # -- bulk import SQL ------------------------------------------------------------------------
@@ -235,16 +194,7 @@ class SqlProductRepository(ProductRepository):
         return [product_from_row(row) for row in self.connection.execute(statement)]
 
     def list(self, query: ProductQuery) -> list[Product]:
-        statement = list_products_sql(
-            active_only=not query.include_inactive,
-            in_stock=query.in_stock,
-            search=bool(query.search),
-        )
-        parameters = {
-            "pattern": f"%{escape_like(query.search)}%" if query.search else None,
-            "limit": query.limit,
-            "offset": query.offset,
-        }
+        statement, parameters = list_products_parameters(query)
         return [
             product_from_row(row) for row in Statements(self.connection).rows(statement, parameters)
         ]
