@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from shopctl.domain.carts import Cart
-from shopctl.domain.orders import Order
-from shopctl.domain.payments import Payment
-from shopctl.domain.products import Product
-from shopctl.domain.users import User
+if TYPE_CHECKING:  # annotations only: a view of one kind loads no other part of the domain
+    from shopctl.domain.carts import Cart
+    from shopctl.domain.orders import Order
+    from shopctl.domain.payments import Payment
+    from shopctl.domain.products import Product
+    from shopctl.domain.users import User
 
 
 @dataclass(frozen=True)

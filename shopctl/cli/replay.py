@@ -2,63 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shopctl.application.replay import (
-    CommandResult,
-    CommandRunner,
-    ReplayReport,
-    Scenario,
-    StepReport,
-)
-from shopctl.cli.context import CliContext, output_format, state
+from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
 from shopctl.cli.output import Output, OutputFormat
 
+if TYPE_CHECKING:  # the replay machinery loads when a replay runs, not for every command
+    from shopctl.application.replay import ReplayReport, Scenario, StepReport
+
 REPORT_COLUMNS = ("step", "as", "command", "exit", "result", "ms")
-
-
-class InProcessRunner(CommandRunner):
-    """Runs a command line through the real CLI entry point, with its own output and stdin.
-
-    The replay's own --profile / --database-url / --config-dir / --debug go first, so
-    that a step's options of the same name still win; the environment is this process's.
-    """
-
-    def __init__(self, base: CliContext) -> None:
-        self._base = base
-
-    def __call__(
-        self, argv: Sequence[str], *, profile: str | None, stdin: str | None
-    ) -> CommandResult:
-        from shopctl.cli.app import run
-
-        base = self._base
-        inherited: list[str] = []
-        if profile or base.profile:
-            inherited += ["--profile", str(profile or base.profile)]
-        if base.database_url:
-            inherited += ["--database-url", base.database_url]
-        if base.config_dir:
-            inherited += ["--config-dir", base.config_dir]
-        if base.debug:
-            inherited.append("--debug")
-        stdout, stderr = io.StringIO(), io.StringIO()
-        # Output is handed the buffers; what Click itself prints (--help, --version, usage
-        # errors) goes to sys.stdout / sys.stderr, so those are swapped for the step too.
-        saved = sys.stdin, sys.stdout, sys.stderr
-        sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin or ""), stdout, stderr
-        try:
-            code = run([*inherited, *argv], context=CliContext(output=Output(stdout, stderr)))
-        finally:
-            sys.stdin, sys.stdout, sys.stderr = saved
-        return CommandResult(exit_code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue())
 
 
 def load_scenarios(files: Sequence[str]) -> list[Scenario]:
@@ -95,6 +53,7 @@ def replay(
     expectations, with exit code 9; a malformed file gives exit code 2.
     """
     from shopctl.application.replay import ReplayScenarios, parse_vars
+    from shopctl.cli.runner import InProcessRunner
     from shopctl.domain.errors import CheckFailed
 
     cli = state(ctx)

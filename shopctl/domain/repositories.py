@@ -7,15 +7,16 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-from shopctl.domain.carts import Cart
-from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
-from shopctl.domain.orders import Order, OrderStatus, ReservationStatus
-from shopctl.domain.payments import Payment
-from shopctl.domain.products import Product
-from shopctl.domain.sessions import RefreshToken
-from shopctl.domain.users import User
+if TYPE_CHECKING:  # annotations only: browsing the catalog loads no orders, carts or users
+    from shopctl.domain.carts import Cart
+    from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
+    from shopctl.domain.orders import Order, OrderStatus, ReservationStatus
+    from shopctl.domain.payments import Payment
+    from shopctl.domain.products import Product
+    from shopctl.domain.sessions import RefreshToken
+    from shopctl.domain.users import User
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class ProductRepository(ProductCatalog):
         """One batch of an import (SKUs distinct within it) in the form ``stage_import``
         takes. No database access: the import calls it from its reading thread, batch after
         batch in file order, while the database works on the previous batch."""
+        from shopctl.domain.catalog import ImportBatch
+
         return ImportBatch(rows)
 
     @abc.abstractmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -152,3 +153,19 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "shopctl", "--version"], capture_output=True, text=True
     )
     assert result.returncode == 0
+
+
+def test_browsing_loads_no_sqlalchemy(db_url: str, config_dir: Path) -> None:
+    # SPEC §10's read start-up target holds because a public read never imports SQLAlchemy.
+    code = (
+        "import sys\n"
+        "from shopctl.cli.app import run\n"
+        "codes = [run(['products', 'list', '--json']), run(['products', 'get', 'NOPE'])]\n"
+        "print(codes, sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic'}),"
+        " file=sys.stderr)\n"
+    )
+    env = clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert loaded.stderr.strip().splitlines()[-1] == "[0, 5] []", loaded.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
@@ -64,12 +65,36 @@ def test_browsing_keeps_the_statements_prepared(engine: Any) -> None:
     assert any("WHERE sku = $1" in statement for statement in prepared), prepared
 
 
-def test_the_shop_reads_in_read_only_units_of_work(db_url: str, tmp_path: Path) -> None:
+def test_the_shop_browses_on_one_read_only_connection_with_prepared_statements(
+    db_url: str, tmp_path: Path
+) -> None:
     shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
     try:
         for _ in range(PREPARE_THRESHOLD + 1):
             shop.list_products()(ProductQuery())
-        with shop.uow() as uow:
-            assert any("ORDER BY sku" in s for s in prepared_statements(uow))
+        connection = shop.catalog._connection  # the catalog's own psycopg connection
+        assert connection is not None
+        prepared = connection.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+        assert any("ORDER BY sku" in statement for (statement,) in prepared), prepared
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            connection.execute("INSERT INTO products (sku, name, price) VALUES ('x1', 'X', 1)")
+        assert "engine" not in shop.__dict__, "browsing needs no SQLAlchemy engine"
     finally:
         shop.close()
+    assert connection.closed
+
+
+def test_the_catalog_refuses_a_database_behind_the_latest_migration(
+    db_url: str, engine: Any
+) -> None:
+    from shopctl.application.errors import DatabaseUnavailable
+    from shopctl.infrastructure.database import migrations
+    from shopctl.infrastructure.database.reads import PsycopgProductCatalog
+
+    migrations.downgrade(engine, "0002")
+    catalog = PsycopgProductCatalog(db_url)
+    with pytest.raises(DatabaseUnavailable, match=r"is at revision 0002.*needs revision"):
+        catalog.get_by_sku("x1")
+    migrations.upgrade(engine)
+    assert catalog.get_by_sku("x1") is None
+    catalog.close()
