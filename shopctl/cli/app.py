@@ -3,21 +3,100 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import click
 import typer
+from typer.core import TyperGroup
 
 from shopctl import __version__
-from shopctl.cli import audit, cart, db, inventory, orders, pay, products, replay, simulate, users
 from shopctl.cli.context import CliContext
 from shopctl.cli.errors import EXIT_CODES, EXIT_CODES_HELP
 from shopctl.cli.output import Output
 
+# Help is plain Click text (rich_markup_mode=None), but Typer escapes "[" for Rich whenever
+# Rich is installed, so option help read "\[default: 50]". Rich stays ours, for tables.
+typer.core.HAS_RICH = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A top-level command: ``shopctl.cli.<module>``'s ``app`` group, or one function of it."""
+
+    module: str
+    help: str  # what `shopctl --help` shows: the group's help, or the command's first line
+    function: str | None = None
+
+
+# The root imports a command's module, and builds its Click commands, only when that command
+# runs: `shopctl products get` does not pay for the other nine, and `shopctl --help` lists
+# them from here (tests/unit/test_cli_frame.py checks that this table matches the modules).
+COMMANDS: dict[str, Entry] = {
+    "db": Entry("db", "Migrate the schema; manage the embedded PostgreSQL."),
+    "products": Entry("products", "Browse and manage the catalog."),
+    "users": Entry("users", "Register, log in and out, and manage users and roles."),
+    "cart": Entry("cart", "Fill your cart before placing an order."),
+    "order": Entry(
+        "orders", "Place an order from your cart; list, show, cancel and fulfill orders."
+    ),
+    "pay": Entry("pay", "Pay orders (mock gateway test cards) and show payments."),
+    "inventory": Entry("inventory", "Inventory reservations and their expiry (admins)."),
+    "audit": Entry("audit", "Check every invariant of the database (admin).", "audit"),
+    "replay": Entry(
+        "replay",
+        "Replay scenario files: each step is a shopctl command line run as a profile.",
+        "replay",
+    ),
+    "simulate": Entry(
+        "simulate",
+        "Run concurrent virtual shoppers against a catalog of their own (admins).",
+        "simulate",
+    ),
+}
+
+
+class LazyCommands(TyperGroup):
+    """The root group, loading each command on first use (Click's lazy-subcommand pattern)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self._loaded: dict[str, click.Command] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        if cmd_name not in self._loaded:
+            self._loaded[cmd_name] = load_command(cmd_name, entry)
+        return self._loaded[cmd_name]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, entry.help) for name, entry in COMMANDS.items()])
+
+
+def load_command(name: str, entry: Entry) -> click.Command:
+    from importlib import import_module
+
+    from typer.main import get_command_from_info, get_group_from_info
+    from typer.models import CommandInfo, TyperInfo
+
+    module = import_module(f"shopctl.cli.{entry.module}")
+    if entry.function is not None:
+        info = CommandInfo(name=name, callback=getattr(module, entry.function))
+        return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
+    group = TyperInfo(module.app, name=name)
+    return get_group_from_info(group, pretty_exceptions_short=True, rich_markup_mode=None)
+
+
 app = typer.Typer(
     name="shopctl",
+    cls=LazyCommands,
     help="Shop administration and simulation on PostgreSQL.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
@@ -26,16 +105,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
-app.add_typer(db.app, name="db")
-app.add_typer(products.app, name="products")
-app.command("audit")(audit.audit)
-app.add_typer(users.app, name="users")
-app.add_typer(cart.app, name="cart")
-app.add_typer(orders.app, name="order")
-app.add_typer(pay.app, name="pay")
-app.add_typer(inventory.app, name="inventory")
-app.command("replay")(replay.replay)
-app.command("simulate")(simulate.simulate)
 
 
 def _version(value: bool) -> None:
@@ -104,6 +173,8 @@ def run(argv: Sequence[str] | None = None, *, context: CliContext | None = None)
         return 130
     except Exception as raised:
         if debug:
+            import traceback
+
             traceback.print_exc(file=obj.output.stderr)
         shop_error = obj.translate(raised)
         if shop_error is None:

@@ -1,0 +1,60 @@
+"""The root command loads its commands lazily, from a table that must match the modules."""
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from shopctl.cli.app import COMMANDS, app, load_command, run
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_each_command_loads_and_the_root_help_matches_it(name: str) -> None:
+    command = load_command(name, COMMANDS[name])
+    assert command.name == name
+    assert COMMANDS[name].help == command.get_short_help_str(limit=1000)
+    if COMMANDS[name].function is None:
+        assert isinstance(command, click.Group) and command.list_commands(click.Context(command))
+
+
+def test_root_help_lists_every_command_without_loading_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = (
+        "import sys\n"
+        "from shopctl.cli.app import run\n"
+        "run(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('shopctl.cli.') and m not in"
+        " {'shopctl.cli.app', 'shopctl.cli.context', 'shopctl.cli.errors', 'shopctl.cli.output'}),"
+        " file=sys.stderr)\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stderr.strip() == "[]"
+    for name in COMMANDS:
+        assert f"\n  {name} " in shown.stdout
+
+
+def test_a_command_loads_only_its_own_module() -> None:
+    code = (
+        "import sys\n"
+        "from shopctl.cli.app import run\n"
+        "run(['products', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('shopctl.cli.') and m not in"
+        " {'shopctl.cli.app', 'shopctl.cli.context', 'shopctl.cli.errors', 'shopctl.cli.output',"
+        " 'shopctl.cli.options'}), file=sys.stderr)\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stderr.strip() == "['shopctl.cli.products']"
+
+
+def test_help_shows_defaults_without_markup_escapes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["products", "list", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "[default: 50]" in out and "\\[" not in out
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["nope"]) == 2
+    assert "No such command 'nope'" in capsys.readouterr().err
+    assert app.info.cls is not None
