@@ -58,7 +58,8 @@ if TYPE_CHECKING:
         SetUserRole,
         WhoAmI,
     )
-    from shopctl.infrastructure.database.reads import PsycopgProductCatalog
+    from shopctl.infrastructure.database.bulk import PsycopgImportUnitOfWork
+    from shopctl.infrastructure.database.reads import PsycopgReader
     from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
 
 
@@ -116,12 +117,19 @@ class Shop:
         return SqlAlchemyUnitOfWork(self.engine, read_only=True)
 
     @cached_property
-    def catalog(self) -> PsycopgProductCatalog:
-        """Browsing, on a psycopg connection of its own: ``products list/get`` never import
-        SQLAlchemy (SPEC §10 start-up), and ``simulate`` browses on prepared statements."""
-        from shopctl.infrastructure.database.reads import PsycopgProductCatalog
+    def reader(self) -> PsycopgReader:
+        """The read side, on a psycopg connection of its own: browsing and the session check
+        never import SQLAlchemy (SPEC §10 start-up), and ``simulate`` browses on prepared
+        statements."""
+        from shopctl.infrastructure.database.reads import PsycopgReader
 
-        return PsycopgProductCatalog(self.database_url)
+        return PsycopgReader(self.database_url)
+
+    def import_uow(self) -> PsycopgImportUnitOfWork:
+        """A unit of work for the bulk import only, on psycopg (COPY and set-based SQL)."""
+        from shopctl.infrastructure.database.bulk import PsycopgImportUnitOfWork
+
+        return PsycopgImportUnitOfWork(self.database_url)
 
     def translate(self, error: BaseException) -> ShopError | None:
         """Driver errors that escaped a use case, as the user should see them."""
@@ -134,8 +142,8 @@ class Shop:
         return None
 
     def close(self) -> None:
-        if "catalog" in self.__dict__:
-            self.catalog.close()
+        if "reader" in self.__dict__:
+            self.reader.close()
         if "unchecked_engine" in self.__dict__:
             self.unchecked_engine.dispose()
 
@@ -159,9 +167,12 @@ class Shop:
 
         if self.settings.jwt_secret:
             return check_key(self.settings.jwt_secret.encode(), source="SHOPCTL_JWT_SECRET")
+        key = self.reader.signing_key()
+        if key is not None:
+            return key
         from shopctl.infrastructure.database.users import signing_key
 
-        with self.engine.begin() as connection:
+        with self.engine.begin() as connection:  # the key was removed: make a new one
             return signing_key(connection)
 
     @cached_property
@@ -213,7 +224,7 @@ class Shop:
         from shopctl.application.sessions import Authenticate
 
         return Authenticate(
-            self.uow, self.tokens, self.clock, self.sessions, self.refresh_session()
+            self.reader, self.tokens, self.clock, self.sessions, self.refresh_session()
         )
 
     def who_am_i(self) -> WhoAmI:
@@ -239,12 +250,12 @@ class Shop:
     def list_products(self) -> ListProducts:
         from shopctl.application.products import ListProducts
 
-        return ListProducts(self.catalog, self.settings.currency)
+        return ListProducts(self.reader, self.settings.currency)
 
     def get_product(self) -> GetProduct:
         from shopctl.application.products import GetProduct
 
-        return GetProduct(self.catalog, self.settings.currency)
+        return GetProduct(self.reader, self.settings.currency)
 
     def create_product(self) -> CreateProduct:
         from shopctl.application.products import CreateProduct
@@ -269,7 +280,7 @@ class Shop:
     def import_catalog(self) -> ImportCatalog:
         from shopctl.application.catalog import ImportCatalog
 
-        return ImportCatalog(self.uow)
+        return ImportCatalog(self.import_uow)
 
     def export_catalog(self) -> ExportCatalog:
         from shopctl.application.catalog import ExportCatalog

@@ -25,6 +25,7 @@ from shopctl.domain.orders import Order, ReservationStatus
 from shopctl.domain.payments import Payment
 from shopctl.domain.products import Product, StockMovement
 from shopctl.domain.repositories import (
+    AccountReader,
     CartRepository,
     InventoryRepository,
     OrderQuery,
@@ -225,6 +226,19 @@ class FakeRefreshTokenRepository(RefreshTokenRepository):
         for token in fresh:
             token.revoked_at = at
         return len(fresh)
+
+
+class FakeAccountReader(AccountReader):
+    """The session check's reads, from a fake unit of work's repositories."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def get_user(self, user_id: int) -> User | None:
+        return self._uow.users.get(user_id)
+
+    def family_revoked(self, family_id: str) -> bool:
+        return self._uow.refresh_tokens.family_revoked(family_id)
 
 
 class FakeUnitOfWork(UnitOfWork):

@@ -17,9 +17,10 @@ from shopctl.application.auth import Principal, require_admin
 from shopctl.application.background import in_background
 from shopctl.domain.catalog import CatalogRow, ImportBatch, parse_catalog_row
 from shopctl.domain.errors import InvalidInput
-from shopctl.domain.repositories import UnitOfWork
+from shopctl.domain.repositories import ImportUnitOfWork, UnitOfWork
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+ImportUnitOfWorkFactory = Callable[[], ImportUnitOfWork]
 
 BATCH_SIZE = 5000
 FIRST_BATCH_SIZE = 1000  # the database starts sooner; the batches after it are full size
@@ -96,7 +97,7 @@ class ImportCatalog:
     flat); per batch, this thread only looks at the rows the database knows something of.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(self, uow: ImportUnitOfWorkFactory, *, batch_size: int = BATCH_SIZE) -> None:
         self._uow = uow
         self._batch_size = batch_size
 
@@ -189,7 +190,7 @@ class ImportCatalog:
 
     def _apply(
         self,
-        uow: UnitOfWork,
+        uow: ImportUnitOfWork,
         batch: _Batch,
         tally: _Tally,
         actor: str,

@@ -20,7 +20,7 @@ from shopctl.application.ports import (
     TokenType,
 )
 from shopctl.domain.errors import NotAuthenticated, ShopError
-from shopctl.domain.repositories import UnitOfWork
+from shopctl.domain.repositories import AccountReader, UnitOfWork
 from shopctl.domain.sessions import LOGIN_HINT, RefreshToken
 from shopctl.domain.users import User, normalise_email, validate_password
 
@@ -189,13 +189,13 @@ class Authenticate:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        accounts: AccountReader,
         tokens: TokenService,
         clock: Clock,
         sessions: SessionStore,
         refresh: RefreshSession,
     ) -> None:
-        self._uow = uow
+        self._accounts = accounts
         self._tokens = tokens
         self._clock = clock
         self._sessions = sessions
@@ -208,15 +208,14 @@ class Authenticate:
         claims = self._access_claims(session)
         if claims.expires_at <= self._clock.now():
             session, claims = self._refreshed()
-        with self._uow() as uow:
-            user = uow.users.get(claims.user_id)
-            if user is None:
-                raise NotAuthenticated("the logged-in user no longer exists", hint=LOGIN_HINT)
-            user.ensure_can_log_in()
-            if uow.refresh_tokens.family_revoked(claims.family_id):
-                raise NotAuthenticated("the session was revoked", hint=LOGIN_HINT)
-            assert user.id is not None
-            principal = Principal(user_id=user.id, email=user.email, role=user.role)
+        user = self._accounts.get_user(claims.user_id)
+        if user is None:
+            raise NotAuthenticated("the logged-in user no longer exists", hint=LOGIN_HINT)
+        user.ensure_can_log_in()
+        if self._accounts.family_revoked(claims.family_id):
+            raise NotAuthenticated("the session was revoked", hint=LOGIN_HINT)
+        assert user.id is not None
+        principal = Principal(user_id=user.id, email=user.email, role=user.role)
         return Authenticated(principal, session, self._sessions.profile)
 
     def _access_claims(self, session: StoredSession) -> TokenClaims:

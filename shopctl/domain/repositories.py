@@ -40,7 +40,31 @@ class ProductCatalog(abc.ABC):
         """Products matching ``query``, ordered by SKU."""
 
 
-class ProductRepository(ProductCatalog):
+class CatalogImport(abc.ABC):
+    """The catalog import's bulk upsert, batch by batch (set-based in the adapter)."""
+
+    def prepare_import(self, rows: Sequence[CatalogRow]) -> ImportBatch:
+        """One batch of an import (SKUs distinct within it) in the form ``stage_import``
+        takes. No database access: the import calls it from its reading thread, batch after
+        batch in file order, while the database works on the previous batch."""
+        from shopctl.domain.catalog import ImportBatch
+
+        return ImportBatch(rows)
+
+    @abc.abstractmethod
+    def stage_import(self, batch: ImportBatch) -> dict[str, ImportMatch]:
+        """Stage one prepared batch and lock the stored products among its rows. Returns
+        what is known of each SKU that is stored already or was in an earlier batch of the
+        same import; SKUs new to both are left out."""
+
+    @abc.abstractmethod
+    def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
+        """Upsert the staged batch except the rows of ``skip_lines``: create new SKUs, update
+        existing ones with the given fields only, write an ``import`` movement for each stock
+        change. Returns (created, updated); rows that change nothing write nothing."""
+
+
+class ProductRepository(ProductCatalog, CatalogImport):
     """Products and their stock ledger: ``add``/``save`` also write ``pending_movements``."""
 
     @abc.abstractmethod
@@ -68,31 +92,22 @@ class ProductRepository(ProductCatalog):
     def is_referenced(self, product_id: int) -> bool:
         """True when history refers to the product (orders, sales): archive, never delete."""
 
-    # -- bulk import and export (set-based in the adapter) --------------------------------
-
-    def prepare_import(self, rows: Sequence[CatalogRow]) -> ImportBatch:
-        """One batch of an import (SKUs distinct within it) in the form ``stage_import``
-        takes. No database access: the import calls it from its reading thread, batch after
-        batch in file order, while the database works on the previous batch."""
-        from shopctl.domain.catalog import ImportBatch
-
-        return ImportBatch(rows)
-
-    @abc.abstractmethod
-    def stage_import(self, batch: ImportBatch) -> dict[str, ImportMatch]:
-        """Stage one prepared batch and lock the stored products among its rows. Returns
-        what is known of each SKU that is stored already or was in an earlier batch of the
-        same import; SKUs new to both are left out."""
-
-    @abc.abstractmethod
-    def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
-        """Upsert the staged batch except the rows of ``skip_lines``: create new SKUs, update
-        existing ones with the given fields only, write an ``import`` movement for each stock
-        change. Returns (created, updated); rows that change nothing write nothing."""
+    # -- export --------------------------------------------------------------------------
 
     @abc.abstractmethod
     def stream_all(self) -> Iterator[Product]:
         """Every product, ordered by SKU, streamed (constant memory)."""
+
+
+class AccountReader(abc.ABC):
+    """What the session check of every command reads, outside any unit of work."""
+
+    @abc.abstractmethod
+    def get_user(self, user_id: int) -> User | None: ...
+
+    @abc.abstractmethod
+    def family_revoked(self, family_id: str) -> bool:
+        """True when the refresh-token family (one login) was revoked."""
 
 
 class UserRepository(abc.ABC):
@@ -231,16 +246,11 @@ class InventoryRepository(abc.ABC):
         """Reservations, newest first."""
 
 
-class UnitOfWork(abc.ABC):
-    """One transaction. Leaving the block without ``commit()`` rolls everything back."""
+class ImportUnitOfWork(abc.ABC):
+    """One transaction of a catalog import: all the import needs. Leaving the block without
+    ``commit()`` rolls back; after ``commit()`` work goes on in a new transaction."""
 
-    products: ProductRepository
-    users: UserRepository
-    refresh_tokens: RefreshTokenRepository
-    carts: CartRepository
-    orders: OrderRepository
-    payments: PaymentRepository
-    inventory: InventoryRepository
+    products: CatalogImport
 
     def __enter__(self) -> Self:
         return self
@@ -258,3 +268,15 @@ class UnitOfWork(abc.ABC):
 
     @abc.abstractmethod
     def rollback(self) -> None: ...
+
+
+class UnitOfWork(ImportUnitOfWork):
+    """One transaction. Leaving the block without ``commit()`` rolls everything back."""
+
+    products: ProductRepository
+    users: UserRepository
+    refresh_tokens: RefreshTokenRepository
+    carts: CartRepository
+    orders: OrderRepository
+    payments: PaymentRepository
+    inventory: InventoryRepository

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from shopctl.infrastructure.database.engine import create_engine
-from tests.e2e.conftest import Shopctl
+from tests.e2e.conftest import Shopctl, clean_environ
 
 HEADER = "sku,name,price,description,stock,active\n"
 
@@ -249,3 +249,25 @@ def test_killing_an_abort_mode_import_leaves_the_catalog_as_it_was(
     engine.dispose()
     assert all_products(shopctl) == before
     assert shopctl("audit", profile=admin).exit_code == 0
+
+
+def test_the_import_and_its_session_check_load_no_sqlalchemy(
+    db_url: str, config_dir: Path, admin: str, tmp_path: Path
+) -> None:
+    # The import's start-up is part of its time against psql (SPEC §10): the session check
+    # reads through psycopg and the import runs on a psycopg unit of work of its own.
+    path = tmp_path / "catalog.csv"
+    path.write_text(catalog_csv(3))
+    code = (
+        "import sys\n"
+        "from shopctl.cli.app import run\n"
+        f"code = run(['--profile', {admin!r}, 'products', 'import', {str(path)!r}, '--json'])\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic'}),"
+        " file=sys.stderr)\n"
+    )
+    env = clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert loaded.stderr.strip().splitlines()[-1] == "0 []", loaded.stderr
+    assert json.loads(loaded.stdout)["created"] == 3

@@ -11,8 +11,11 @@ from sqlalchemy import select
 
 from shopctl.application.auth import Principal
 from shopctl.application.catalog import ExportCatalog, ImportCatalog, OnError, SourceRow
+from shopctl.domain.catalog import parse_catalog_row
+from shopctl.domain.repositories import ImportUnitOfWork
 from shopctl.domain.users import Role
 from shopctl.infrastructure.database.audit import SqlInvariantAuditor
+from shopctl.infrastructure.database.bulk import PsycopgImportUnitOfWork
 from shopctl.infrastructure.database.tables import products, stock_movements
 from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
 
@@ -23,10 +26,18 @@ def rows(*items: dict[str, object]) -> list[SourceRow]:
     return [SourceRow(line, fields) for line, fields in enumerate(items, start=2)]
 
 
-@pytest.fixture
-def run_import(engine: Any) -> Callable[..., Any]:
+@pytest.fixture(params=["psycopg", "sqlalchemy"])
+def run_import(request: pytest.FixtureRequest, db_url: str, engine: Any) -> Callable[..., Any]:
+    """The import on its own psycopg unit of work (what the CLI runs), and on the
+    SQLAlchemy one (whose product repository runs the same bulk path)."""
+
+    def unit_of_work() -> ImportUnitOfWork:
+        if request.param == "psycopg":
+            return PsycopgImportUnitOfWork(db_url)
+        return SqlAlchemyUnitOfWork(engine)
+
     def run(items: list[SourceRow], batch_size: int = 1000, **options: Any) -> Any:
-        use_case = ImportCatalog(lambda: SqlAlchemyUnitOfWork(engine), batch_size=batch_size)
+        use_case = ImportCatalog(unit_of_work, batch_size=batch_size)
         return use_case(ADMIN, items, **options)
 
     return run
@@ -160,3 +171,45 @@ def test_export_streams_and_reimports_as_unchanged(engine: Any, run_import: Any)
     )))  # fmt: skip
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2500)
     assert audit_ok(engine)
+
+
+def test_the_import_unit_of_work_refuses_an_outdated_schema_and_an_unreachable_server(
+    db_url: str, engine: Any
+) -> None:
+    from shopctl.application.errors import DatabaseUnavailable
+    from shopctl.infrastructure.database import migrations
+
+    migrations.downgrade(engine, "0002")
+    with (
+        pytest.raises(DatabaseUnavailable, match="needs revision"),
+        PsycopgImportUnitOfWork(db_url),
+    ):
+        pass
+    migrations.upgrade(engine)
+    unreachable = "postgresql://postgres@127.0.0.1:9/nowhere"
+    with (
+        pytest.raises(DatabaseUnavailable, match="cannot reach"),
+        PsycopgImportUnitOfWork(unreachable),
+    ):
+        pass
+
+
+def test_the_import_unit_of_work_rolls_back_unless_committed(db_url: str, engine: Any) -> None:
+    row = parse_catalog_row(2, {"sku": "MUG-1", "name": "Mug", "price": "5", "stock": "3"})
+
+    def upsert(uow: ImportUnitOfWork) -> tuple[int, int]:
+        uow.products.stage_import(uow.products.prepare_import([row]))
+        return uow.products.apply_import([], actor="admin@shop.test")
+
+    with PsycopgImportUnitOfWork(db_url) as uow:
+        assert upsert(uow) == (1, 0)
+    assert catalog(engine) == {}
+    with pytest.raises(RuntimeError), PsycopgImportUnitOfWork(db_url) as uow:
+        upsert(uow)
+        raise RuntimeError("a bug half-way")
+    assert catalog(engine) == {}
+    with PsycopgImportUnitOfWork(db_url) as uow:
+        upsert(uow)
+        uow.commit()
+    assert catalog(engine) == {"MUG-1": ("Mug", Decimal("5.00"), "", 3, True)}
+    assert movements(engine) == [("MUG-1", 3, "import", "admin@shop.test")]

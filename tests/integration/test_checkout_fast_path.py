@@ -72,7 +72,7 @@ def test_the_shop_browses_on_one_read_only_connection_with_prepared_statements(
     try:
         for _ in range(PREPARE_THRESHOLD + 1):
             shop.list_products()(ProductQuery())
-        connection = shop.catalog._connection  # the catalog's own psycopg connection
+        connection = shop.reader._connection  # the read side's own psycopg connection
         assert connection is not None
         prepared = connection.execute("SELECT statement FROM pg_prepared_statements").fetchall()
         assert any("ORDER BY sku" in statement for (statement,) in prepared), prepared
@@ -89,10 +89,10 @@ def test_the_catalog_refuses_a_database_behind_the_latest_migration(
 ) -> None:
     from shopctl.application.errors import DatabaseUnavailable
     from shopctl.infrastructure.database import migrations
-    from shopctl.infrastructure.database.reads import PsycopgProductCatalog
+    from shopctl.infrastructure.database.reads import PsycopgReader
 
     migrations.downgrade(engine, "0002")
-    catalog = PsycopgProductCatalog(db_url)
+    catalog = PsycopgReader(db_url)
     with pytest.raises(DatabaseUnavailable, match=r"is at revision 0002.*needs revision"):
         catalog.get_by_sku("x1")
     migrations.upgrade(engine)

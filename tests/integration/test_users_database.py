@@ -18,6 +18,7 @@ from shopctl.application.users import RegisterUser
 from shopctl.domain.errors import Conflict, NotAuthenticated, ShopError
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
+from shopctl.infrastructure.database.reads import PsycopgReader
 from shopctl.infrastructure.database.tables import app_secrets, refresh_tokens, users
 from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
 from shopctl.infrastructure.database.users import signing_key
@@ -244,7 +245,11 @@ def test_commands_of_one_profile_refresh_one_at_a_time(engine: Any, tmp_path: Pa
 
     def command() -> object:
         store = FileSessionStore(tmp_path, "alice")
-        return Authenticate(shop.uow, shop.tokens, clock, store, shop.refresh())()
+        reader = PsycopgReader(engine.url.render_as_string(hide_password=False))
+        try:
+            return Authenticate(reader, shop.tokens, clock, store, shop.refresh())()
+        finally:
+            reader.close()
 
     outcomes = race(command, 4)
     assert all(not isinstance(o, ShopError) for o in outcomes), outcomes

@@ -26,7 +26,13 @@ from shopctl.application.users import (
 from shopctl.domain.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from shopctl.domain.users import Role
 from shopctl.infrastructure.security.tokens import JwtTokenService
-from tests.fakes import FakeClock, FakePasswordHasher, FakeSessionStore, FakeUnitOfWork
+from tests.fakes import (
+    FakeAccountReader,
+    FakeClock,
+    FakePasswordHasher,
+    FakeSessionStore,
+    FakeUnitOfWork,
+)
 
 PASSWORD = "correct-horse-9"
 
@@ -57,7 +63,9 @@ class World:
         return RefreshSession(self.uow, self.tokens, self.clock)
 
     def authenticate(self) -> Authenticate:
-        return Authenticate(self.uow, self.tokens, self.clock, self.store, self.refresh())
+        return Authenticate(
+            FakeAccountReader(self.uow), self.tokens, self.clock, self.store, self.refresh()
+        )
 
     def principal(self) -> Principal:
         authenticated = self.authenticate()()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from shopctl.application.errors import DatabaseUnavailable
 from shopctl.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from psycopg import Connection as PsycopgConnection
     from sqlalchemy.engine import Engine
+
+# SQLSTATEs after which running the same unit of work again can succeed.
+TRANSIENT_SQLSTATES = {"40001", "40P01"}
 
 _SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
@@ -71,3 +75,39 @@ def unavailable(url: str, error: BaseException) -> DatabaseUnavailable:
         f"cannot reach the database at {mask_url(url)}: {first}",
         hint="check --database-url / SHOPCTL_DATABASE_URL, or unset it to use the embedded server",
     )
+
+
+def connect_checked(
+    url: str, *, autocommit: bool, read_only: bool = False
+) -> PsycopgConnection[Any]:
+    """A plain psycopg connection to a database whose schema is at the latest migration, for
+    the paths that skip SQLAlchemy (browsing, the session check, the bulk import): exit code
+    8 when the server is unreachable or the schema is behind, as through the engine."""
+    import psycopg
+
+    from shopctl.infrastructure.database.migrations import check_schema
+
+    extra: dict[str, Any] = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+    try:
+        connection = psycopg.connect(
+            libpq_url(url),
+            autocommit=autocommit,
+            connect_timeout=5,
+            application_name="shopctl",
+            **extra,
+        )
+    except psycopg.OperationalError as error:
+        raise unavailable(url, error) from error
+    try:
+        check_schema(lambda sql: _scalar(connection, sql))
+        if not autocommit:
+            connection.commit()  # the schema check's transaction; work starts afresh
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _scalar(connection: PsycopgConnection[Any], sql: str) -> Any:
+    row = connection.execute(sql).fetchone()
+    return None if row is None else row[0]

@@ -1,10 +1,11 @@
-"""The catalog's read side: browsing through psycopg alone, and the SQL it shares.
+"""The read side: browsing and the session check through psycopg alone, and the SQL they
+share with the repositories.
 
-``shopctl products list`` and ``products get`` are public one-shot reads, and most of
-their cost used to be importing SQLAlchemy. ``PsycopgProductCatalog`` answers them on a
-plain psycopg connection instead (like the raw-SQL views of cosmicpython's chapter 12);
-the write side and every unit of work stay on SQLAlchemy. This module imports neither
-until a look-up runs.
+``shopctl products list`` and ``products get`` are one-shot reads, and every command that
+needs a user checks its session first; most of their cost used to be importing SQLAlchemy.
+``PsycopgReader`` answers them on a plain psycopg connection instead (like the raw-SQL
+views of cosmicpython's chapter 12); the units of work stay on SQLAlchemy. This module
+imports neither until a read runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shopctl.domain.products import Product
-from shopctl.domain.repositories import ProductCatalog, ProductQuery
+from shopctl.domain.repositories import AccountReader, ProductCatalog, ProductQuery
+from shopctl.domain.users import Role, User
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -80,20 +82,46 @@ def product_from_row(row: Any) -> Product:
     )
 
 
-class PsycopgProductCatalog(ProductCatalog):
-    """Read-only product look-ups on one psycopg connection of its own.
+USER_BY_ID = (
+    "SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = %(id)s"
+)
+FAMILY_REVOKED = (
+    "SELECT EXISTS (SELECT FROM refresh_tokens"
+    " WHERE family_id = %(family)s AND revoked_at IS NOT NULL)"
+)
+SIGNING_KEY = "SELECT value FROM app_secrets WHERE name = %(name)s"
+JWT_KEY_NAME = "jwt_signing_key"
 
-    The connection opens on the first look-up, checks that the schema is at the latest
+
+def user_from_row(row: Any) -> User:
+    """A user from any row with the columns of ``users`` as attributes."""
+    return User(
+        id=row.id,
+        email=row.email,
+        password_hash=row.password_hash,
+        role=Role(row.role),
+        active=row.active,
+        created_at=row.created_at,
+    )
+
+
+class PsycopgReader(ProductCatalog, AccountReader):
+    """The read side, on one psycopg connection of its own: browsing the catalog and the
+    session check that every command runs, neither of which imports SQLAlchemy.
+
+    The connection opens on the first read, checks that the schema is at the latest
     migration (exit code 8 otherwise), and is kept for the next ones, so psycopg prepares
     the statements that repeat (``shopctl simulate`` browses through it). It runs in
-    autocommit with ``default_transaction_read_only``: every look-up is one statement
-    with its own snapshot, and the server refuses any write. Not for sharing between
-    threads: each ``Shop`` has its own.
+    autocommit with ``default_transaction_read_only``: every read is one statement with
+    its own snapshot, and the server refuses any write. Not for sharing between threads:
+    each ``Shop`` has its own.
     """
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._connection: Connection[Any] | None = None
+
+    # -- ProductCatalog ---------------------------------------------------------------------
 
     def get_by_sku(self, sku: str) -> Product | None:
         rows = self._rows(PRODUCT_BY_SKU, {"sku": sku})
@@ -101,6 +129,22 @@ class PsycopgProductCatalog(ProductCatalog):
 
     def list(self, query: ProductQuery) -> list[Product]:
         return [product_from_row(row) for row in self._rows(*list_products_parameters(query))]
+
+    # -- AccountReader ----------------------------------------------------------------------
+
+    def get_user(self, user_id: int) -> User | None:
+        rows = self._rows(USER_BY_ID, {"id": user_id})
+        return user_from_row(rows[0]) if rows else None
+
+    def family_revoked(self, family_id: str) -> bool:
+        return bool(self._rows(FAMILY_REVOKED, {"family": family_id})[0][0])
+
+    def signing_key(self) -> bytes | None:
+        """The JWT signing key kept in the database, None when it is missing."""
+        rows = self._rows(SIGNING_KEY, {"name": JWT_KEY_NAME})
+        return bytes(rows[0].value) if rows else None
+
+    # -----------------------------------------------------------------------------------------
 
     def close(self) -> None:
         if self._connection is not None:
@@ -111,40 +155,15 @@ class PsycopgProductCatalog(ProductCatalog):
         import psycopg
         from psycopg.rows import namedtuple_row
 
+        from shopctl.infrastructure.database.engine import connect_checked
+
+        if self._connection is None or self._connection.closed:
+            self._connection = connect_checked(self._url, autocommit=True, read_only=True)
         try:
-            connection = self._connect()
-            with connection.cursor(row_factory=namedtuple_row) as cursor:
+            with self._connection.cursor(row_factory=namedtuple_row) as cursor:
                 return cursor.execute(sql, params).fetchall()
         except (psycopg.OperationalError, psycopg.InterfaceError) as error:
             from shopctl.infrastructure.database.engine import unavailable
 
             self.close()  # a connection that failed is not used again
             raise unavailable(self._url, error) from error
-
-    def _connect(self) -> Connection[Any]:
-        if self._connection is not None and not self._connection.closed:
-            return self._connection
-        import psycopg
-
-        from shopctl.infrastructure.database.engine import libpq_url
-        from shopctl.infrastructure.database.migrations import check_schema
-
-        connection = psycopg.connect(
-            libpq_url(self._url),
-            autocommit=True,
-            connect_timeout=5,
-            application_name="shopctl",
-            options="-c default_transaction_read_only=on",
-        )
-        try:
-            check_schema(lambda sql: _scalar(connection, sql))
-        except BaseException:
-            connection.close()
-            raise
-        self._connection = connection
-        return connection
-
-
-def _scalar(connection: Connection[Any], sql: str) -> Any:
-    row = connection.execute(sql).fetchone()
-    return None if row is None else row[0]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Self
 
 from shopctl.application.errors import TransientConflict
 from shopctl.domain.repositories import UnitOfWork
+from shopctl.infrastructure.database.engine import TRANSIENT_SQLSTATES
 from shopctl.infrastructure.database.purchase import (
     SqlCartRepository,
     SqlInventoryRepository,
@@ -18,9 +19,6 @@ from shopctl.infrastructure.database.users import SqlRefreshTokenRepository, Sql
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine, RootTransaction
-
-# SQLSTATEs after which running the same unit of work again can succeed.
-TRANSIENT_SQLSTATES = {"40001", "40P01"}
 
 
 def sqlstate(error: BaseException) -> str | None:

@@ -11,24 +11,13 @@ from shopctl.domain.errors import Conflict
 from shopctl.domain.repositories import RefreshTokenRepository, UserRepository
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
+from shopctl.infrastructure.database.reads import JWT_KEY_NAME, user_from_row
 from shopctl.infrastructure.database.tables import app_secrets, refresh_tokens, users
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Row
 
 UNIQUE_VIOLATION = "23505"
-JWT_KEY_NAME = "jwt_signing_key"
-
-
-def user_from_row(row: Row[Any]) -> User:
-    return User(
-        id=row.id,
-        email=row.email,
-        password_hash=row.password_hash,
-        role=Role(row.role),
-        active=row.active,
-        created_at=row.created_at,
-    )
 
 
 def refresh_token_from_row(row: Row[Any]) -> RefreshToken:
