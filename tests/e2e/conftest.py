@@ -132,3 +132,22 @@ def customer(shopctl: Shopctl) -> str:
     """A customer, alice@example.com, logged in under the profile "alice" (returned)."""
     login(shopctl, "alice@example.com", profile="alice")
     return "alice"
+
+
+def run_in_fresh_process(
+    env: dict[str, str], *commands: Sequence[str]
+) -> tuple[list[int], list[str], str]:
+    """Run shopctl command lines in one new interpreter: their exit codes, which of
+    SQLAlchemy and Alembic they loaded, and their stdout."""
+    code = (
+        "import json, sys\n"
+        "from shopctl.cli.app import run\n"
+        f"codes = [run(argv) for argv in {[list(c) for c in commands]!r}]\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic'})\n"
+        "print(json.dumps([codes, heavy]), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    codes, heavy = json.loads(done.stderr.strip().splitlines()[-1])
+    return codes, heavy, done.stdout

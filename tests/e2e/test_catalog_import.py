@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from shopctl.infrastructure.database.engine import create_engine
-from tests.e2e.conftest import Shopctl, clean_environ
+from tests.e2e.conftest import Shopctl, clean_environ, run_in_fresh_process
 
 HEADER = "sku,name,price,description,stock,active\n"
 
@@ -258,16 +258,8 @@ def test_the_import_and_its_session_check_load_no_sqlalchemy(
     # reads through psycopg and the import runs on a psycopg unit of work of its own.
     path = tmp_path / "catalog.csv"
     path.write_text(catalog_csv(3))
-    code = (
-        "import sys\n"
-        "from shopctl.cli.app import run\n"
-        f"code = run(['--profile', {admin!r}, 'products', 'import', {str(path)!r}, '--json'])\n"
-        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic'}),"
-        " file=sys.stderr)\n"
-    )
     env = clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert loaded.stderr.strip().splitlines()[-1] == "0 []", loaded.stderr
-    assert json.loads(loaded.stdout)["created"] == 3
+    importing = ["--profile", admin, "products", "import", str(path), "--json"]
+    codes, heavy, stdout = run_in_fresh_process(env, importing)
+    assert (codes, heavy) == ([0], [])
+    assert json.loads(stdout)["created"] == 3

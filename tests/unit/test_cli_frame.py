@@ -1,5 +1,6 @@
 """The root command loads its commands lazily, from a table that must match the modules."""
 
+import json
 import subprocess
 import sys
 
@@ -18,34 +19,32 @@ def test_each_command_loads_and_the_root_help_matches_it(name: str) -> None:
         assert isinstance(command, click.Group) and command.list_commands(click.Context(command))
 
 
-def test_root_help_lists_every_command_without_loading_one(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+FRAME = {"shopctl.cli.app", "shopctl.cli.context", "shopctl.cli.errors", "shopctl.cli.output"}
+
+
+def cli_modules_loaded_by(argv: list[str]) -> tuple[str, list[str]]:
+    """stdout of ``shopctl argv`` in a fresh interpreter, and the command modules it loaded."""
     code = (
-        "import sys\n"
+        "import json, sys\n"
         "from shopctl.cli.app import run\n"
-        "run(['--help'])\n"
-        "print(sorted(m for m in sys.modules if m.startswith('shopctl.cli.') and m not in"
-        " {'shopctl.cli.app', 'shopctl.cli.context', 'shopctl.cli.errors', 'shopctl.cli.output'}),"
-        " file=sys.stderr)\n"
+        f"run({argv!r})\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('shopctl.cli.'))\n"
+        "print(json.dumps(loaded), file=sys.stderr)\n"
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert shown.stderr.strip() == "[]"
+    loaded = json.loads(shown.stderr.strip().splitlines()[-1])
+    return shown.stdout, [m for m in loaded if m not in FRAME | {"shopctl.cli.options"}]
+
+
+def test_root_help_lists_every_command_without_loading_one() -> None:
+    stdout, loaded = cli_modules_loaded_by(["--help"])
+    assert loaded == []
     for name in COMMANDS:
-        assert f"\n  {name} " in shown.stdout
+        assert f"\n  {name} " in stdout
 
 
 def test_a_command_loads_only_its_own_module() -> None:
-    code = (
-        "import sys\n"
-        "from shopctl.cli.app import run\n"
-        "run(['products', '--help'])\n"
-        "print(sorted(m for m in sys.modules if m.startswith('shopctl.cli.') and m not in"
-        " {'shopctl.cli.app', 'shopctl.cli.context', 'shopctl.cli.errors', 'shopctl.cli.output',"
-        " 'shopctl.cli.options'}), file=sys.stderr)\n"
-    )
-    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert shown.stderr.strip() == "['shopctl.cli.products']"
+    assert cli_modules_loaded_by(["products", "--help"])[1] == ["shopctl.cli.products"]
 
 
 def test_help_shows_defaults_without_markup_escapes(capsys: pytest.CaptureFixture[str]) -> None:
