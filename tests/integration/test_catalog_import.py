@@ -213,3 +213,51 @@ def test_the_import_unit_of_work_rolls_back_unless_committed(db_url: str, engine
         uow.commit()
     assert catalog(engine) == {"MUG-1": ("Mug", Decimal("5.00"), "", 3, True)}
     assert movements(engine) == [("MUG-1", 3, "import", "admin@shop.test")]
+
+
+def test_two_imports_creating_the_same_sku_one_conflicts(db_url: str, engine: Any) -> None:
+    """The second import's INSERT waits for the first's new row, then finds the SKU taken:
+    a conflict (exit 6) with nothing of its own applied, not an internal error."""
+    import threading
+    import time
+
+    from shopctl.domain.errors import Conflict
+
+    row = parse_catalog_row(2, {"sku": "MUG-1", "name": "Mug", "price": "5", "stock": "3"})
+
+    def upsert(uow: ImportUnitOfWork) -> None:
+        uow.products.stage_import(uow.products.prepare_import([row]))
+        uow.products.apply_import([], actor="admin@shop.test")
+
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        try:
+            with PsycopgImportUnitOfWork(db_url) as uow:
+                upsert(uow)
+                uow.commit()
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    with PsycopgImportUnitOfWork(db_url) as first:
+        upsert(first)
+        thread = threading.Thread(target=second)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the second waits on our uncommitted row
+            with engine.connect() as connection:
+                waiting = connection.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                ).scalar()
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting, "the second import never waited for the first"
+        first.commit()
+    thread.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome
+    assert "run the import again" in (outcome[0].hint or "")
+    assert catalog(engine) == {"MUG-1": ("Mug", Decimal("5.00"), "", 3, True)}
+    assert movements(engine) == [("MUG-1", 3, "import", "admin@shop.test")]

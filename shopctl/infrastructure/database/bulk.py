@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
+from shopctl.domain.errors import Conflict
 from shopctl.domain.repositories import CatalogImport, ImportUnitOfWork
 
 if TYPE_CHECKING:
@@ -241,6 +242,9 @@ class PsycopgCatalogImport(CatalogImport):
         return created, updated
 
 
+UNIQUE_VIOLATION = "23505"
+
+
 class PsycopgImportUnitOfWork(ImportUnitOfWork):
     """One transaction for a bulk import, on a psycopg connection of its own; rolled back
     unless committed. ``commit()`` lets work go on in a new transaction (``--on-error skip``
@@ -279,6 +283,12 @@ class PsycopgImportUnitOfWork(ImportUnitOfWork):
 
             if exc.sqlstate in TRANSIENT_SQLSTATES:
                 raise TransientConflict("the database refused a concurrent change; retry") from exc
+            if exc.sqlstate == UNIQUE_VIOLATION:  # another import created one of our new SKUs
+                raise Conflict(
+                    "another session created some of these SKUs while this import ran;"
+                    " its open transaction was rolled back",
+                    hint="run the import again: rows already applied report unchanged",
+                ) from exc
             if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
                 raise unavailable(self._url, exc) from exc
 
