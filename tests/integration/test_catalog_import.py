@@ -261,3 +261,50 @@ def test_two_imports_creating_the_same_sku_one_conflicts(db_url: str, engine: An
     assert "run the import again" in (outcome[0].hint or "")
     assert catalog(engine) == {"MUG-1": ("Mug", Decimal("5.00"), "", 3, True)}
     assert movements(engine) == [("MUG-1", 3, "import", "admin@shop.test")]
+
+
+def test_a_bulk_import_leaves_fresh_statistics_for_the_next_one(db_url: str, engine: Any) -> None:
+    """An ANALYZE that runs while an import is uncommitted records the catalog as empty; the
+    next import then planned scans of the whole catalog per row. The import analyzes after
+    committing a bulk change, so the statistics count its rows."""
+    from shopctl.infrastructure.database.bulk import ANALYZE_AFTER
+
+    count = ANALYZE_AFTER + 500
+    items = [
+        SourceRow(line, {"sku": f"SKU-{line:05d}", "name": "Item", "price": "1", "stock": "1"})
+        for line in range(2, count + 2)
+    ]
+    with PsycopgImportUnitOfWork(db_url) as uow:
+        ImportCatalog(lambda: _Uncommitting(uow))(ADMIN, items)
+        with engine.connect() as other:  # e.g. autovacuum, while the rows are uncommitted
+            other.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "ANALYZE products"
+            )
+        assert reltuples(engine) == 0
+        uow.commit()
+    assert reltuples(engine) == count
+
+
+class _Uncommitting(ImportUnitOfWork):
+    """The import's unit of work with its commit held back until the test commits."""
+
+    def __init__(self, inner: PsycopgImportUnitOfWork) -> None:
+        self.products = inner.products
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+
+def reltuples(engine: Any) -> float:
+    with engine.connect() as connection:
+        return float(
+            connection.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE relname = 'products'"
+            ).scalar_one()
+        )
