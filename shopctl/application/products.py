@@ -23,11 +23,14 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 MAX_PAGE = 10_000
 
 
-def _find(products: ProductRepository, sku: str, *, for_update: bool = False) -> Product:
-    product = products.get_by_sku(sku, for_update=for_update)
+def _found(product: Product | None, sku: str) -> Product:
     if product is None:
         raise NotFound(f"no product with SKU {sku!r}")
     return product
+
+
+def _find(products: ProductRepository, sku: str, *, for_update: bool = False) -> Product:
+    return _found(products.get_by_sku(sku, for_update=for_update), sku)
 
 
 class ListProducts:
@@ -53,10 +56,7 @@ class GetProduct:
         self._currency = currency
 
     def __call__(self, sku: str) -> ProductView:
-        product = self._catalog.get_by_sku(sku)
-        if product is None:
-            raise NotFound(f"no product with SKU {sku!r}")
-        return ProductView.of(product, self._currency)
+        return ProductView.of(_found(self._catalog.get_by_sku(sku), sku), self._currency)
 
 
 class CreateProduct:

@@ -244,7 +244,6 @@ class PsycopgCatalogImport(CatalogImport):
         return created, updated
 
 
-UNIQUE_VIOLATION = "23505"
 ANALYZE_AFTER = 1000  # products created or updated by one import
 
 
@@ -284,19 +283,18 @@ class PsycopgImportUnitOfWork(ImportUnitOfWork):
         finally:
             self._connection.close()
         if isinstance(exc, psycopg.Error):
-            from shopctl.application.errors import TransientConflict
-            from shopctl.infrastructure.database.engine import TRANSIENT_SQLSTATES, unavailable
+            from shopctl.infrastructure.database.engine import UNIQUE_VIOLATION, unit_of_work_error
 
-            if exc.sqlstate in TRANSIENT_SQLSTATES:
-                raise TransientConflict("the database refused a concurrent change; retry") from exc
             if exc.sqlstate == UNIQUE_VIOLATION:  # another import created one of our new SKUs
                 raise Conflict(
                     "another session created some of these SKUs while this import ran;"
                     " its open transaction was rolled back",
                     hint="run the import again: rows already applied report unchanged",
                 ) from exc
-            if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-                raise unavailable(self._url, exc) from exc
+            lost = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+            translated = unit_of_work_error(self._url, exc, exc.sqlstate, lost=lost)
+            if translated is not None:
+                raise translated from exc
 
     def commit(self) -> None:
         self._connection.commit()

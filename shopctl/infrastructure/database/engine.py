@@ -6,8 +6,8 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from shopctl.application.errors import DatabaseUnavailable
-from shopctl.domain.errors import InvalidInput
+from shopctl.application.errors import DatabaseUnavailable, TransientConflict
+from shopctl.domain.errors import InvalidInput, ShopError
 
 if TYPE_CHECKING:
     from psycopg import Connection as PsycopgConnection
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 # SQLSTATEs after which running the same unit of work again can succeed.
 TRANSIENT_SQLSTATES = {"40001", "40P01"}
+UNIQUE_VIOLATION = "23505"
 
 _SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
@@ -77,6 +78,19 @@ def unavailable(url: str, error: BaseException) -> DatabaseUnavailable:
     )
 
 
+def unit_of_work_error(
+    url: str, error: BaseException, sqlstate: str | None, *, lost: bool
+) -> ShopError | None:
+    """What a driver error that ended a unit of work means to the user, whichever driver
+    layer raised it: a lost serialization race or deadlock can be retried; a lost
+    connection is exit code 8. None: let it through (a bug)."""
+    if sqlstate in TRANSIENT_SQLSTATES:
+        return TransientConflict("the database refused a concurrent change; retry")
+    if lost:
+        return unavailable(url, error)
+    return None
+
+
 def connect_checked(
     url: str, *, autocommit: bool, read_only: bool = False
 ) -> PsycopgConnection[Any]:
@@ -85,7 +99,7 @@ def connect_checked(
     8 when the server is unreachable or the schema is behind, as through the engine."""
     import psycopg
 
-    from shopctl.infrastructure.database.migrations import check_schema
+    from shopctl.infrastructure.database.migrations import check_schema, psycopg_scalar
 
     extra: dict[str, Any] = {"options": "-c default_transaction_read_only=on"} if read_only else {}
     try:
@@ -99,15 +113,10 @@ def connect_checked(
     except psycopg.OperationalError as error:
         raise unavailable(url, error) from error
     try:
-        check_schema(lambda sql: _scalar(connection, sql))
+        check_schema(psycopg_scalar(connection))
         if not autocommit:
             connection.commit()  # the schema check's transaction; work starts afresh
     except BaseException:
         connection.close()
         raise
     return connection
-
-
-def _scalar(connection: PsycopgConnection[Any], sql: str) -> Any:
-    row = connection.execute(sql).fetchone()
-    return None if row is None else row[0]

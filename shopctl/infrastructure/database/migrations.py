@@ -15,6 +15,7 @@ from shopctl.application.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from psycopg import Connection as PsycopgConnection
     from sqlalchemy.engine import Connection, Engine
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[2]
@@ -39,6 +40,14 @@ Scalar = Callable[[str], Any]
 
 def sqlalchemy_scalar(connection: Connection) -> Scalar:
     return lambda sql: connection.exec_driver_sql(sql).scalar()
+
+
+def psycopg_scalar(connection: PsycopgConnection[Any]) -> Scalar:
+    def scalar(sql: str) -> Any:
+        row = connection.execute(sql).fetchone()
+        return None if row is None else row[0]
+
+    return scalar
 
 
 def current_revision(scalar: Scalar) -> str | None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from shopctl.application.errors import TransientConflict
 from shopctl.domain.repositories import UnitOfWork
-from shopctl.infrastructure.database.engine import TRANSIENT_SQLSTATES
+from shopctl.infrastructure.database.engine import unit_of_work_error
 from shopctl.infrastructure.database.purchase import (
     SqlCartRepository,
     SqlInventoryRepository,
@@ -71,12 +70,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         finally:
             self.connection.close()
         if isinstance(exc, DBAPIError):
-            if sqlstate(exc) in TRANSIENT_SQLSTATES:
-                raise TransientConflict("the database refused a concurrent change; retry") from exc
-            if exc.connection_invalidated or sqlstate(exc) is None:
-                from shopctl.infrastructure.database.engine import unavailable
-
-                raise unavailable(str(self._engine.url), exc) from exc
+            code = sqlstate(exc)
+            lost = exc.connection_invalidated or code is None
+            translated = unit_of_work_error(str(self._engine.url), exc, code, lost=lost)
+            if translated is not None:
+                raise translated from exc
 
     def commit(self) -> None:
         self._transaction.commit()

@@ -11,13 +11,12 @@ from shopctl.domain.errors import Conflict
 from shopctl.domain.repositories import RefreshTokenRepository, UserRepository
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
+from shopctl.infrastructure.database.engine import UNIQUE_VIOLATION
 from shopctl.infrastructure.database.reads import JWT_KEY_NAME, user_from_row
 from shopctl.infrastructure.database.tables import app_secrets, refresh_tokens, users
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Row
-
-UNIQUE_VIOLATION = "23505"
 
 
 def refresh_token_from_row(row: Row[Any]) -> RefreshToken:
