@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
+from shopctl.domain.products import SKU_PATTERN
 from shopctl.domain.repositories import ProductQuery
 from shopctl.infrastructure.database import migrations
 from shopctl.infrastructure.database.tables import metadata, products
@@ -76,6 +77,22 @@ def test_constraints_reject_invalid_products(engine: Any, values: dict[str, Any]
     row = {"sku": "ok-1", "name": "OK", "price": 1, **values}
     with pytest.raises(IntegrityError), engine.begin() as connection:
         connection.execute(insert(products).values(**row))
+
+
+@pytest.mark.parametrize(
+    "sku",
+    ["a", "Z9", "a.b_c-D9", "7" * 64, "7" * 65, "-a", ".a", "_a", "a b", "a/b", "é", "a\n", ""],
+)
+def test_the_database_admits_exactly_the_domains_skus(engine: Any, sku: str) -> None:
+    # The check constraint is written differently from SKU_PATTERN (migration 0004): the
+    # column's length limit stands in for the pattern's {0,63}.
+    try:
+        add_product(engine, sku, name="Any")
+    except (IntegrityError, DataError):
+        stored = False
+    else:
+        stored = True
+    assert stored == bool(SKU_PATTERN.fullmatch(sku))
 
 
 def test_sku_is_unique(engine: Any) -> None:
