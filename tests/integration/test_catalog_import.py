@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from shopctl.application.auth import Principal
 from shopctl.application.catalog import ExportCatalog, ImportCatalog, OnError, SourceRow
@@ -104,6 +104,31 @@ def test_created_updated_unchanged_and_the_ledger(engine: Any, run_import: Any) 
         ("D", 1, "import", "admin@shop.test"),
     ]
     assert audit_ok(engine)
+
+
+def row_versions(engine: Any) -> dict[str, tuple[str, str]]:
+    """Each product's (xmin, xmax): a write or a row lock by a later transaction changes it."""
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT sku, xmin::text, xmax::text FROM products"))
+        return {sku: (xmin, xmax) for sku, xmin, xmax in found}
+
+
+def test_rows_that_change_nothing_are_neither_written_nor_locked(
+    engine: Any, run_import: Any
+) -> None:
+    items = [{"sku": f"S{i}", "name": f"n{i}", "price": "1", "stock": "2"} for i in range(5)]
+    run_import(rows(*items))
+    before = row_versions(engine)
+    again = run_import(rows(*items))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
+    assert row_versions(engine) == before
+    items[1] = {"sku": "S1", "price": "2"}
+    mixed = run_import(rows(*items, {"sku": "N", "name": "new", "price": "1"}))
+    assert (mixed.created, mixed.updated, mixed.unchanged) == (1, 1, 4)
+    after = row_versions(engine)
+    assert after.pop("S1") != before.pop("S1") and after.pop("N")
+    assert after == before
+    assert catalog(engine)["S1"][1] == Decimal("2.00") and audit_ok(engine)
 
 
 def test_reserved_stock_guard(engine: Any, run_import: Any) -> None:

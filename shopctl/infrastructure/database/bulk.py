@@ -55,15 +55,32 @@ REMEMBER_SKUS = "INSERT INTO import_seen (sku, line) SELECT sku, line FROM impor
 
 # The EXISTS runs once, first: when no stored SKU falls between the batch's lowest and highest
 # (new products, a file sorted by SKU), one index probe replaces one per row.
-LOCK_STORED = """
+ANY_STORED = """EXISTS (SELECT FROM products WHERE sku BETWEEN (SELECT min(sku) FROM import_rows)
+                                                  AND (SELECT max(sku) FROM import_rows))"""
+
+# A staged row changes its stored product (a column not given is NULL, and changes nothing).
+CHANGES = """(r.name <> p.name OR r.price <> p.price OR r.description <> p.description
+              OR r.stock <> p.stock_on_hand OR r.active <> p.active) IS TRUE"""
+
+# Rows that would leave their stored product as it is leave the batch first: they are
+# neither locked nor written, so re-importing an unchanged catalog writes nothing at all.
+# (A product changed by another session after this statement keeps that change.)
+DROP_UNCHANGED = f"""
+DELETE FROM import_rows r USING products p
+WHERE r.sku = p.sku AND {ANY_STORED} AND NOT {CHANGES}
+RETURNING r.sku, p.reserved
+"""  # noqa: S608 (made of the constants above)
+
+# The stored products that the batch changes, locked in id order (as the checkout locks
+# them), with their reserved quantity as of the lock.
+LOCK_STORED = f"""
 SELECT p.sku, p.reserved FROM products p JOIN import_rows r ON r.sku = p.sku
-WHERE EXISTS (SELECT FROM products WHERE sku BETWEEN (SELECT min(sku) FROM import_rows)
-                                                AND (SELECT max(sku) FROM import_rows))
+WHERE {ANY_STORED}
 ORDER BY p.id FOR UPDATE OF p
-"""
+"""  # noqa: S608
 
 # RETURNING shows new values only: the old stock comes along from the FROM list.
-UPDATE_EXISTING = """
+UPDATE_EXISTING = f"""
 WITH changed AS (
     UPDATE products p SET
         name = coalesce(r.name, p.name),
@@ -74,8 +91,7 @@ WITH changed AS (
         updated_at = now()
     FROM (SELECT r.*, s.stock_on_hand AS old_stock
           FROM import_rows r JOIN products s ON s.sku = r.sku) r
-    WHERE r.sku = p.sku AND (r.name <> p.name OR r.price <> p.price
-        OR r.description <> p.description OR r.stock <> p.stock_on_hand OR r.active <> p.active)
+    WHERE r.sku = p.sku AND {CHANGES}
     RETURNING p.id, p.stock_on_hand, r.old_stock
 ), moved AS (
     INSERT INTO stock_movements (product_id, delta, reason, actor)
@@ -83,7 +99,7 @@ WITH changed AS (
     FROM changed WHERE stock_on_hand <> old_stock
 )
 SELECT count(*) FROM changed
-"""
+"""  # noqa: S608
 
 INSERT_NEW = """
 WITH created AS (
@@ -165,7 +181,7 @@ class PsycopgCatalogImport(CatalogImport):
     def __init__(self, connection: Connection[Any]) -> None:
         self._driver = connection
         self._import_tables_ready = False
-        self._staged = (0, 0)  # (rows, stored products among them) of the staged batch
+        self._staged = (0, 0)  # (rows, stored products among them) still staged
         self._seen_skus: _SeenSkus | None = None  # made by the first prepare_import
         self._rows_staged = False  # import_rows holds a batch
         self._seen_rows: int | None = None  # rows in import_seen, None once it is indexed
@@ -208,11 +224,15 @@ class PsycopgCatalogImport(CatalogImport):
             if self._seen_rows is not None:
                 self._seen_rows += len(batch.rows)
             # Statements without parameters share a round trip.
-            cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {LOCK_STORED}")
+            cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {DROP_UNCHANGED}; {LOCK_STORED}")
             cursor.nextset()
             cursor.nextset()
-            reserved = dict(cursor.fetchall())
-        self._staged = (len(batch.rows), len(reserved))
+            reserved = dict(cursor.fetchall())  # stored, unchanged: no longer staged
+            unchanged = len(reserved)
+            cursor.nextset()
+            locked = dict(cursor.fetchall())  # stored, changed: staged and locked
+            reserved.update(locked)
+        self._staged = (len(batch.rows) - unchanged, len(locked))
         return {
             sku: ImportMatch(first_line=earlier.get(sku), reserved=reserved.get(sku))
             for sku in reserved.keys() | earlier.keys()
