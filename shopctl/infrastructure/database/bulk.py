@@ -233,10 +233,17 @@ class PsycopgCatalogImport(CatalogImport):
             locked = dict(cursor.fetchall())  # stored, changed: staged and locked
             reserved.update(locked)
         self._staged = (len(batch.rows) - unchanged, len(locked))
-        return {
-            sku: ImportMatch(first_line=earlier.get(sku), reserved=reserved.get(sku))
-            for sku in reserved.keys() | earlier.keys()
-        }
+        matches = {}
+        shared: dict[int, ImportMatch] = {}  # a re-import matches every row: share the objects
+        for sku, quantity in reserved.items():
+            if sku not in earlier:
+                match = shared.get(quantity)
+                if match is None:
+                    match = shared[quantity] = ImportMatch(first_line=None, reserved=quantity)
+                matches[sku] = match
+        for sku, line in earlier.items():
+            matches[sku] = ImportMatch(first_line=line, reserved=reserved.get(sku))
+        return matches
 
     def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
         from psycopg import ClientCursor
