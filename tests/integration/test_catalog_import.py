@@ -288,6 +288,32 @@ def test_two_imports_creating_the_same_sku_one_conflicts(db_url: str, engine: An
     assert movements(engine) == [("MUG-1", 3, "import", "admin@shop.test")]
 
 
+def test_only_the_products_an_import_changes_are_locked(db_url: str, engine: Any) -> None:
+    """Between staging a batch and applying it, another session can still write a product
+    that the batch leaves as it is (its change is kept), but not one that the batch changes
+    (it waits for the import)."""
+    import psycopg
+
+    first = {"sku": "SAME", "name": "Same", "price": "1", "stock": "5"}
+    second = {"sku": "MOVE", "name": "Move", "price": "1", "stock": "5"}
+    run = ImportCatalog(lambda: PsycopgImportUnitOfWork(db_url))
+    run(ADMIN, rows(first, second))
+    batch = [parse_catalog_row(2, first), parse_catalog_row(3, {**second, "stock": "9"})]
+    with psycopg.connect(db_url, autocommit=True) as other:
+        other.execute("SET lock_timeout = '1s'")
+        with PsycopgImportUnitOfWork(db_url) as uow:
+            matches = uow.products.stage_import(uow.products.prepare_import(batch))
+            assert set(matches) == {"SAME", "MOVE"}
+            other.execute("UPDATE products SET name = 'Renamed' WHERE sku = 'SAME'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("UPDATE products SET name = 'Renamed' WHERE sku = 'MOVE'")
+            assert uow.products.apply_import([], actor="admin@shop.test") == (0, 1)
+            uow.commit()
+    assert catalog(engine)["SAME"] == ("Renamed", Decimal("1.00"), "", 5, True)
+    assert catalog(engine)["MOVE"] == ("Move", Decimal("1.00"), "", 9, True)
+    assert audit_ok(engine)
+
+
 def test_a_bulk_import_leaves_fresh_statistics_for_the_next_one(db_url: str, engine: Any) -> None:
     """An ANALYZE that runs while an import is uncommitted records the catalog as empty; the
     next import then planned scans of the whole catalog per row. The import analyzes after
