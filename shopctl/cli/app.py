@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -190,4 +191,10 @@ def run(argv: Sequence[str] | None = None, *, context: CliContext | None = None)
 
 
 def main() -> None:
-    sys.exit(run())
+    """The ``shopctl`` program: one command line, then the process ends."""
+    code = run()
+    # What is left is freed with the process. Frozen, it is not walked once more by the
+    # collector's final passes (≈ 50 ms here, a tenth of a read command); atexit handlers and
+    # the modules' teardown still run.
+    gc.freeze()
+    sys.exit(code)

@@ -7,7 +7,7 @@ import sys
 import click
 import pytest
 
-from shopctl.cli.app import COMMANDS, app, load_command, run
+from shopctl.cli.app import COMMANDS, app, load_command, main, run
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -57,3 +57,19 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert run(["nope"]) == 2
     assert "No such command 'nope'" in capsys.readouterr().err
     assert app.info.cls is not None
+
+
+def test_the_program_exits_with_the_exit_code_and_the_heap_frozen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``main`` ends the process: the collector's final passes skip what is left (see main)."""
+    import gc
+
+    monkeypatch.setattr(sys, "argv", ["shopctl", "no-such-command"])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+        assert exited.value.code == 2
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
