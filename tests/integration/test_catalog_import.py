@@ -131,6 +131,21 @@ def test_rows_that_change_nothing_are_neither_written_nor_locked(
     assert catalog(engine)["S1"][1] == Decimal("2.00") and audit_ok(engine)
 
 
+def test_a_sku_repeated_after_an_unchanged_row_is_still_a_duplicate(
+    engine: Any, run_import: Any
+) -> None:
+    """An unchanged row leaves its batch, but its SKU is remembered for the later batches."""
+    items = [{"sku": f"S{i:02}", "name": f"n{i}", "price": "1"} for i in range(12)]
+    run_import(rows(*items))
+    again = run_import(rows(*items, {"sku": "S03", "name": "changed"}), batch_size=5,
+                       on_error=OnError.SKIP)  # fmt: skip
+    assert [(e.line, e.message) for e in again.errors] == [
+        (14, "duplicate SKU 'S03', first on line 5")
+    ]
+    assert (again.unchanged, again.updated) == (12, 0)
+    assert catalog(engine)["S03"][0] == "n3"
+
+
 def test_reserved_stock_guard(engine: Any, run_import: Any) -> None:
     run_import(rows({"sku": "A", "name": "A", "price": "1", "stock": "5"}))
     with SqlAlchemyUnitOfWork(engine) as uow:

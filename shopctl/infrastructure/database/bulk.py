@@ -223,7 +223,8 @@ class PsycopgCatalogImport(CatalogImport):
                 earlier = dict(cursor.execute(EARLIER_LINES, (batch.maybe_seen,)).fetchall())
             if self._seen_rows is not None:
                 self._seen_rows += len(batch.rows)
-            # Statements without parameters share a round trip.
+            # Statements without parameters share a round trip. The SKUs are remembered before
+            # the unchanged rows leave: a later batch repeating one is still a duplicate.
             cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {DROP_UNCHANGED}; {LOCK_STORED}")
             cursor.nextset()
             cursor.nextset()
