@@ -228,12 +228,11 @@ class PsycopgCatalogImport(CatalogImport):
             cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {DROP_UNCHANGED}; {LOCK_STORED}")
             cursor.nextset()
             cursor.nextset()
-            reserved = dict(cursor.fetchall())  # stored, unchanged: no longer staged
-            unchanged = len(reserved)
+            unchanged = dict(cursor.fetchall())  # stored, left as they are: no longer staged
             cursor.nextset()
-            locked = dict(cursor.fetchall())  # stored, changed: staged and locked
-            reserved.update(locked)
-        self._staged = (len(batch.rows) - unchanged, len(locked))
+            locked = dict(cursor.fetchall())  # stored and changed: staged and locked
+        self._staged = (len(batch.rows) - len(unchanged), len(locked))
+        reserved = unchanged | locked
         matches = {}
         shared: dict[int, ImportMatch] = {}  # a re-import matches every row: share the objects
         for sku, quantity in reserved.items():
