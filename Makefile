@@ -19,8 +19,11 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy's files (pyproject): shopctl and tests. The benchmarks are scripts without a .py
+# suffix, each its own __main__: one run each.
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
+	for script in bench/startup bench/import bench/checkout; do $(BIN)/mypy $$script || exit 1; done
 
 # Uses SHOPCTL_TEST_DATABASE_URL when set, else starts the embedded PostgreSQL.
 # pytest exits 5 when it collected no test: make treats that as a failure.

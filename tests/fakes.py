@@ -83,6 +83,10 @@ class FakeProductRepository(ProductRepository):
         del self._by_sku[product.sku]
         self.movements = [(s, m) for s, m in self.movements if s != product.sku]
 
+    def stored(self, sku: str) -> Product:
+        """The product with this SKU, which a test expects to exist (KeyError if not)."""
+        return self._by_sku[sku]
+
     def is_referenced(self, product_id: int) -> bool:
         return product_id in self.referenced
 
@@ -242,6 +246,16 @@ class FakeAccountReader(AccountReader):
 
 
 class FakeUnitOfWork(UnitOfWork):
+    """Typed as the fakes, not the ports: tests inspect them (``uow.products.movements``)."""
+
+    products: FakeProductRepository
+    users: FakeUserRepository
+    refresh_tokens: FakeRefreshTokenRepository
+    carts: FakeCartRepository
+    orders: FakeOrderRepository
+    payments: FakePaymentRepository
+    inventory: FakeInventoryRepository
+
     def __init__(
         self, products: list[Product] | None = None, *, users: list[User] | None = None
     ) -> None:
@@ -454,14 +468,16 @@ class FakeInventoryRepository(InventoryRepository):
 class FakePaymentGateway(PaymentGateway):
     """The mock provider's rules (same test cards), with its records in memory.
 
-    ``during_charge`` runs inside ``charge``: tests use it to change the shop while the
-    gateway call is in flight (a concurrent cancel, the TTL passing).
+    ``during_charge`` runs inside ``charge`` (its result is ignored): tests use it to change
+    the shop while the gateway call is in flight (a concurrent cancel, the TTL passing).
+    ``refund_error``, when set, is raised by ``refund``: the gateway is unreachable.
     """
 
     def __init__(self) -> None:
-        self.charges: dict[str, tuple[tuple[object, ...], ChargeResult]] = {}
+        self.charges: dict[str, tuple[tuple[Decimal, str, str], ChargeResult]] = {}
         self.refunds: dict[str, tuple[str, Decimal]] = {}
-        self.during_charge: Callable[[], None] | None = None
+        self.during_charge: Callable[[], object] | None = None
+        self.refund_error: Exception | None = None
 
     def charge(
         self, amount: Decimal, currency: str, card: str, idempotency_key: str
@@ -480,6 +496,8 @@ class FakePaymentGateway(PaymentGateway):
         return result
 
     def refund(self, charge_ref: str, amount: Decimal, idempotency_key: str) -> RefundResult:
+        if self.refund_error is not None:
+            raise self.refund_error
         if idempotency_key not in self.refunds:
             captured = sum(
                 (

@@ -173,7 +173,8 @@ def test_password_stdin_keeps_everything_but_one_trailing_newline(shopctl: Shopc
 
 
 def tokens_of(config_dir: Path, profile: str) -> dict[str, str]:
-    return json.loads(session_file(config_dir, profile).read_text())
+    tokens: dict[str, str] = json.loads(session_file(config_dir, profile).read_text())
+    return tokens
 
 
 def test_logout_revokes_and_removes_the_session(shopctl: Shopctl, config_dir: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -37,38 +38,39 @@ def ledger(engine: Any, sku: str) -> list[tuple[int, str, str | None]]:
             .where(products.c.sku == sku)
             .order_by(stock_movements.c.id)
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [tuple(row) for row in rows]
 
 
 def stock(engine: Any, sku: str) -> int:
     with engine.connect() as connection:
-        return connection.execute(
+        on_hand: int = connection.execute(
             select(products.c.stock_on_hand).where(products.c.sku == sku)
         ).scalar_one()
+        return on_hand
 
 
 def test_add_save_and_ledger_in_one_transaction(engine: Any) -> None:
     with SqlAlchemyUnitOfWork(engine) as uow:
-        mug = Product(sku="MUG-1", name="Mug", price="9.90")  # type: ignore[arg-type]
+        mug = Product(sku="MUG-1", name="Mug", price=Decimal("9.90"))
         mug.add_stock(10, actor="a@shop.test")
         uow.products.add(mug)
         assert mug.id is not None and mug.created_at is not None and mug.pending_movements == []
         uow.commit()
     with SqlAlchemyUnitOfWork(engine) as uow:
-        mug = uow.products.get_by_sku("MUG-1", for_update=True)
-        assert mug is not None
-        mug.remove_stock(3)
-        mug.change_details(price="8.00")
-        uow.products.save(mug)
+        stored = uow.products.get_by_sku("MUG-1", for_update=True)
+        assert stored is not None
+        stored.remove_stock(3)
+        stored.change_details(price="8.00")
+        uow.products.save(stored)
         # not committed: rolled back together with its movement
     assert stock(engine, "MUG-1") == 10 and ledger(engine, "MUG-1") == [
         (10, "adjust", "a@shop.test")
     ]
     with SqlAlchemyUnitOfWork(engine) as uow:
-        mug = uow.products.get_by_sku("MUG-1", for_update=True)
-        assert mug is not None
-        mug.remove_stock(3)
-        uow.products.save(mug)
+        stored = uow.products.get_by_sku("MUG-1", for_update=True)
+        assert stored is not None
+        stored.remove_stock(3)
+        uow.products.save(stored)
         uow.commit()
     assert stock(engine, "MUG-1") == 7
     assert [delta for delta, _, _ in ledger(engine, "MUG-1")] == [10, -3]
@@ -79,8 +81,8 @@ def test_duplicate_sku_is_a_conflict_and_the_transaction_stays_usable(engine: An
     create(ADMIN, sku="DUP", name="First", price="1.00", stock=1)
     with SqlAlchemyUnitOfWork(engine) as uow:
         with pytest.raises(Conflict, match="already exists"):
-            uow.products.add(Product(sku="DUP", name="Second", price="2.00"))  # type: ignore[arg-type]
-        uow.products.add(Product(sku="OTHER", name="Other", price="2.00"))  # type: ignore[arg-type]
+            uow.products.add(Product(sku="DUP", name="Second", price=Decimal("2.00")))
+        uow.products.add(Product(sku="OTHER", name="Other", price=Decimal("2.00")))
         uow.commit()
     with engine.connect() as connection:
         names = connection.execute(select(products.c.name).order_by(products.c.sku)).scalars()
@@ -116,8 +118,8 @@ def test_get_many_for_update_orders_by_id(engine: Any) -> None:
     for sku in ("C", "A", "B"):
         create(ADMIN, sku=sku, name=sku, price="1.00")
     with SqlAlchemyUnitOfWork(engine) as uow:
-        ids = [p.id for p in uow.products.list(ProductQuery())]
-        locked = uow.products.get_many_for_update(reversed(ids))  # type: ignore[arg-type]
+        ids = [p.id for p in uow.products.list(ProductQuery()) if p.id is not None]
+        locked = uow.products.get_many_for_update(reversed(ids))
         assert [p.sku for p in locked] == ["C", "A", "B"]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
 ADMIN = Principal(user_id=1, email="admin@shop.test", role=Role.ADMIN)
 
 
-def rows(*items: dict[str, object]) -> list[SourceRow]:
+def rows(*items: Mapping[str, object]) -> list[SourceRow]:
     return [SourceRow(line, fields) for line, fields in enumerate(items, start=2)]
 
 
@@ -70,7 +70,7 @@ def movements(engine: Any) -> list[tuple[str, int, str, str | None]]:
             .join(products, products.c.id == stock_movements.c.product_id)
             .order_by(stock_movements.c.id)
         )
-        return [tuple(row) for row in found]  # type: ignore[misc]
+        return [tuple(row) for row in found]
 
 
 def audit_ok(engine: Any) -> bool:
@@ -204,7 +204,7 @@ def test_export_streams_and_reimports_as_unchanged(engine: Any, run_import: Any)
              for i in range(2500)]  # fmt: skip
     assert run_import(rows(*items)).created == 2500
     exported = list(ExportCatalog(lambda: SqlAlchemyUnitOfWork(engine))(ADMIN))
-    assert [r.sku for r in exported] == sorted(i["sku"] for i in items)  # type: ignore[type-var]
+    assert [r.sku for r in exported] == sorted(i["sku"] for i in items)
     again = run_import(rows(*(
         {"sku": r.sku, "name": r.name, "price": str(r.price), "description": r.description,
          "stock": str(r.stock), "active": str(r.active)} for r in exported

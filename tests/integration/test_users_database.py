@@ -7,12 +7,13 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from shopctl.application.ports import StoredSession
 from shopctl.application.sessions import Authenticate, LogIn, RefreshSession
 from shopctl.application.users import RegisterUser
 from shopctl.domain.errors import Conflict, NotAuthenticated, ShopError
@@ -42,10 +43,13 @@ def add_user(engine: Any, email: str = "alice@example.com", **values: Any) -> Us
     return user
 
 
-def race(work: Callable[[], object], racers: int) -> list[object]:
+T = TypeVar("T")
+
+
+def race(work: Callable[[], T], racers: int) -> list[T | ShopError]:
     """Run ``work`` in ``racers`` threads released together; their results or ShopErrors."""
     barrier = threading.Barrier(racers)
-    outcomes: list[object] = []
+    outcomes: list[T | ShopError] = []
 
     def racer() -> None:
         barrier.wait()
@@ -225,13 +229,17 @@ def test_concurrent_refreshes_with_one_token_have_exactly_one_winner(engine: Any
         shop.log_in(store)
         assert store.session is not None
         refresh_token = store.session.refresh_token
-        outcomes = race(lambda token=refresh_token: shop.refresh()(token), 2)
+
+        def refresh(token: str = refresh_token) -> StoredSession:
+            return shop.refresh()(token)
+
+        outcomes = race(refresh, 2)
         winners = [o for o in outcomes if not isinstance(o, ShopError)]
         losers = [o for o in outcomes if isinstance(o, NotAuthenticated)]
         assert len(winners) == 1 and len(losers) == 1, outcomes
         # the loser saw a reused token: the whole family, the winner's new token too, is gone
         with pytest.raises(NotAuthenticated):
-            shop.refresh()(winners[0].refresh_token)  # type: ignore[attr-defined]
+            shop.refresh()(winners[0].refresh_token)
 
 
 def test_commands_of_one_profile_refresh_one_at_a_time(engine: Any, tmp_path: Path) -> None:

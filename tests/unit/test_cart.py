@@ -11,15 +11,17 @@ from shopctl.domain.errors import Conflict, InvalidInput, NotFound
 from shopctl.domain.products import Product
 
 
-def product(sku: str = "TEA", *, stock: int = 10, reserved: int = 0, **values: object) -> Product:
+def product(
+    sku: str = "TEA", *, stock: int = 10, reserved: int = 0, active: bool = True
+) -> Product:
     made = Product(
         sku=sku,
         name=sku.title(),
         price=Decimal("2.50"),
         stock_on_hand=stock,
         reserved=reserved,
-        **values,
-    )  # type: ignore[arg-type]
+        active=active,
+    )
     made.id = abs(hash(sku)) % 100_000
     return made
 

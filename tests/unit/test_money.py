@@ -34,7 +34,7 @@ def test_refuses_non_numbers(text: str) -> None:
 
 def test_refuses_floats() -> None:
     with pytest.raises(InvalidInput):
-        parse_money(0.1)  # type: ignore[arg-type]
+        parse_money(0.1)  # type: ignore[arg-type]  # a float, refused at run time
 
 
 def test_refuses_amounts_that_do_not_fit_numeric_12_2() -> None:

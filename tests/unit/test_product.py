@@ -9,7 +9,7 @@ from shopctl.domain.products import STOCK_MAX, Product, StockMovement, StockReas
 def make(**changes: object) -> Product:
     fields: dict[str, object] = {"sku": "MUG-1", "name": "Mug", "price": "9.90"}
     fields.update(changes)
-    return Product(**fields)  # type: ignore[arg-type]
+    return Product(**fields)  # type: ignore[arg-type]  # the entity validates what it is given
 
 
 def test_available_is_stock_minus_reserved() -> None:
@@ -130,7 +130,7 @@ def test_add_and_remove_need_a_positive_whole_quantity(quantity: object) -> None
     product = make(stock_on_hand=5)
     for method in (product.add_stock, product.remove_stock):
         with pytest.raises(InvalidInput):
-            method(quantity)  # type: ignore[arg-type]
+            method(quantity)  # type: ignore[arg-type]  # bool and float, refused at run time
     assert product.stock_on_hand == 5 and product.pending_movements == []
 
 

@@ -1,5 +1,6 @@
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TypedDict
 
 import pytest
 
@@ -20,13 +21,31 @@ from shopctl.domain.users import Role
 from tests.fakes import FakeUnitOfWork
 
 
+class StockOptions(TypedDict, total=False):
+    """The operations of ``ChangeStock`` (a valid call gives exactly one)."""
+
+    set_to: int
+    add: int
+    remove: int
+
+
+class ProductFields(TypedDict, total=False):
+    """The fields of ``CreateProduct``, some of them left out."""
+
+    sku: str
+    name: str
+    price: str
+    description: str
+    stock: int
+
+
 @pytest.fixture
 def uow() -> FakeUnitOfWork:
     return FakeUnitOfWork(
         [
-            Product(sku="B-2", name="Blue mug", price="5.00", stock_on_hand=0),
-            Product(sku="A-1", name="Apron", price="12.50", stock_on_hand=3),
-            Product(sku="C-3", name="Cap", price="7.00", stock_on_hand=5, active=False),
+            Product(sku="B-2", name="Blue mug", price=Decimal("5.00"), stock_on_hand=0),
+            Product(sku="A-1", name="Apron", price=Decimal("12.50"), stock_on_hand=3),
+            Product(sku="C-3", name="Cap", price=Decimal("7.00"), stock_on_hand=5, active=False),
         ]
     )
 
@@ -87,7 +106,7 @@ def test_writes_need_an_admin(uow: FakeUnitOfWork, index: int) -> None:
     with pytest.raises(Forbidden, match=r"bob@shop\.test is a customer"):
         call(CUSTOMER)
     assert not uow.committed
-    assert uow.products.get_by_sku("A-1").name == "Apron"  # type: ignore[union-attr]
+    assert uow.products.stored("A-1").name == "Apron"
     assert uow.products.get_by_sku("N-1") is None
 
 
@@ -125,10 +144,10 @@ def test_create_without_stock_writes_no_movement(uow: FakeUnitOfWork) -> None:
         ({"sku": "A-1"}, Conflict),
     ],
 )
-def test_create_validates(uow: FakeUnitOfWork, fields: dict[str, object], error: type) -> None:
-    values: dict[str, object] = {"sku": "N-1", "name": "New", "price": "1.00", **fields}
+def test_create_validates(uow: FakeUnitOfWork, fields: ProductFields, error: type) -> None:
+    values: ProductFields = {"sku": "N-1", "name": "New", "price": "1.00", **fields}
     with pytest.raises(error):
-        CreateProduct(uow, "USD")(ADMIN, **values)  # type: ignore[arg-type]
+        CreateProduct(uow, "USD")(ADMIN, **values)
     assert not uow.committed
 
 
@@ -182,7 +201,7 @@ def test_stock_set_add_remove_keep_the_ledger(uow: FakeUnitOfWork) -> None:
 def test_stock_refuses_removing_more_than_available(uow: FakeUnitOfWork) -> None:
     with pytest.raises(Conflict, match="only 3 available"):
         ChangeStock(uow, "USD")(ADMIN, "A-1", remove=4)
-    assert uow.products.get_by_sku("A-1").stock_on_hand == 3  # type: ignore[union-attr]
+    assert uow.products.stored("A-1").stock_on_hand == 3
     assert not uow.committed
 
 
@@ -190,7 +209,7 @@ def test_stock_refuses_removing_more_than_available(uow: FakeUnitOfWork) -> None
     "options", [{}, {"add": 1, "remove": 1}, {"set_to": 1, "add": 1}, {"add": 0}, {"set_to": -1}]
 )
 def test_stock_needs_exactly_one_valid_operation(
-    uow: FakeUnitOfWork, options: dict[str, int]
+    uow: FakeUnitOfWork, options: StockOptions
 ) -> None:
     with pytest.raises(InvalidInput):
         ChangeStock(uow, "USD")(ADMIN, "A-1", **options)
