@@ -72,10 +72,21 @@ class Output:
     def warning(self, text: str) -> None:
         self.stderr.write(f"warning: {text}\n")
 
+    def reading_stdin(self, what: str, stdin: IO[Any] | None = None) -> bool:
+        """Tell a person at a terminal that the command now waits for them to type ``what``
+        (a pipe or a file needs no hint); whether it is a terminal."""
+        typed = (stdin or sys.stdin).isatty()
+        if typed:
+            self.message(f"reading {what} from standard input; end with Ctrl-D")
+        return typed
+
     @contextmanager
-    def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-        """A progress bar on stderr when it is a terminal; yields ``advance(amount)``."""
-        if self.quiet or not self.interactive:
+    def progress(
+        self, description: str, total: int | None, *, shown: bool = True
+    ) -> Iterator[Callable[[int], None]]:
+        """A progress bar on stderr when it is a terminal (and ``shown``: not while someone
+        types the input on it); yields ``advance(amount)``."""
+        if self.quiet or not self.interactive or not shown:
             yield lambda _amount: None
             return
         from rich.console import Console

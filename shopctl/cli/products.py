@@ -223,13 +223,15 @@ def import_products(
         file, None if input_format is None else catalog_files.CatalogFormat(input_format.value)
     )
     with ExitStack() as stack:
+        typed = False
         if file == "-":
+            typed = cli.output.reading_stdin(f"the catalog ({file_format.value})")
             stream = sys.stdin.buffer
             size = None
         else:
             stream = stack.enter_context(_open_input(file))
             size = _size_of(stream)
-        advance = stack.enter_context(cli.output.progress("importing", size))
+        advance = stack.enter_context(cli.output.progress("importing", size, shown=not typed))
         reader = catalog_files.CatalogReader(_Counting(stream, advance), file_format)
         rejected = None
         if errors_file is not None:

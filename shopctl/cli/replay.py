@@ -19,12 +19,14 @@ if TYPE_CHECKING:  # the replay machinery loads when a replay runs, not for ever
 REPORT_COLUMNS = ("step", "as", "command", "exit", "result", "ms")
 
 
-def load_scenarios(files: Sequence[str]) -> list[Scenario]:
+def load_scenarios(files: Sequence[str], output: Output) -> list[Scenario]:
     from shopctl.application.replay import parse_scenario
     from shopctl.domain.errors import InvalidInput
 
     scenarios = []
     for name in files:
+        if name == "-":
+            output.reading_stdin("a scenario (YAML or JSON)")
         try:
             text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
@@ -58,7 +60,7 @@ def replay(
 
     cli = state(ctx)
     variables = parse_vars(var or [])
-    scenarios = load_scenarios(files)
+    scenarios = load_scenarios(files, cli.output)
     live = cli.output.interactive
 
     def progress(step: StepReport) -> None:

@@ -151,3 +151,36 @@ def run_in_fresh_process(
     )
     codes, heavy = json.loads(done.stderr.strip().splitlines()[-1])
     return codes, heavy, done.stdout
+
+
+def run_at_a_terminal(env: dict[str, str], args: Sequence[str], typed: bytes) -> tuple[int, bytes]:
+    """Run shopctl with stdin and stderr on pseudo-terminals, as a person at a terminal does,
+    type ``typed`` (end it with b"\\x04", Ctrl-D): the exit code and what stderr showed."""
+    import os
+    import pty
+
+    keyboard, stdin = pty.openpty()
+    screen, stderr = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopctl", *args],
+        stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+    )  # fmt: skip
+    os.close(stdin)
+    os.close(stderr)
+    shown = b""
+    try:
+        os.write(keyboard, typed)
+        while True:
+            try:
+                chunk = os.read(screen, 4096)
+            except OSError:  # EIO: the process exited and closed its terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        return process.wait(timeout=60), shown
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(keyboard)
+        os.close(screen)

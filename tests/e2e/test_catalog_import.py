@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from shopctl.infrastructure.database.engine import create_engine
-from tests.e2e.conftest import Shopctl, clean_environ, run_in_fresh_process
+from tests.e2e.conftest import Shopctl, clean_environ, run_at_a_terminal, run_in_fresh_process
 
 HEADER = "sku,name,price,description,stock,active\n"
 
@@ -105,6 +105,18 @@ def test_dry_run_validates_against_the_database_and_writes_nothing(
     failed = shopctl("products", "import", str(updates), "--dry-run", "--json", profile=admin)
     assert failed.exit_code == 2
     assert failed.json()["errors"][0]["message"] == "a new SKU needs name and price"
+
+
+def test_stdin_typed_at_a_terminal_gets_a_hint_and_ends_with_ctrl_d(
+    shopctl: Shopctl, admin: str, db_url: str, config_dir: Path
+) -> None:
+    env = clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
+    typed = b"sku,name,price\nTYPED-1,Typed mug,3.50\n\x04"
+    code, shown = run_at_a_terminal(env, ["-p", admin, "products", "import", "-"], typed)
+    assert code == 0, shown
+    assert b"reading the catalog (csv) from standard input; end with Ctrl-D" in shown
+    assert b"importing" not in shown  # no progress bar drawn over what is being typed
+    assert [p["sku"] for p in all_products(shopctl)] == ["TYPED-1"]
 
 
 def test_stdin_and_jsonl_and_json(shopctl: Shopctl, admin: str, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.conftest import Shopctl
+from tests.e2e.conftest import Shopctl, clean_environ, run_at_a_terminal
 from tests.e2e.test_foundation import seed
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -127,3 +127,14 @@ def test_replay_captures_what_click_prints(shopctl: Shopctl) -> None:
     result = shopctl("replay", "-", "--json", input=scenario_text)
     assert result.exit_code == 0, result
     assert result.json()["passed"] == 2  # stdout is the report alone
+
+
+def test_replay_of_stdin_typed_at_a_terminal_gets_a_hint(
+    shopctl: Shopctl, db_url: str, tmp_path: Path
+) -> None:
+    seed(db_url)
+    env = clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(tmp_path / "config"))
+    typed = b"- run: products get MUG-1 --json\n  expect: {exit: 0}\n\x04"
+    code, shown = run_at_a_terminal(env, ["replay", "-"], typed)
+    assert code == 0, shown
+    assert b"reading a scenario (YAML or JSON) from standard input; end with Ctrl-D" in shown
