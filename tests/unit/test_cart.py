@@ -10,6 +10,8 @@ from shopctl.domain.carts import MAX_LINES, Cart
 from shopctl.domain.errors import Conflict, InvalidInput, NotFound
 from shopctl.domain.products import Product
 
+_IDS: dict[str, int] = {}
+
 
 def product(
     sku: str = "TEA", *, stock: int = 10, reserved: int = 0, active: bool = True
@@ -22,7 +24,7 @@ def product(
         reserved=reserved,
         active=active,
     )
-    made.id = abs(hash(sku)) % 100_000
+    made.id = _IDS.setdefault(sku, len(_IDS) + 1)  # one id per SKU, never shared
     return made
 
 
