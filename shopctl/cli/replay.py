@@ -25,10 +25,12 @@ def load_scenarios(files: Sequence[str], output: Output) -> list[Scenario]:
 
     scenarios = []
     for name in files:
-        if name == "-":
-            output.reading_stdin("a scenario (YAML or JSON)")
         try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+            if name == "-":
+                output.reading_stdin("a scenario (YAML or JSON)")
+                text = sys.stdin.read()
+            else:
+                text = Path(name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise InvalidInput(f"cannot read scenario {name}: {error}") from None
         scenarios.append(parse_scenario(text, "<stdin>" if name == "-" else name))

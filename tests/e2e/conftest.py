@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +158,6 @@ def run_in_fresh_process(
 def run_at_a_terminal(env: dict[str, str], args: Sequence[str], typed: bytes) -> tuple[int, bytes]:
     """Run shopctl with stdin and stderr on pseudo-terminals, as a person at a terminal does,
     type ``typed`` (end it with b"\\x04", Ctrl-D): the exit code and what stderr showed."""
-    import os
     import pty
 
     keyboard, stdin = pty.openpty()
@@ -168,9 +169,12 @@ def run_at_a_terminal(env: dict[str, str], args: Sequence[str], typed: bytes) ->
     os.close(stdin)
     os.close(stderr)
     shown = b""
+    deadline = time.monotonic() + 60
     try:
         os.write(keyboard, typed)
-        while True:
+        while True:  # until the process closes its terminal; a hang fails, it never blocks
+            ready, _, _ = select.select([screen], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"shopctl {' '.join(args)} still runs after 60 s: {shown!r}"
             try:
                 chunk = os.read(screen, 4096)
             except OSError:  # EIO: the process exited and closed its terminal

@@ -257,6 +257,11 @@ def test_deactivate_revokes_sessions_and_blocks_login(
     assert last.exit_code == 6
 
 
+# How long to wait for a token issued with a TTL of 1 s to expire: its exp is rounded up to
+# a whole second, so it may live up to 2 s.
+ONE_SECOND_TOKEN_LIFETIME = 2.1
+
+
 def short_lived_login(shopctl: Shopctl, email: str, profile: str) -> None:
     shopctl("users", "register", "--email", email, "--password-stdin", **password())
     result = shopctl(
@@ -279,7 +284,7 @@ def test_expired_access_token_is_refreshed_transparently(
 
     short_lived_login(shopctl, "alice@example.com", "alice")
     before = tokens_of(config_dir, "alice")
-    time.sleep(2.1)
+    time.sleep(ONE_SECOND_TOKEN_LIFETIME)
     result = shopctl("users", "whoami", "--json", profile="alice")
     assert result.exit_code == 0, result
     assert result.json()["email"] == "alice@example.com"
@@ -296,7 +301,7 @@ def test_replaying_a_rotated_refresh_token_logs_out_both_sessions(
 
     short_lived_login(shopctl, "alice@example.com", "alice")
     stolen = session_file(config_dir, "alice").read_text()
-    time.sleep(2.1)  # a 1 s token's exp is rounded up to a whole second: up to 2 s from login
+    time.sleep(ONE_SECOND_TOKEN_LIFETIME)
     # alice's next command refreshes: her refresh token rotates
     assert shopctl("users", "whoami", profile="alice").exit_code == 0
     # a thief replays the old (already used) refresh token from a copied file
@@ -327,7 +332,7 @@ def test_an_expired_refresh_token_is_exit_3(shopctl: Shopctl) -> None:
         SHOPCTL_REFRESH_TOKEN_TTL="1",
         **password(),
     )
-    time.sleep(2.1)
+    time.sleep(ONE_SECOND_TOKEN_LIFETIME)
     result = shopctl("users", "whoami")
     assert result.exit_code == 3 and "expired" in result.stderr
     assert "shopctl users login" in result.stderr
