@@ -7,7 +7,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from shopctl.infrastructure.database.tables import metadata
+from shopctl.infrastructure.db.tables import metadata
 
 config = context.config
 target_metadata = metadata
@@ -31,9 +31,8 @@ else:
     )
     if not url:
         raise SystemExit("set SHOPCTL_DATABASE_URL (or pass -x url=postgresql://...)")
-    from shopctl.infrastructure.database.engine import create_engine
+    from shopctl.infrastructure.db.connect import ConnectionSettings
+    from shopctl.infrastructure.db.migrations import alembic_connection
 
-    engine = create_engine(url)
-    with engine.begin() as conn:
+    with alembic_connection(ConnectionSettings(url)) as conn:
         run_migrations(conn)
-    engine.dispose()

@@ -9,12 +9,9 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from shopctl.domain.errors import ShopError
 from shopctl.infrastructure.config import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from shopctl.application.audit import RunAudit
     from shopctl.application.carts import (
         AddToCart,
@@ -58,15 +55,23 @@ if TYPE_CHECKING:
         SetUserRole,
         WhoAmI,
     )
-    from shopctl.infrastructure.database.bulk import PsycopgImportUnitOfWork
-    from shopctl.infrastructure.database.reads import PsycopgReader
-    from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
+    from shopctl.infrastructure.db.connect import ConnectionSettings, Database
+    from shopctl.infrastructure.db.imports import PostgresImportUnitOfWork
+    from shopctl.infrastructure.db.reads import PostgresReader
+    from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 
 
 class Shop:
-    def __init__(self, settings: Settings, *, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        warn: Callable[[str], None] | None = None,
+        application_name: str = "shopctl",
+    ) -> None:
         self.settings = settings
         self.warn = warn or (lambda _message: None)
+        self.application_name = application_name
 
     # -- database -------------------------------------------------------------------------
 
@@ -75,77 +80,54 @@ class Shop:
         return not self.settings.database_url
 
     @cached_property
+    def connection_settings(self) -> ConnectionSettings:
+        """How to connect: the configured URL, else the embedded server (started if needed)."""
+        from shopctl.infrastructure.db.connect import ConnectionSettings
+
+        url = self.settings.database_url
+        if not url:
+            from shopctl.infrastructure.db import embedded
+
+            url = embedded.ensure_running(self.settings.data_dir).url()
+        return ConnectionSettings(url, application_name=self.application_name)
+
+    @property
     def database_url(self) -> str:
-        if self.settings.database_url:
-            return self.settings.database_url
-        from shopctl.infrastructure.database import embedded
-
-        return embedded.ensure_running(self.settings.data_dir).url()
+        return self.connection_settings.url
 
     @cached_property
-    def unchecked_engine(self) -> Engine:
-        """An engine for ``shopctl db``: no schema check, the schema may not exist yet."""
-        from shopctl.infrastructure.database.engine import create_engine
+    def database(self) -> Database:
+        """This process's connections, one per thread, on a schema at the latest migration."""
+        from shopctl.infrastructure.db.connect import Database
 
-        return create_engine(self.database_url)
+        return Database(self.connection_settings)
 
-    @cached_property
-    def engine(self) -> Engine:
-        """An engine on a reachable database whose schema is at the latest migration."""
-        from sqlalchemy.exc import DBAPIError
+    def uow(self) -> PostgresUnitOfWork:
+        from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 
-        from shopctl.infrastructure.database.engine import unavailable
-        from shopctl.infrastructure.database.migrations import check_schema, sqlalchemy_scalar
+        return PostgresUnitOfWork(self.database)
 
-        engine = self.unchecked_engine
-        try:
-            with engine.connect() as connection:
-                check_schema(sqlalchemy_scalar(connection))
-        except DBAPIError as error:
-            raise unavailable(self.database_url, error) from error
-        return engine
-
-    def uow(self) -> SqlAlchemyUnitOfWork:
-        from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
-
-        return SqlAlchemyUnitOfWork(self.engine)
-
-    def read_uow(self) -> SqlAlchemyUnitOfWork:
+    def read_uow(self) -> PostgresUnitOfWork:
         """A unit of work in which the database refuses writes: for use cases that only read."""
-        from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
+        from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 
-        return SqlAlchemyUnitOfWork(self.engine, read_only=True)
+        return PostgresUnitOfWork(self.database, read_only=True)
 
     @cached_property
-    def reader(self) -> PsycopgReader:
-        """The read side, on a psycopg connection of its own: browsing and the session check
-        never import SQLAlchemy (SPEC §10 start-up), and ``simulate`` browses on prepared
-        statements."""
-        from shopctl.infrastructure.database.reads import PsycopgReader
+    def reader(self) -> PostgresReader:
+        """The read side: browsing and the session check, outside any unit of work."""
+        from shopctl.infrastructure.db.reads import PostgresReader
 
-        return PsycopgReader(self.database_url)
+        return PostgresReader(self.database)
 
-    def import_uow(self) -> PsycopgImportUnitOfWork:
-        """A unit of work for the bulk import only, on psycopg (COPY and set-based SQL)."""
-        from shopctl.infrastructure.database.bulk import PsycopgImportUnitOfWork
+    def import_uow(self) -> PostgresImportUnitOfWork:
+        from shopctl.infrastructure.db.imports import PostgresImportUnitOfWork
 
-        return PsycopgImportUnitOfWork(self.database_url)
-
-    def translate(self, error: BaseException) -> ShopError | None:
-        """Driver errors that escaped a use case, as the user should see them."""
-        from sqlalchemy.exc import InterfaceError, OperationalError
-
-        if isinstance(error, OperationalError | InterfaceError) and "database_url" in self.__dict__:
-            from shopctl.infrastructure.database.engine import unavailable
-
-            return unavailable(self.database_url, error)
-        return None
+        return PostgresImportUnitOfWork(self.database)
 
     def close(self) -> None:
-        if "reader" in self.__dict__:
-            self.reader.close()
-        if "unchecked_engine" in self.__dict__:
-            self.unchecked_engine.dispose()
+        if "database" in self.__dict__:
+            self.database.close()
 
     # -- security and sessions ------------------------------------------------------------
 
@@ -167,13 +149,7 @@ class Shop:
 
         if self.settings.jwt_secret:
             return check_key(self.settings.jwt_secret.encode(), source="SHOPCTL_JWT_SECRET")
-        key = self.reader.signing_key()
-        if key is not None:
-            return key
-        from shopctl.infrastructure.database.users import signing_key
-
-        with self.engine.begin() as connection:  # the key was removed: make a new one
-            return signing_key(connection)
+        return self.reader.signing_key()
 
     @cached_property
     def tokens(self) -> TokenService:
@@ -289,9 +265,9 @@ class Shop:
 
     def run_audit(self) -> RunAudit:
         from shopctl.application.audit import RunAudit
-        from shopctl.infrastructure.database.audit import SqlInvariantAuditor
+        from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
 
-        return RunAudit(SqlInvariantAuditor(self.engine))
+        return RunAudit(PostgresInvariantAuditor(self.database))
 
     # -- purchase flow --------------------------------------------------------------------
 
@@ -299,7 +275,7 @@ class Shop:
     def payment_gateway(self) -> PaymentGateway:
         from shopctl.infrastructure.payments.mock import MockPaymentGateway
 
-        return MockPaymentGateway(self.engine)
+        return MockPaymentGateway(self.database)
 
     def show_cart(self) -> ShowCart:
         from shopctl.application.carts import ShowCart

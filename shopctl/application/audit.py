@@ -45,3 +45,18 @@ class RunAudit:
         return AuditReport(
             ok=not violations, checks=self._auditor.check_names(), violations=violations
         )
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The invariant check of the run's own products after the run."""
+
+    products: int
+    stock: int  # units on hand before the run, all products
+    units_sold: int
+    units_reserved: int
+    violations: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations

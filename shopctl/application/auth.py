@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shopctl.domain.errors import Forbidden, NotAuthenticated
-from shopctl.domain.sessions import LOGIN_HINT
+from shopctl.domain.errors import Forbidden, Hint, NotAuthenticated
 from shopctl.domain.users import Role
 
-__all__ = ["LOGIN_HINT", "Principal", "require_admin", "require_user"]
+__all__ = ["Principal", "require_admin", "require_user"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class Principal:
 
 def require_user(principal: Principal | None) -> Principal:
     if principal is None:
-        raise NotAuthenticated("not logged in", hint=LOGIN_HINT)
+        raise NotAuthenticated("not logged in", hint=Hint.LOG_IN)
     return principal
 
 

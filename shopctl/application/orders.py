@@ -60,10 +60,6 @@ class PlaceOrder:
         now = self._clock.now()
         with self._uow() as uow:
             cart = uow.carts.get(user.user_id, for_update=True)
-            if cart.is_empty:
-                raise Conflict(
-                    "your cart is empty", hint="add products with `shopctl cart add SKU`"
-                )
             ids = [line.product.id for line in cart.lines if line.product.id is not None]
             products, due = uow.inventory.lock_products(ids, due_at=now)
             if due:  # lazily release what expired on these products, then read them again

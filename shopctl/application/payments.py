@@ -8,7 +8,7 @@ from shopctl.application.orders import load_order, refund_payment, release
 from shopctl.application.ports import ChargeResult, ChargeStatus, Clock, PaymentGateway
 from shopctl.application.products import UnitOfWorkFactory
 from shopctl.application.retry import run_with_retries
-from shopctl.domain.errors import Conflict, PaymentFailed
+from shopctl.domain.errors import Conflict, Hint, PaymentFailed
 from shopctl.domain.orders import OrderStatus
 from shopctl.domain.payments import (
     DEFAULT_CARD,
@@ -65,12 +65,12 @@ class PayOrder:
         if payment.status is PaymentStatus.DECLINED:
             raise PaymentFailed(
                 f"card declined ({payment.decline_code}); order {order_id} is still payable",
-                hint="try another card: shopctl pay order ID --card NUMBER",
+                hint=Hint.TRY_ANOTHER_CARD,
             )
         if payment.status is PaymentStatus.FAILED:
             raise PaymentFailed(
                 f"payment failed ({payment.decline_code}); order {order_id} is still payable",
-                hint="this is transient: run the same command again",
+                hint=Hint.RUN_AGAIN,
             )
         return PaymentView.of(payment)
 

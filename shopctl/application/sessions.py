@@ -19,9 +19,9 @@ from shopctl.application.ports import (
     TokenService,
     TokenType,
 )
-from shopctl.domain.errors import NotAuthenticated, ShopError
+from shopctl.domain.errors import Hint, NotAuthenticated, ShopError
 from shopctl.domain.repositories import AccountReader, UnitOfWork
-from shopctl.domain.sessions import LOGIN_HINT, RefreshToken
+from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import User, normalise_email, validate_password
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
@@ -157,18 +157,18 @@ class RefreshSession:
                 or stored.token_hash != fingerprint(refresh_token)
                 or stored.user_id != claims.user_id
             ):
-                raise NotAuthenticated("the session is not known here", hint=LOGIN_HINT)
+                raise NotAuthenticated("the session is not known here", hint=Hint.LOG_IN)
             stored.ensure_usable(now)
             if not uow.refresh_tokens.mark_used(stored.jti, now):
                 uow.refresh_tokens.revoke_family(stored.family_id, now)
                 uow.commit()
                 raise NotAuthenticated(
                     "this session's refresh token was used twice, so the session was revoked",
-                    hint=LOGIN_HINT,
+                    hint=Hint.LOG_IN,
                 )
             user = uow.users.get(stored.user_id)
             if user is None:
-                raise NotAuthenticated("the user no longer exists", hint=LOGIN_HINT)
+                raise NotAuthenticated("the user no longer exists", hint=Hint.LOG_IN)
             user.ensure_can_log_in()
             session = start_session(uow, self._tokens, user, stored.family_id, now)
             uow.commit()
@@ -210,10 +210,10 @@ class Authenticate:
             session, claims = self._refreshed()
         user = self._accounts.get_user(claims.user_id)
         if user is None:
-            raise NotAuthenticated("the logged-in user no longer exists", hint=LOGIN_HINT)
+            raise NotAuthenticated("the logged-in user no longer exists", hint=Hint.LOG_IN)
         user.ensure_can_log_in()
         if self._accounts.family_revoked(claims.family_id):
-            raise NotAuthenticated("the session was revoked", hint=LOGIN_HINT)
+            raise NotAuthenticated("the session was revoked", hint=Hint.LOG_IN)
         assert user.id is not None
         principal = Principal(user_id=user.id, email=user.email, role=user.role)
         return Authenticated(principal, session, self._sessions.profile)
@@ -229,7 +229,7 @@ class Authenticate:
         with self._sessions.exclusive():
             session = self._sessions.load()
             if session is None:
-                raise NotAuthenticated("not logged in", hint=LOGIN_HINT)
+                raise NotAuthenticated("not logged in", hint=Hint.LOG_IN)
             claims = self._access_claims(session)
             if claims.expires_at > self._clock.now():
                 return session, claims

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from shopctl.application.auth import Principal, require_admin, require_user
 from shopctl.application.dto import UserView
 from shopctl.application.ports import Clock, PasswordHasher
-from shopctl.domain.errors import Conflict, NotAuthenticated, NotFound
+from shopctl.domain.errors import Conflict, Hint, NotAuthenticated, NotFound
 from shopctl.domain.repositories import UnitOfWork
-from shopctl.domain.sessions import LOGIN_HINT
 from shopctl.domain.users import Role, User, normalise_email, validate_password
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
@@ -83,7 +82,7 @@ class WhoAmI:
         with self._uow() as uow:
             user = uow.users.get(actor.user_id)
             if user is None:
-                raise NotAuthenticated("the logged-in user no longer exists", hint=LOGIN_HINT)
+                raise NotAuthenticated("the logged-in user no longer exists", hint=Hint.LOG_IN)
             return UserView.of(user)
 
 

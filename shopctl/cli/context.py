@@ -53,11 +53,7 @@ class CliContext:
 
     def translate(self, error: BaseException) -> ShopError | None:
         """The user-facing error for ``error``, or None for a bug (exit 1)."""
-        if isinstance(error, ShopError):
-            return error
-        if "shop" in self.__dict__:
-            return self.shop.translate(error)
-        return None
+        return error if isinstance(error, ShopError) else None
 
     def close(self) -> None:
         if "shop" in self.__dict__:

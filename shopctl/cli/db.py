@@ -19,14 +19,15 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Create the database if needed and migrate it to the latest revision (idempotent)."""
-    from shopctl.infrastructure.database import migrations
+    from shopctl.infrastructure.db import migrations
 
     cli = state(ctx)
     shop = cli.shop
-    if migrations.create_database_if_missing(shop.database_url):
+    if migrations.create_database_if_missing(shop.connection_settings):
         cli.output.message("created the database")
-    migrations.upgrade(shop.unchecked_engine, revision)
-    cli.output.success(f"database at revision {migrations.status(shop.unchecked_engine).current}")
+    migrations.upgrade(shop.connection_settings, revision)
+    current = migrations.status(shop.connection_settings).current
+    cli.output.success(f"database at revision {current}")
 
 
 @app.command()
@@ -35,23 +36,23 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. 0001 or base.")],
 ) -> None:
     """Migrate the schema down to REVISION (``base`` removes every table)."""
-    from shopctl.infrastructure.database import migrations
+    from shopctl.infrastructure.db import migrations
 
     cli = state(ctx)
-    migrations.downgrade(cli.shop.unchecked_engine, revision)
-    current = migrations.status(cli.shop.unchecked_engine).current
+    migrations.downgrade(cli.shop.connection_settings, revision)
+    current = migrations.status(cli.shop.connection_settings).current
     cli.output.success(f"database at revision {current or 'base'}")
 
 
 @app.command()
 def status(ctx: typer.Context, fmt: Format = OutputFormat.table, json_: Json = False) -> None:
     """Show the current and latest revision, and which database is used."""
-    from shopctl.infrastructure.database import migrations
-    from shopctl.infrastructure.database.engine import mask_url
+    from shopctl.infrastructure.db import migrations
+    from shopctl.infrastructure.db.connect import mask_url
 
     cli = state(ctx)
     shop = cli.shop
-    schema = migrations.status(shop.unchecked_engine)
+    schema = migrations.status(shop.connection_settings)
     report = {
         "database_url": mask_url(shop.database_url),
         "embedded": shop.embedded,
@@ -65,7 +66,7 @@ def status(ctx: typer.Context, fmt: Format = OutputFormat.table, json_: Json = F
 @app.command()
 def stop(ctx: typer.Context) -> None:
     """Stop the embedded PostgreSQL (it starts again on the next command)."""
-    from shopctl.infrastructure.database import embedded
+    from shopctl.infrastructure.db import embedded
 
     cli = state(ctx)
     if cli.settings.database_url:
@@ -83,11 +84,11 @@ def reset(
 ) -> None:
     """Delete all data: drop every table, then migrate to the latest revision."""
     from shopctl.domain.errors import InvalidInput
-    from shopctl.infrastructure.database import migrations
+    from shopctl.infrastructure.db import migrations
 
     if not yes:
         raise InvalidInput("db reset deletes all data; pass --yes to confirm")
     cli = state(ctx)
-    migrations.create_database_if_missing(cli.shop.database_url)
-    migrations.reset(cli.shop.unchecked_engine)
+    migrations.create_database_if_missing(cli.shop.connection_settings)
+    migrations.reset(cli.shop.connection_settings)
     cli.output.success("database reset to an empty schema at the latest revision")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 
 class ErrorKind(Enum):
@@ -17,12 +17,26 @@ class ErrorKind(Enum):
     CHECK_FAILED = "check_failed"
 
 
+class Hint(StrEnum):
+    """What the user can do next, where that is a command of theirs: the driver in front (the
+    CLI) words it, so that no inner layer writes a command line."""
+
+    LOG_IN = "log_in"
+    ADD_TO_CART = "add_to_cart"
+    TRY_ANOTHER_CARD = "try_another_card"
+    RUN_AGAIN = "run_again"
+    MIGRATE = "migrate"
+    CHECK_DATABASE_URL = "check_database_url"
+    INSTALL_EMBEDDED = "install_embedded"
+
+
 class ShopError(Exception):
-    """Base of every error that shopctl reports to its user as a one-line message."""
+    """Base of every error that shopctl reports to its user as a one-line message. ``hint``
+    is a ``Hint`` or a plain sentence that names no command."""
 
     kind = ErrorKind.INTERNAL
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: Hint | str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint

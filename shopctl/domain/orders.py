@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from shopctl.domain.errors import Conflict, InvalidInput
+from shopctl.domain.errors import Conflict, Hint, InvalidInput
 from shopctl.domain.products import Product
 
 
@@ -105,7 +105,7 @@ class Order:
             known = wanted.get(product.id)
             wanted[product.id] = (product, quantity + (known[1] if known else 0))
         if not wanted:
-            raise Conflict("your cart is empty", hint="add products with `shopctl cart add SKU`")
+            raise Conflict("your cart is empty", hint=Hint.ADD_TO_CART)
         ordered = [wanted[product_id] for product_id in sorted(wanted)]  # lock order
         for product, quantity in ordered:  # every line is checked before any is reserved
             copy(product).reserve(quantity)

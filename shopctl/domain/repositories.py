@@ -64,16 +64,12 @@ class CatalogImport(abc.ABC):
         change. Returns (created, updated); rows that change nothing write nothing."""
 
 
-class ProductRepository(ProductCatalog, CatalogImport):
+class ProductRepository(abc.ABC):
     """Products and their stock ledger: ``add``/``save`` also write ``pending_movements``."""
 
     @abc.abstractmethod
     def get_by_sku(self, sku: str, *, for_update: bool = False) -> Product | None:
         """``for_update`` locks the row until the end of the unit of work."""
-
-    @abc.abstractmethod
-    def get_many_for_update(self, ids: Iterable[int]) -> list[Product]:
-        """Lock and return these products in ascending id order (no deadlock between lockers)."""
 
     @abc.abstractmethod
     def add(self, product: Product) -> None:
@@ -151,10 +147,6 @@ class RefreshTokenRepository(abc.ABC):
 
     @abc.abstractmethod
     def revoke_user(self, user_id: int, at: datetime) -> int: ...
-
-    @abc.abstractmethod
-    def family_revoked(self, family_id: str) -> bool:
-        """True when any token of the family was revoked (logout, reuse, deactivation)."""
 
 
 class CartRepository(abc.ABC):
@@ -246,11 +238,8 @@ class InventoryRepository(abc.ABC):
         """Reservations, newest first."""
 
 
-class ImportUnitOfWork(abc.ABC):
-    """One transaction of a catalog import: all the import needs. Leaving the block without
-    ``commit()`` rolls back; after ``commit()`` work goes on in a new transaction."""
-
-    products: CatalogImport
+class _UnitOfWorkBase(abc.ABC):
+    """One transaction: leaving the block without ``commit()`` rolls back."""
 
     def __enter__(self) -> Self:
         return self
@@ -270,7 +259,14 @@ class ImportUnitOfWork(abc.ABC):
     def rollback(self) -> None: ...
 
 
-class UnitOfWork(ImportUnitOfWork):
+class ImportUnitOfWork(_UnitOfWorkBase):
+    """One transaction of a catalog import: all the import needs. After ``commit()`` work
+    goes on in a new transaction."""
+
+    products: CatalogImport
+
+
+class UnitOfWork(_UnitOfWorkBase):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
 
     products: ProductRepository

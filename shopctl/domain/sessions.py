@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shopctl.domain.errors import NotAuthenticated
-
-LOGIN_HINT = "run `shopctl users login`"
+from shopctl.domain.errors import Hint, NotAuthenticated
 
 
 @dataclass(eq=False)
@@ -31,6 +29,6 @@ class RefreshToken:
         """Refuse a revoked or expired token. Reuse is detected by the caller's conditional
         update, so that two concurrent uses cannot both pass."""
         if self.revoked_at is not None:
-            raise NotAuthenticated("the session was revoked", hint=LOGIN_HINT)
+            raise NotAuthenticated("the session was revoked", hint=Hint.LOG_IN)
         if self.expires_at <= now:
-            raise NotAuthenticated("the session has expired", hint=LOGIN_HINT)
+            raise NotAuthenticated("the session has expired", hint=Hint.LOG_IN)

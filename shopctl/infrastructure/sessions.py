@@ -17,8 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from shopctl.application.ports import SessionStore, StoredSession
-from shopctl.domain.errors import InvalidInput, NotAuthenticated
-from shopctl.domain.sessions import LOGIN_HINT
+from shopctl.domain.errors import Hint, InvalidInput, NotAuthenticated
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -77,7 +76,7 @@ class FileSessionStore(SessionStore):
             )
         except (OSError, ValueError, KeyError, TypeError):
             raise NotAuthenticated(
-                f"the session file {self.path} is damaged", hint=LOGIN_HINT
+                f"the session file {self.path} is damaged", hint=Hint.LOG_IN
             ) from None
 
     def _check_directory(self) -> None:

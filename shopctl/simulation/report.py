@@ -5,25 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shopctl.application.audit import Audit
 from shopctl.simulation.stats import LatencySummary
 
 OUTCOMES = ("paid", "declined", "out_of_stock", "cancelled", "errors")
 STEPS = ("browse", "cart", "place", "pay", "cancel", "flow")
-
-
-@dataclass(frozen=True)
-class Audit:
-    """The invariant check of the run's own products after the run."""
-
-    products: int
-    stock: int  # units on hand before the run, all products
-    units_sold: int
-    units_reserved: int
-    violations: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Run a simulation: tagged catalog and shoppers, concurrent purchase flows, audit, cleanup.
 
 The flows call the same use cases as the CLI, through a ``Shop`` per worker (so each
-worker has its own engine, hence its own database connection), on behalf of shoppers
+worker has its own database connection), on behalf of shoppers
 whose ``Principal`` is built here: no login and no password hashing per flow.
 """
 
@@ -28,7 +28,7 @@ from shopctl.simulation.stats import LatencyRecorder
 if TYPE_CHECKING:
     from shopctl.bootstrap import Shop
     from shopctl.infrastructure.config import Settings
-    from shopctl.infrastructure.database.simulation import SimulatedProduct, SimulatedShopper
+    from shopctl.infrastructure.db.simulation import SimulatedProduct, SimulatedShopper
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ class Progress:
 
 
 class Worker:
-    """One thread: its own Shop (engine, connection) and its own shoppers, one flow at a time."""
+    """One thread: its own Shop (its own connection) and its own shoppers, one flow at a time."""
 
     def __init__(
         self,
@@ -160,12 +160,12 @@ class Simulation:
     def __call__(
         self, principal: Principal | None, options: SimulationOptions, *, run_id: str | None = None
     ) -> SimulationReport:
-        from shopctl.infrastructure.database.simulation import SimulationData
+        from shopctl.infrastructure.db.simulation import SimulationData
 
         require_admin(principal)
         run_id = run_id or secrets.token_hex(4)
         admin_shop = self._shop_factory()
-        data = SimulationData(admin_shop.engine, run_id)
+        data = SimulationData(admin_shop.database, run_id)
         workers: list[Worker] = []
         cleaned_up = False
         try:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.database import *  # noqa: F403 (the database fixtures)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

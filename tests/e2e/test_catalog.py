@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
-from shopctl.infrastructure.database.engine import create_engine
-from shopctl.infrastructure.database.tables import products
+from shopctl.infrastructure.db.tables import products
+from tests.database import inspection_engine
 from tests.e2e.conftest import Shopctl
 
 WRITES = [
@@ -106,7 +106,7 @@ def test_delete_archives_a_sold_product(
     shopctl: Shopctl, admin: str, mug: dict[str, Any], db_url: str
 ) -> None:
     # A sale as the purchase flow records it: reserved units leave with a `sale` movement.
-    engine = create_engine(db_url)
+    engine = inspection_engine(db_url)
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -183,7 +183,7 @@ def test_audit_fails_on_a_tampered_database(
     shopctl: Shopctl, admin: str, mug: dict[str, Any], db_url: str
 ) -> None:
     assert shopctl("audit", profile=admin).exit_code == 0
-    engine = create_engine(db_url)
+    engine = inspection_engine(db_url)
     with engine.begin() as connection:
         connection.execute(
             update(products).where(products.c.sku == "MUG-1").values(stock_on_hand=99)

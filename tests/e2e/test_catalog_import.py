@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from shopctl.infrastructure.database.engine import create_engine
+from tests.database import inspection_engine
 from tests.e2e.conftest import Shopctl, clean_environ, run_at_a_terminal, run_in_fresh_process
 
 HEADER = "sku,name,price,description,stock,active\n"
@@ -233,7 +233,7 @@ def test_killing_an_abort_mode_import_leaves_the_catalog_as_it_was(
     # Feed a few batches (the first row changes the existing product), keep the pipe open.
     process.stdin.write(catalog_csv(30_000).encode())
     process.stdin.flush()
-    engine = create_engine(db_url)
+    engine = inspection_engine(db_url)
     written = text(
         "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
         "WHERE a.application_name = 'shopctl' AND a.datname = current_database() "

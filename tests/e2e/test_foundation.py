@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from shopctl.infrastructure.database.engine import create_engine
-from shopctl.infrastructure.database.tables import products
+from shopctl.infrastructure.db.tables import products
+from tests.database import inspection_engine
 from tests.e2e.conftest import Shopctl, clean_environ, make_runner, run_in_fresh_process
 
 
 def seed(db_url: str) -> None:
-    engine = create_engine(db_url)
+    engine = inspection_engine(db_url)
     with engine.begin() as connection:
         connection.execute(
             insert(products),

@@ -18,16 +18,16 @@ from shopctl.domain.errors import Conflict
 from shopctl.domain.products import Product, StockReason
 from shopctl.domain.repositories import ProductQuery
 from shopctl.domain.users import Role
-from shopctl.infrastructure.database.audit import SqlInvariantAuditor
-from shopctl.infrastructure.database.engine import create_engine
-from shopctl.infrastructure.database.tables import products, stock_movements
-from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
+from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
+from shopctl.infrastructure.db.tables import products, stock_movements
+from shopctl.infrastructure.db.uow import PostgresUnitOfWork
+from tests.database import database_of, dispose, inspection_engine
 
 ADMIN = Principal(user_id=1, email="admin@shop.test", role=Role.ADMIN)
 
 
-def uow_factory(engine: Any) -> Callable[[], SqlAlchemyUnitOfWork]:
-    return lambda: SqlAlchemyUnitOfWork(engine)
+def uow_factory(engine: Any) -> Callable[[], PostgresUnitOfWork]:
+    return lambda: PostgresUnitOfWork(database_of(engine))
 
 
 def ledger(engine: Any, sku: str) -> list[tuple[int, str, str | None]]:
@@ -50,13 +50,13 @@ def stock(engine: Any, sku: str) -> int:
 
 
 def test_add_save_and_ledger_in_one_transaction(engine: Any) -> None:
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         mug = Product(sku="MUG-1", name="Mug", price=Decimal("9.90"))
         mug.add_stock(10, actor="a@shop.test")
         uow.products.add(mug)
         assert mug.id is not None and mug.created_at is not None and mug.pending_movements == []
         uow.commit()
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         stored = uow.products.get_by_sku("MUG-1", for_update=True)
         assert stored is not None
         stored.remove_stock(3)
@@ -66,7 +66,7 @@ def test_add_save_and_ledger_in_one_transaction(engine: Any) -> None:
     assert stock(engine, "MUG-1") == 10 and ledger(engine, "MUG-1") == [
         (10, "adjust", "a@shop.test")
     ]
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         stored = uow.products.get_by_sku("MUG-1", for_update=True)
         assert stored is not None
         stored.remove_stock(3)
@@ -79,7 +79,7 @@ def test_add_save_and_ledger_in_one_transaction(engine: Any) -> None:
 def test_duplicate_sku_is_a_conflict_and_the_transaction_stays_usable(engine: Any) -> None:
     create = CreateProduct(uow_factory(engine), "USD")
     create(ADMIN, sku="DUP", name="First", price="1.00", stock=1)
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         with pytest.raises(Conflict, match="already exists"):
             uow.products.add(Product(sku="DUP", name="Second", price=Decimal("2.00")))
         uow.products.add(Product(sku="OTHER", name="Other", price=Decimal("2.00")))
@@ -93,7 +93,7 @@ def test_delete_removes_unreferenced_and_archives_sold_products(engine: Any) -> 
     create = CreateProduct(uow_factory(engine), "USD")
     create(ADMIN, sku="FREE", name="Free", price="1.00", stock=3)
     create(ADMIN, sku="SOLD", name="Sold", price="1.00", stock=3)
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         sold = uow.products.get_by_sku("SOLD", for_update=True)
         assert sold is not None and sold.id is not None
         assert not uow.products.is_referenced(sold.id)
@@ -105,7 +105,7 @@ def test_delete_removes_unreferenced_and_archives_sold_products(engine: Any) -> 
     delete = DeleteProduct(uow_factory(engine))
     assert delete(ADMIN, "FREE").outcome == "deleted"
     assert delete(ADMIN, "SOLD").outcome == "archived"
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         assert uow.products.get_by_sku("FREE") is None
         sold = uow.products.get_by_sku("SOLD")
         assert sold is not None and sold.active is False and sold.stock_on_hand == 2
@@ -117,7 +117,7 @@ def test_get_many_for_update_orders_by_id(engine: Any) -> None:
     create = CreateProduct(uow_factory(engine), "USD")
     for sku in ("C", "A", "B"):
         create(ADMIN, sku=sku, name=sku, price="1.00")
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         ids = [p.id for p in uow.products.list(ProductQuery()) if p.id is not None]
         locked = uow.products.get_many_for_update(reversed(ids))
         assert [p.sku for p in locked] == ["C", "A", "B"]
@@ -161,9 +161,9 @@ def run_together(count: int, work: Callable[[], Any]) -> list[Any]:
 
 @pytest.fixture
 def wide_engine(db_url: str) -> Any:
-    engine = create_engine(db_url, pool_size=12)
+    engine = inspection_engine(db_url, pool_size=12)
     yield engine
-    engine.dispose()
+    dispose(engine)
 
 
 def test_concurrent_additions_lose_no_update(wide_engine: Any) -> None:
@@ -193,7 +193,7 @@ def test_concurrent_removals_never_go_below_available(wide_engine: Any) -> None:
 
 
 def audit(engine: Any) -> list[tuple[str, str]]:
-    report = RunAudit(SqlInvariantAuditor(engine))(ADMIN)
+    report = RunAudit(PostgresInvariantAuditor(database_of(engine)))(ADMIN)
     assert report.ok is (not report.violations)
     return [(v.check, v.subject) for v in report.violations]
 
@@ -231,7 +231,7 @@ def test_audit_finds_tampering(engine: Any) -> None:
 
 def test_sale_movement_keeps_audit_clean(engine: Any) -> None:
     CreateProduct(uow_factory(engine), "USD")(ADMIN, sku="S", name="S", price="1.00", stock=2)
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         product = uow.products.get_by_sku("S", for_update=True)
         assert product is not None
         product.reserve(2)

@@ -14,10 +14,11 @@ from shopctl.application.catalog import ExportCatalog, ImportCatalog, OnError, S
 from shopctl.domain.catalog import parse_catalog_row
 from shopctl.domain.repositories import ImportUnitOfWork
 from shopctl.domain.users import Role
-from shopctl.infrastructure.database.audit import SqlInvariantAuditor
-from shopctl.infrastructure.database.bulk import PsycopgImportUnitOfWork
-from shopctl.infrastructure.database.tables import products, stock_movements
-from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
+from shopctl.infrastructure.db.imports import PostgresImportUnitOfWork
+from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
+from shopctl.infrastructure.db.tables import products, stock_movements
+from shopctl.infrastructure.db.uow import PostgresUnitOfWork
+from tests.database import ConnectionSettings, Database, database_of
 
 ADMIN = Principal(user_id=1, email="admin@shop.test", role=Role.ADMIN)
 
@@ -33,8 +34,8 @@ def run_import(request: pytest.FixtureRequest, db_url: str, engine: Any) -> Call
 
     def unit_of_work() -> ImportUnitOfWork:
         if request.param == "psycopg":
-            return PsycopgImportUnitOfWork(db_url)
-        return SqlAlchemyUnitOfWork(engine)
+            return PostgresImportUnitOfWork(Database(ConnectionSettings(db_url)))
+        return PostgresUnitOfWork(database_of(engine))
 
     def run(items: list[SourceRow], batch_size: int = 1000, **options: Any) -> Any:
         use_case = ImportCatalog(unit_of_work, batch_size=batch_size)
@@ -74,7 +75,7 @@ def movements(engine: Any) -> list[tuple[str, int, str, str | None]]:
 
 
 def audit_ok(engine: Any) -> bool:
-    return SqlInvariantAuditor(engine).violations() == []
+    return PostgresInvariantAuditor(database_of(engine)).violations() == []
 
 
 def test_created_updated_unchanged_and_the_ledger(engine: Any, run_import: Any) -> None:
@@ -148,7 +149,7 @@ def test_a_sku_repeated_after_an_unchanged_row_is_still_a_duplicate(
 
 def test_reserved_stock_guard(engine: Any, run_import: Any) -> None:
     run_import(rows({"sku": "A", "name": "A", "price": "1", "stock": "5"}))
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         product = uow.products.get_by_sku("A", for_update=True)
         assert product is not None
         product.reserve(3)
@@ -203,7 +204,7 @@ def test_export_streams_and_reimports_as_unchanged(engine: Any, run_import: Any)
               "active": "yes" if i % 3 else "no", "description": f"d{i}" if i % 2 else ""}
              for i in range(2500)]  # fmt: skip
     assert run_import(rows(*items)).created == 2500
-    exported = list(ExportCatalog(lambda: SqlAlchemyUnitOfWork(engine))(ADMIN))
+    exported = list(ExportCatalog(lambda: PostgresUnitOfWork(database_of(engine)))(ADMIN))
     assert [r.sku for r in exported] == sorted(i["sku"] for i in items)
     again = run_import(rows(*(
         {"sku": r.sku, "name": r.name, "price": str(r.price), "description": r.description,
@@ -217,19 +218,19 @@ def test_the_import_unit_of_work_refuses_an_outdated_schema_and_an_unreachable_s
     db_url: str, engine: Any
 ) -> None:
     from shopctl.application.errors import DatabaseUnavailable
-    from shopctl.infrastructure.database import migrations
+    from shopctl.infrastructure.db import migrations
 
     migrations.downgrade(engine, "0002")
     with (
         pytest.raises(DatabaseUnavailable, match="needs revision"),
-        PsycopgImportUnitOfWork(db_url),
+        PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))),
     ):
         pass
     migrations.upgrade(engine)
     unreachable = "postgresql://postgres@127.0.0.1:9/nowhere"
     with (
         pytest.raises(DatabaseUnavailable, match="cannot reach"),
-        PsycopgImportUnitOfWork(unreachable),
+        PostgresImportUnitOfWork(Database(ConnectionSettings(unreachable))),
     ):
         pass
 
@@ -241,14 +242,17 @@ def test_the_import_unit_of_work_rolls_back_unless_committed(db_url: str, engine
         uow.products.stage_import(uow.products.prepare_import([row]))
         return uow.products.apply_import([], actor="admin@shop.test")
 
-    with PsycopgImportUnitOfWork(db_url) as uow:
+    with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow:
         assert upsert(uow) == (1, 0)
     assert catalog(engine) == {}
-    with pytest.raises(RuntimeError), PsycopgImportUnitOfWork(db_url) as uow:
+    with (
+        pytest.raises(RuntimeError),
+        PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow,
+    ):
         upsert(uow)
         raise RuntimeError("a bug half-way")
     assert catalog(engine) == {}
-    with PsycopgImportUnitOfWork(db_url) as uow:
+    with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow:
         upsert(uow)
         uow.commit()
     assert catalog(engine) == {"MUG-1": ("Mug", Decimal("5.00"), "", 3, True)}
@@ -273,14 +277,14 @@ def test_two_imports_creating_the_same_sku_one_conflicts(db_url: str, engine: An
 
     def second() -> None:
         try:
-            with PsycopgImportUnitOfWork(db_url) as uow:
+            with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow:
                 upsert(uow)
                 uow.commit()
             outcome.append(None)
         except BaseException as error:
             outcome.append(error)
 
-    with PsycopgImportUnitOfWork(db_url) as first:
+    with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as first:
         upsert(first)
         thread = threading.Thread(target=second)
         thread.start()
@@ -311,12 +315,12 @@ def test_only_the_products_an_import_changes_are_locked(db_url: str, engine: Any
 
     first = {"sku": "SAME", "name": "Same", "price": "1", "stock": "5"}
     second = {"sku": "MOVE", "name": "Move", "price": "1", "stock": "5"}
-    run = ImportCatalog(lambda: PsycopgImportUnitOfWork(db_url))
+    run = ImportCatalog(lambda: PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))))
     run(ADMIN, rows(first, second))
     batch = [parse_catalog_row(2, first), parse_catalog_row(3, {**second, "stock": "9"})]
     with psycopg.connect(db_url, autocommit=True) as other:
         other.execute("SET lock_timeout = '1s'")
-        with PsycopgImportUnitOfWork(db_url) as uow:
+        with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow:
             matches = uow.products.stage_import(uow.products.prepare_import(batch))
             assert set(matches) == {"SAME", "MOVE"}
             other.execute("UPDATE products SET name = 'Renamed' WHERE sku = 'SAME'")
@@ -333,14 +337,14 @@ def test_a_bulk_import_leaves_fresh_statistics_for_the_next_one(db_url: str, eng
     """An ANALYZE that runs while an import is uncommitted records the catalog as empty; the
     next import then planned scans of the whole catalog per row. The import analyzes after
     committing a bulk change, so the statistics count its rows."""
-    from shopctl.infrastructure.database.bulk import ANALYZE_AFTER
+    from shopctl.infrastructure.db.imports import ANALYZE_AFTER
 
     count = ANALYZE_AFTER + 500
     items = [
         SourceRow(line, {"sku": f"SKU-{line:05d}", "name": "Item", "price": "1", "stock": "1"})
         for line in range(2, count + 2)
     ]
-    with PsycopgImportUnitOfWork(db_url) as uow:
+    with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow:
         ImportCatalog(lambda: _Uncommitting(uow))(ADMIN, items)
         with engine.connect() as other:  # e.g. autovacuum, while the rows are uncommitted
             other.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
@@ -354,7 +358,7 @@ def test_a_bulk_import_leaves_fresh_statistics_for_the_next_one(db_url: str, eng
 class _Uncommitting(ImportUnitOfWork):
     """The import's unit of work with its commit held back until the test commits."""
 
-    def __init__(self, inner: PsycopgImportUnitOfWork) -> None:
+    def __init__(self, inner: PostgresImportUnitOfWork) -> None:
         self.products = inner.products
 
     def __exit__(self, *args: object) -> None:

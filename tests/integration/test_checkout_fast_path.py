@@ -14,38 +14,39 @@ from sqlalchemy.exc import DBAPIError
 from shopctl.bootstrap import Shop
 from shopctl.domain.repositories import ProductQuery
 from shopctl.infrastructure.config import load_settings
-from shopctl.infrastructure.database.tables import products
-from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork, sqlstate
+from shopctl.infrastructure.db.tables import products
+from shopctl.infrastructure.db.uow import PostgresUnitOfWork, sqlstate
+from tests.database import ConnectionSettings, Database, database_of
 
 # psycopg prepares a statement on a connection once it has run it this many times
 PREPARE_THRESHOLD = 5
 
 
-def backend_pid(uow: SqlAlchemyUnitOfWork) -> int:
+def backend_pid(uow: PostgresUnitOfWork) -> int:
     return int(uow.connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
-def prepared_statements(uow: SqlAlchemyUnitOfWork) -> list[str]:
+def prepared_statements(uow: PostgresUnitOfWork) -> list[str]:
     statements = uow.connection.execute(text("SELECT statement FROM pg_prepared_statements"))
     return list(statements.scalars())
 
 
 def test_read_only_unit_of_work_refuses_writes(engine: Any) -> None:
-    with pytest.raises(DBAPIError) as raised, SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+    with pytest.raises(DBAPIError) as raised, PostgresUnitOfWork(engine, read_only=True) as uow:
         uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
     assert sqlstate(raised.value) == "25006"  # read_only_sql_transaction
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         assert uow.products.get_by_sku("x1") is None
 
 
 def test_the_connection_writes_again_after_a_read_only_unit_of_work(engine: Any) -> None:
-    with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+    with PostgresUnitOfWork(engine, read_only=True) as uow:
         reader = backend_pid(uow)
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         assert backend_pid(uow) == reader  # the same pooled connection
         uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
         uow.commit()
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         assert uow.products.get_by_sku("x1") is not None
 
 
@@ -54,12 +55,12 @@ def test_browsing_keeps_the_statements_prepared(engine: Any) -> None:
     # browse of each purchase flow rolled back, nothing on the checkout path would ever be
     # prepared. A read-only unit of work ends with COMMIT instead.
     for _ in range(PREPARE_THRESHOLD + 1):
-        with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+        with PostgresUnitOfWork(engine, read_only=True) as uow:
             uow.products.list(ProductQuery(search="mug"))
-        with SqlAlchemyUnitOfWork(engine) as uow:
+        with PostgresUnitOfWork(database_of(engine)) as uow:
             uow.products.get_by_sku("mug")
             uow.commit()
-    with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+    with PostgresUnitOfWork(engine, read_only=True) as uow:
         prepared = prepared_statements(uow)
     assert any("ILIKE" in statement for statement in prepared), prepared
     assert any("WHERE sku = $1" in statement for statement in prepared), prepared
@@ -88,11 +89,11 @@ def test_the_catalog_refuses_a_database_behind_the_latest_migration(
     db_url: str, engine: Any
 ) -> None:
     from shopctl.application.errors import DatabaseUnavailable
-    from shopctl.infrastructure.database import migrations
-    from shopctl.infrastructure.database.reads import PsycopgReader
+    from shopctl.infrastructure.db import migrations
+    from shopctl.infrastructure.db.reads import PostgresReader
 
     migrations.downgrade(engine, "0002")
-    catalog = PsycopgReader(db_url)
+    catalog = PostgresReader(Database(ConnectionSettings(db_url)))
     with pytest.raises(DatabaseUnavailable, match=r"is at revision 0002.*needs revision"):
         catalog.get_by_sku("x1")
     migrations.upgrade(engine)

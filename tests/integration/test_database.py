@@ -10,9 +10,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from shopctl.domain.products import SKU_PATTERN
 from shopctl.domain.repositories import ProductQuery
-from shopctl.infrastructure.database import migrations
-from shopctl.infrastructure.database.tables import metadata, products
-from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
+from shopctl.infrastructure.db import migrations
+from shopctl.infrastructure.db.tables import metadata, products
+from shopctl.infrastructure.db.uow import PostgresUnitOfWork
+from tests.database import database_of
 
 
 def add_product(engine: Any, sku: str, **values: Any) -> None:
@@ -26,7 +27,7 @@ def test_repository_lists_and_filters(engine: Any) -> None:
     add_product(engine, "a-cap", stock_on_hand=1, reserved=1)
     add_product(engine, "c-old", active=False)
     add_product(engine, "d_100", name="100% cotton")
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         assert [p.sku for p in uow.products.list(ProductQuery())] == ["a-cap", "b-mug", "d_100"]
         in_stock = uow.products.list(ProductQuery(in_stock=True))
         assert [p.sku for p in in_stock] == ["b-mug"]
@@ -43,21 +44,21 @@ def test_repository_lists_and_filters(engine: Any) -> None:
 
 
 def test_uow_rolls_back_unless_committed(engine: Any) -> None:
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         assert uow.products.get_by_sku("x1") is None
         uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
         uow.commit()
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         assert uow.products.get_by_sku("x1") is not None
 
 
 def test_uow_rolls_back_on_error(engine: Any) -> None:
-    with pytest.raises(RuntimeError), SqlAlchemyUnitOfWork(engine) as uow:
+    with pytest.raises(RuntimeError), PostgresUnitOfWork(database_of(engine)) as uow:
         uow.connection.execute(insert(products).values(sku="x2", name="X", price=1))
         raise RuntimeError("boom")
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         assert uow.products.get_by_sku("x2") is None
 
 

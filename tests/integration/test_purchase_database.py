@@ -28,9 +28,8 @@ from shopctl.domain.orders import OrderStatus, ReservationStatus
 from shopctl.domain.products import Product
 from shopctl.domain.repositories import OrderQuery, ProductQuery
 from shopctl.domain.users import Role, User
-from shopctl.infrastructure.database.audit import SqlInvariantAuditor
-from shopctl.infrastructure.database.engine import create_engine
-from shopctl.infrastructure.database.tables import (
+from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
+from shopctl.infrastructure.db.tables import (
     cart_lines,
     carts,
     inventory_reservations,
@@ -40,8 +39,9 @@ from shopctl.infrastructure.database.tables import (
     products,
     stock_movements,
 )
-from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
+from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 from shopctl.infrastructure.payments.mock import MockPaymentGateway
+from tests.database import database_of, dispose, inspection_engine
 from tests.fakes import FakeClock
 
 TTL = timedelta(minutes=15)
@@ -54,10 +54,10 @@ class Shop:
     def __init__(self, engine: Any, clock: Any = None) -> None:
         self.engine = engine
         self.clock = clock or FakeClock(datetime.now(UTC))
-        self.gateway = MockPaymentGateway(engine)
+        self.gateway = MockPaymentGateway(database_of(engine))
 
-        def uow() -> SqlAlchemyUnitOfWork:
-            return SqlAlchemyUnitOfWork(engine)
+        def uow() -> PostgresUnitOfWork:
+            return PostgresUnitOfWork(database_of(engine))
 
         self.uow = uow
         self.add = AddToCart(uow, "USD")
@@ -98,7 +98,7 @@ class Shop:
             )
 
     def audit(self) -> list[Any]:
-        return SqlInvariantAuditor(self.engine).violations()
+        return PostgresInvariantAuditor(database_of(self.engine)).violations()
 
     def count(self, table: Any, *where: Any) -> int:
         with self.engine.connect() as connection:
@@ -116,9 +116,9 @@ def shop(engine: Any) -> Shop:
 
 @pytest.fixture
 def wide_engine(db_url: str) -> Any:
-    engine = create_engine(db_url, pool_size=20)
+    engine = inspection_engine(db_url, pool_size=20)
     yield engine
-    engine.dispose()
+    dispose(engine)
 
 
 def run_together(count: int, work: Callable[[int], Any]) -> list[Any]:
@@ -153,7 +153,7 @@ def test_cart_round_trip_and_reading_writes_nothing(shop: Shop) -> None:
     shop.add(alice, "TEA", 2)
     shop.add(alice, "MUG", 1)
     shop.add(alice, "TEA", 1)
-    with SqlAlchemyUnitOfWork(shop.engine) as uow:
+    with PostgresUnitOfWork(database_of(shop.engine)) as uow:
         cart = uow.carts.get(alice.user_id, for_update=True)
         assert [(line.product.sku, line.quantity) for line in cart.lines] == [
             ("MUG", 1),
@@ -172,7 +172,7 @@ def test_order_repository_round_trip(shop: Shop) -> None:
     shop.add(alice, "TEA", 2)
     shop.add(alice, "MUG", 1)
     placed = shop.place(alice)
-    with SqlAlchemyUnitOfWork(shop.engine) as uow:
+    with PostgresUnitOfWork(database_of(shop.engine)) as uow:
         order = uow.orders.get(placed.id, for_update=True)
         assert order is not None
         assert order.total == Decimal("18.90") and order.status is OrderStatus.PENDING_PAYMENT
@@ -195,7 +195,7 @@ def test_inventory_lock_reports_due_reservations(shop: Shop) -> None:
     shop.product("TEA", 10)
     shop.add(alice, "TEA", 2)
     shop.place(alice)
-    with SqlAlchemyUnitOfWork(shop.engine) as uow:
+    with PostgresUnitOfWork(database_of(shop.engine)) as uow:
         ids = [p.id for p in uow.products.list(ProductQuery()) if p.id is not None]
         locked, due = uow.inventory.lock_products(ids, due_at=shop.clock.now())
         assert [p.sku for p in locked] == ["TEA"] and not due
@@ -291,7 +291,7 @@ def test_mock_gateway_cards_replays_and_key_reuse(shop: Shop) -> None:
 
 
 def test_mock_gateway_same_key_concurrently_charges_once(wide_engine: Any) -> None:
-    gateway = MockPaymentGateway(wide_engine)
+    gateway = MockPaymentGateway(database_of(wide_engine))
     results = run_together(
         8, lambda _: gateway.charge(Decimal("5.00"), "USD", "4242424242424242", "same")
     )
@@ -492,13 +492,13 @@ def test_a_deadlock_in_the_hot_path_is_a_transient_conflict(wide_engine: Any) ->
     shop = Shop(wide_engine)
     shop.product("A", 1)
     shop.product("B", 1)
-    with SqlAlchemyUnitOfWork(wide_engine) as uow:
+    with PostgresUnitOfWork(database_of(wide_engine)) as uow:
         ids = [p.id for p in uow.products.list(ProductQuery()) if p.id is not None]
     both_hold_one = threading.Barrier(2)
 
     def lock_in_opposite_orders(i: int) -> str:
         first, second = (ids[0], ids[1]) if i == 0 else (ids[1], ids[0])
-        with SqlAlchemyUnitOfWork(wide_engine) as uow:
+        with PostgresUnitOfWork(database_of(wide_engine)) as uow:
             uow.inventory.lock_products([first])
             both_hold_one.wait()
             uow.inventory.lock_products([second])
@@ -543,7 +543,7 @@ def test_an_order_locked_after_a_wait_is_read_as_committed(wide_engine: Any) -> 
     seen: list[Any] = []
 
     def pay_slowly() -> None:
-        with SqlAlchemyUnitOfWork(wide_engine) as uow:
+        with PostgresUnitOfWork(database_of(wide_engine)) as uow:
             order = uow.orders.get(order_id, for_update=True)
             assert order is not None
             order.mark_paid(shop.clock.now())
@@ -554,7 +554,7 @@ def test_an_order_locked_after_a_wait_is_read_as_committed(wide_engine: Any) -> 
 
     def read_after_the_wait() -> None:
         first_holds_the_lock.wait()
-        with SqlAlchemyUnitOfWork(wide_engine) as uow:
+        with PostgresUnitOfWork(database_of(wide_engine)) as uow:
             seen.append(uow.orders.get(order_id, for_update=True))
 
     threads = [threading.Thread(target=pay_slowly), threading.Thread(target=read_after_the_wait)]
@@ -570,7 +570,7 @@ def test_an_order_locked_after_a_wait_is_read_as_committed(wide_engine: Any) -> 
 def test_a_refund_waiting_on_another_sees_it_and_never_exceeds_the_capture(
     wide_engine: Any,
 ) -> None:
-    gateway = MockPaymentGateway(wide_engine)
+    gateway = MockPaymentGateway(database_of(wide_engine))
     charge = gateway.charge(Decimal("10.00"), "USD", "4242424242424242", "one-charge")
     first_holds_the_charge = threading.Event()
 

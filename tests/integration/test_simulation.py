@@ -12,7 +12,7 @@ from shopctl.application.auth import Principal
 from shopctl.domain.errors import Forbidden
 from shopctl.domain.users import Role
 from shopctl.infrastructure.config import load_settings
-from shopctl.infrastructure.database.simulation import SimulationData
+from shopctl.infrastructure.db.simulation import SimulationData
 from shopctl.simulation.plan import SimulationOptions
 from shopctl.simulation.runner import Progress, Simulation
 

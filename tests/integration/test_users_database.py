@@ -19,13 +19,14 @@ from shopctl.application.users import RegisterUser
 from shopctl.domain.errors import Conflict, NotAuthenticated, ShopError
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
-from shopctl.infrastructure.database.reads import PsycopgReader
-from shopctl.infrastructure.database.tables import app_secrets, refresh_tokens, users
-from shopctl.infrastructure.database.uow import SqlAlchemyUnitOfWork
-from shopctl.infrastructure.database.users import signing_key
+from shopctl.infrastructure.db.reads import PostgresReader
+from shopctl.infrastructure.db.tables import app_secrets, refresh_tokens, users
+from shopctl.infrastructure.db.uow import PostgresUnitOfWork
+from shopctl.infrastructure.db.users import signing_key
 from shopctl.infrastructure.security.passwords import Argon2PasswordHasher
 from shopctl.infrastructure.security.tokens import JwtTokenService
 from shopctl.infrastructure.sessions import FileSessionStore
+from tests.database import Database, database_of
 from tests.fakes import FakeClock, FakePasswordHasher, FakeSessionStore
 
 PASSWORD = "correct-horse-9"
@@ -33,11 +34,11 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def uow_factory(engine: Any) -> Any:
-    return lambda: SqlAlchemyUnitOfWork(engine)
+    return lambda: PostgresUnitOfWork(database_of(engine))
 
 
 def add_user(engine: Any, email: str = "alice@example.com", **values: Any) -> User:
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         user = uow.users.add(User(email=email, password_hash="h", **values))
         uow.commit()
     return user
@@ -87,7 +88,7 @@ def test_user_repository_round_trip(engine: Any) -> None:
     alice = add_user(engine)
     assert alice.id is not None and alice.created_at is not None
     add_user(engine, "bob@example.com", role=Role.ADMIN)
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         found = uow.users.get_by_email("ALICE@example.com")
         assert found is not None and found.id == alice.id and found.role is Role.CUSTOMER
         assert [u.email for u in uow.users.list()] == ["alice@example.com", "bob@example.com"]
@@ -96,7 +97,7 @@ def test_user_repository_round_trip(engine: Any) -> None:
         found.role, found.active, found.password_hash = Role.ADMIN, False, "h2"
         uow.users.update(found)
         uow.commit()
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         again = uow.users.get(alice.id)
         assert again is not None
         assert (again.role, again.active, again.password_hash) == (Role.ADMIN, False, "h2")
@@ -106,12 +107,12 @@ def test_user_repository_round_trip(engine: Any) -> None:
 
 def test_duplicate_email_is_a_conflict_and_the_unit_stays_usable(engine: Any) -> None:
     add_user(engine)
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         with pytest.raises(Conflict, match="already exists"):
             uow.users.add(User(email="alice@example.com", password_hash="h"))
         uow.users.add(User(email="carol@example.com", password_hash="h"))
         uow.commit()
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         assert len(uow.users.list()) == 2
 
 
@@ -151,7 +152,7 @@ def test_refresh_token_repository(engine: Any) -> None:
     alice = add_user(engine)
     bob = add_user(engine, "bob@example.com")
     assert alice.id is not None and bob.id is not None
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         repo = uow.refresh_tokens
         repo.add(token(alice.id, "a1", "fa"))
         repo.add(token(alice.id, "a2", "fa"))
@@ -168,7 +169,7 @@ def test_refresh_token_repository(engine: Any) -> None:
         assert repo.revoke_user(alice.id, NOW) == 1  # only fb's token was left
         assert repo.family_revoked("fc") is False
         uow.commit()
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         used = uow.refresh_tokens.get("a1")
         assert used is not None and used.used_at == NOW and used.revoked_at == NOW
 
@@ -176,7 +177,7 @@ def test_refresh_token_repository(engine: Any) -> None:
 def test_deleting_a_user_deletes_its_refresh_tokens(engine: Any) -> None:
     alice = add_user(engine)
     assert alice.id is not None
-    with SqlAlchemyUnitOfWork(engine) as uow:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
         uow.refresh_tokens.add(token(alice.id))
         uow.commit()
     with engine.begin() as connection:
@@ -253,11 +254,13 @@ def test_commands_of_one_profile_refresh_one_at_a_time(engine: Any, tmp_path: Pa
 
     def command() -> object:
         store = FileSessionStore(tmp_path, "alice")
-        reader = PsycopgReader(engine.url.render_as_string(hide_password=False))
+        database = Database(database_of(engine).settings)
         try:
-            return Authenticate(reader, shop.tokens, clock, store, shop.refresh())()
+            return Authenticate(
+                PostgresReader(database), shop.tokens, clock, store, shop.refresh()
+            )()
         finally:
-            reader.close()
+            database.close()
 
     outcomes = race(command, 4)
     assert all(not isinstance(o, ShopError) for o in outcomes), outcomes

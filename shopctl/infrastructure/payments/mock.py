@@ -3,7 +3,8 @@
 Like a real provider it stores every charge and refund under its idempotency key (in
 ``mock_gateway_charges``, apart from the shop's ``payments``), replays the stored result
 for a repeated key and refuses a key reused with different parameters. Each call is its
-own short transaction on its own connection: the caller holds no lock while it runs.
+own short transaction: the caller holds no lock, and has no transaction open, while it
+runs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from shopctl.domain.errors import Conflict, NotFound
 from shopctl.domain.payments import card_fingerprint
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from shopctl.infrastructure.db.connect import Database
 
 # SPEC §5 test cards; any other number is accepted when its Luhn checksum is right.
 TEST_CARDS: dict[str, tuple[ChargeStatus, str | None]] = {
@@ -80,18 +81,15 @@ VALUES (%(key)s, 'refund', %(reference)s, %(charge_reference)s, %(amount)s, 'suc
 
 
 class MockPaymentGateway(PaymentGateway):
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     def charge(
         self, amount: Decimal, currency: str, card: str, idempotency_key: str
     ) -> ChargeResult:
-        from shopctl.infrastructure.database.statements import Statements
-
         status, code = decide(card)
         fingerprint = card_fingerprint(card)
-        with self._engine.begin() as connection:
-            sql = Statements(connection)
+        with self._database.transaction() as sql:
             stored = sql.first(
                 RECORD_CHARGE,
                 {
@@ -116,10 +114,7 @@ class MockPaymentGateway(PaymentGateway):
         return ChargeResult(ChargeStatus(stored.status), stored.reference, stored.decline_code)
 
     def refund(self, charge_ref: str, amount: Decimal, idempotency_key: str) -> RefundResult:
-        from shopctl.infrastructure.database.statements import Statements
-
-        with self._engine.begin() as connection:
-            sql = Statements(connection)
+        with self._database.transaction() as sql:
             charge = sql.first(CAPTURED, {"reference": charge_ref})
             if charge is None:
                 raise NotFound(f"no succeeded charge {charge_ref!r} to refund")
@@ -139,7 +134,7 @@ class MockPaymentGateway(PaymentGateway):
                     f"({charge.amount - refunded})"
                 )
             reference = f"re_{secrets.token_hex(12)}"
-            sql.rows(
+            sql.run(
                 RECORD_REFUND,
                 {
                     "key": idempotency_key,

@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shopctl.application.ports import IssuedToken, TokenClaims, TokenService, TokenType
-from shopctl.domain.errors import InvalidInput, NotAuthenticated
-from shopctl.domain.sessions import LOGIN_HINT
+from shopctl.domain.errors import Hint, InvalidInput, NotAuthenticated
 
 ALGORITHM = "HS256"
 MIN_KEY_BYTES = 32
@@ -28,7 +27,7 @@ def check_key(key: bytes, *, source: str = "the JWT signing key") -> bytes:
 
 
 def _invalid(reason: str) -> NotAuthenticated:
-    return NotAuthenticated(reason, hint=LOGIN_HINT)
+    return NotAuthenticated(reason, hint=Hint.LOG_IN)
 
 
 class JwtTokenService(TokenService):

@@ -1,26 +1,30 @@
 """The catalog import's bulk path on psycopg: COPY into a temporary staging table, then one
 set-based UPDATE and one INSERT (with their ledger rows) per batch.
 
-``PsycopgImportUnitOfWork`` runs a whole import on a psycopg connection of its own, so
-that ``shopctl products import`` never imports SQLAlchemy: the import is the one write
-path where start-up is a visible share of the time (SPEC §10 measures it against psql).
-``SqlProductRepository`` runs the same ``PsycopgCatalogImport`` on the connection under
-its SQLAlchemy one, so both units of work import the same way.
+``PostgresImportUnitOfWork`` runs a whole import as one transaction (or one per batch
+with ``--on-error skip``) on the command's connection. Batching, COPY and the staging
+tables are this adapter's business; the import port only sees rows and matches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from psycopg.rows import tuple_row
+
 from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.repositories import CatalogImport, ImportUnitOfWork
+from shopctl.infrastructure.db.connect import Sql, begin_unit, end_unit
 
 if TYPE_CHECKING:
     from psycopg import Connection
+
+    from shopctl.infrastructure.db.connect import Database
 
 # -- bulk import SQL ------------------------------------------------------------------------
 # Temporary tables live on this connection only; `import_seen` (every SKU and line of this
@@ -69,7 +73,7 @@ DROP_UNCHANGED = f"""
 DELETE FROM import_rows r USING products p
 WHERE r.sku = p.sku AND {ANY_STORED} AND NOT {CHANGES}
 RETURNING r.sku, p.reserved
-"""  # noqa: S608 (made of the constants above)
+"""
 
 # The stored products that the batch changes, locked in id order (as the checkout locks
 # them), with their reserved quantity as of the lock.
@@ -77,7 +81,7 @@ LOCK_STORED = f"""
 SELECT p.sku, p.reserved FROM products p JOIN import_rows r ON r.sku = p.sku
 WHERE {ANY_STORED}
 ORDER BY p.id FOR UPDATE OF p
-"""  # noqa: S608
+"""
 
 # RETURNING shows new values only: the old stock comes along from the FROM list.
 UPDATE_EXISTING = f"""
@@ -99,7 +103,7 @@ WITH changed AS (
     FROM changed WHERE stock_on_hand <> old_stock
 )
 SELECT count(*) FROM changed
-"""  # noqa: S608
+"""
 
 INSERT_NEW = """
 WITH created AS (
@@ -117,6 +121,8 @@ WITH created AS (
 SELECT count(*) FROM created
 """
 ONLY_NEW = "WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = r.sku)"
+SKIP_LINES = "DELETE FROM import_rows WHERE line = ANY(%s)"
+CLEAR_STAGED = "TRUNCATE import_rows"
 
 
 # COPY text format: a tab between columns, \N for NULL, and these escaped inside a value.
@@ -175,7 +181,7 @@ def _count(cursor: Any) -> int:
     return int(row[0])
 
 
-class PsycopgCatalogImport(CatalogImport):
+class PostgresCatalogImport(CatalogImport):
     """One import's bulk upsert on a psycopg connection, inside its current transaction."""
 
     def __init__(self, connection: Connection[Any]) -> None:
@@ -209,9 +215,9 @@ class PsycopgCatalogImport(CatalogImport):
             self._driver.execute(CREATE_IMPORT_TABLES)
             self._import_tables_ready = True
             self._seen_rows = 0
-        with self._driver.cursor() as cursor:
+        with self._driver.cursor(row_factory=tuple_row) as cursor:
             if self._rows_staged:  # the previous batch was not applied (see apply_import)
-                cursor.execute("TRUNCATE import_rows")
+                cursor.execute(CLEAR_STAGED)
             self._rows_staged = True
             with cursor.copy(COPY_ROWS) as copy:
                 copy.write(batch.copy_data)
@@ -228,9 +234,9 @@ class PsycopgCatalogImport(CatalogImport):
             cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {DROP_UNCHANGED}; {LOCK_STORED}")
             cursor.nextset()
             cursor.nextset()
-            unchanged = dict(cursor.fetchall())  # stored, left as they are: no longer staged
+            unchanged: dict[str, int] = dict(cursor.fetchall())  # stored, left as they are: no longer staged
             cursor.nextset()
-            locked = dict(cursor.fetchall())  # stored and changed: staged and locked
+            locked: dict[str, int] = dict(cursor.fetchall())  # stored and changed: staged and locked
         self._staged = (len(batch.rows) - len(unchanged), len(locked))
         reserved = unchanged | locked
         matches = {}
@@ -256,10 +262,10 @@ class PsycopgCatalogImport(CatalogImport):
             statements.append(INSERT_NEW.format(only_new=ONLY_NEW if stored else ""))
         # Bound on this side, so that the statements and emptying the staging table for the
         # next batch share one round trip.
-        with ClientCursor(self._driver) as cursor:
+        with ClientCursor(self._driver, row_factory=tuple_row) as cursor:
             if skip_lines:
-                cursor.execute("DELETE FROM import_rows WHERE line = ANY(%s)", (list(skip_lines),))
-            cursor.execute("; ".join([*statements, "TRUNCATE import_rows"]), {"actor": actor})
+                cursor.execute(SKIP_LINES, (list(skip_lines),))
+            cursor.execute("; ".join([*statements, CLEAR_STAGED]), {"actor": actor})
             counts = []
             for _ in statements:
                 counts.append(_count(cursor))
@@ -274,22 +280,25 @@ class PsycopgCatalogImport(CatalogImport):
 ANALYZE_AFTER = 1000  # products created or updated by one import
 
 
-class PsycopgImportUnitOfWork(ImportUnitOfWork):
-    """One transaction for a bulk import, on a psycopg connection of its own; rolled back
-    unless committed. ``commit()`` lets work go on in a new transaction (``--on-error skip``
-    commits batch by batch)."""
+CATALOG_ROWS_COUNTED = "SELECT reltuples FROM pg_class WHERE oid = 'products'::regclass"
+ANALYZE_CATALOG = "ANALYZE products"
 
-    products: PsycopgCatalogImport
 
-    def __init__(self, url: str) -> None:
-        self._url = url
+class PostgresImportUnitOfWork(ImportUnitOfWork):
+    """One transaction for a bulk import, on this thread's connection; rolled back unless
+    committed. ``commit()`` lets work go on in a new transaction (``--on-error skip`` commits
+    batch by batch)."""
+
+    products: PostgresCatalogImport
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
         self._committed_rows = 0  # products created or updated by committed transactions
 
     def __enter__(self) -> Self:
-        from shopctl.infrastructure.database.engine import connect_checked
-
-        self._connection = connect_checked(self._url, autocommit=False)
-        self.products = PsycopgCatalogImport(self._connection)
+        self._connection = self._database.connection()
+        begin_unit(self._connection, read_only=False)
+        self.products = PostgresCatalogImport(self._connection)
         return self
 
     def __exit__(
@@ -300,28 +309,22 @@ class PsycopgImportUnitOfWork(ImportUnitOfWork):
     ) -> None:
         import psycopg
 
-        try:
-            if not self._connection.closed:
-                self.rollback()
-                if exc is None and self._committed_rows >= ANALYZE_AFTER:
-                    self._analyze()
-        except psycopg.Error:
-            pass  # the connection is gone; so is the transaction
-        finally:
-            self._connection.close()
-        if isinstance(exc, psycopg.Error):
-            from shopctl.infrastructure.database.engine import UNIQUE_VIOLATION, unit_of_work_error
+        from shopctl.infrastructure.db.errors import UNIQUE_VIOLATION, translate
 
+        end_unit(self._connection)  # rolls back what was not committed
+        if exc is None and self._committed_rows >= ANALYZE_AFTER:
+            with suppress(psycopg.Error):  # statistics only: the import itself is done
+                self._analyze()
+        if isinstance(exc, psycopg.Error):
             if exc.sqlstate == UNIQUE_VIOLATION:  # another import created one of our new SKUs
                 raise Conflict(
                     "another session created some of these SKUs while this import ran;"
                     " its open transaction was rolled back",
                     hint="run the import again: rows already applied report unchanged",
                 ) from exc
-            lost = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
-            translated = unit_of_work_error(self._url, exc, exc.sqlstate, lost=lost)
-            if translated is not None:
-                raise translated from exc
+            shop_error = translate(self._database.url, exc)
+            if shop_error is not None:
+                raise shop_error from exc
 
     def commit(self) -> None:
         self._connection.commit()
@@ -333,13 +336,11 @@ class PsycopgImportUnitOfWork(ImportUnitOfWork):
         uncommitted counted none of its rows: the catalog looked empty, and the next import
         planned its joins against the catalog as scans of all of it once per row (90 s
         instead of 3 s for 100 000 rows)."""
-        self._connection.autocommit = True
-        row = self._connection.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = 'products'::regclass"
-        ).fetchone()
-        counted = -1.0 if row is None else float(row[0])  # -1: never analyzed, sized by pages
+        sql = Sql(self._connection)
+        counted = sql.scalar(CATALOG_ROWS_COUNTED)
+        counted = -1.0 if counted is None else float(counted)  # -1: never analyzed
         if 0 <= counted < self._committed_rows / 2:
-            self._connection.execute("ANALYZE products")
+            sql.run(ANALYZE_CATALOG)
 
     def rollback(self) -> None:
         self._connection.rollback()

@@ -1,12 +1,13 @@
 """The data of a simulation run: its tagged catalog and shoppers, their audit and removal.
 
+Statements that take parameters write a literal ``%`` as ``%%``.
+
 Everything a run creates is found again by its tag alone: products by the SKU prefix
 ``SIM-<run id>-``, shoppers by the e-mail domain ``<run id>.simulate.invalid`` (``.invalid``
 is reserved: no mail can ever reach it). Setup and cleanup are set-based statements; the
 flows themselves go through the use cases.
 """
 
-# ruff: noqa: S608 (statements are composed of constants; every value is a bound parameter)
 from __future__ import annotations
 
 import random
@@ -14,15 +15,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
-
-from shopctl.simulation.report import Audit
+from shopctl.application.audit import Audit
+from shopctl.domain.products import Product
+from shopctl.domain.users import Role, User, normalise_email
+from shopctl.infrastructure.db.products import add_products
+from shopctl.infrastructure.db.users import add_users
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from shopctl.infrastructure.db.connect import Database
 
 # matches no password: simulated shoppers never log in
-UNUSABLE_PASSWORD_HASH = "!simulated-shopper"  # noqa: S105
+UNUSABLE_PASSWORD_HASH = "!simulated-shopper"
 ACTOR = "simulate"
 
 
@@ -47,62 +50,44 @@ def shopper_domain(run_id: str) -> str:
 
 
 class SimulationData:
-    def __init__(self, engine: Engine, run_id: str) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, run_id: str) -> None:
+        self._database = database
         self.run_id = run_id
         self.prefix = sku_prefix(run_id)
         self.domain = shopper_domain(run_id)
 
     def create_catalog(self, count: int, stock: int, seed: int) -> list[SimulatedProduct]:
         """``count`` products with ``stock`` units each (one ``adjust`` movement each), in
-        SKU order: ``SIM-<run>-00001`` … (the hot SKUs are the first ones)."""
+        SKU order: ``SIM-<run>-00001`` … (the hot SKUs are the first ones). Each is a
+        ``Product`` first, so the catalog passes the rules of ``products create``."""
         rng = random.Random(f"{seed}/prices")
-        rows = [
-            {
-                "sku": f"{self.prefix}{n:05d}",
-                "name": f"Simulated product {n}",
-                "price": Decimal(rng.randrange(100, 10_000)) / 100,
-            }
-            for n in range(1, count + 1)
-        ]
-        with self._engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO products (sku, name, description, price, stock_on_hand) "
-                    "VALUES (:sku, :name, 'created by shopctl simulate', :price, :stock)"
-                ),
-                [{**row, "stock": stock} for row in rows],
+        products = []
+        for n in range(1, count + 1):
+            product = Product(
+                sku=f"{self.prefix}{n:05d}",
+                name=f"Simulated product {n}",
+                price=Decimal(rng.randrange(100, 10_000)) / 100,
+                description="created by shopctl simulate",
             )
-            found = connection.execute(
-                text("SELECT id, sku FROM products WHERE sku LIKE :prefix || '%' ORDER BY sku"),
-                {"prefix": self.prefix},
-            ).all()
             if stock:
-                connection.execute(
-                    text(
-                        "INSERT INTO stock_movements (product_id, delta, reason, actor, note) "
-                        "SELECT id, stock_on_hand, 'adjust', :actor, 'simulation stock' "
-                        "FROM products WHERE sku LIKE :prefix || '%'"
-                    ),
-                    {"actor": ACTOR, "prefix": self.prefix},
-                )
-        return [SimulatedProduct(row.id, row.sku) for row in found]
+                product.add_stock(stock, actor=ACTOR, note="simulation stock")
+            products.append(product)
+        with self._database.transaction() as sql:
+            add_products(sql, products)
+        return [SimulatedProduct(p.id, p.sku) for p in products if p.id is not None]
 
     def create_shoppers(self, count: int) -> list[SimulatedShopper]:
-        emails = [f"shopper-{n}@{self.domain}" for n in range(1, count + 1)]
-        with self._engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO users (email, password_hash, role) "
-                    "VALUES (:email, :hash, 'customer')"
-                ),
-                [{"email": email, "hash": UNUSABLE_PASSWORD_HASH} for email in emails],
+        shoppers = [
+            User(
+                email=normalise_email(f"shopper-{n}@{self.domain}"),
+                password_hash=UNUSABLE_PASSWORD_HASH,
+                role=Role.CUSTOMER,
             )
-            found = connection.execute(
-                text("SELECT id, email FROM users WHERE email LIKE '%@' || :domain ORDER BY id"),
-                {"domain": self.domain},
-            ).all()
-        return [SimulatedShopper(row.id, row.email) for row in found]
+            for n in range(1, count + 1)
+        ]
+        with self._database.transaction() as sql:
+            add_users(sql, shoppers)
+        return [SimulatedShopper(u.id, u.email) for u in shoppers if u.id is not None]
 
     # -- after the run ----------------------------------------------------------------------
 
@@ -113,19 +98,15 @@ class SimulationData:
         agree with them, and with itself (ledger, reservations, order lines, payments).
         """
         violations: list[str] = []
-        with self._engine.connect() as connection:
-            connection = connection.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-            with connection.begin():
-                parameters = {"prefix": self.prefix, "domain": self.domain, "stock": stock}
-                rows = connection.execute(text(PRODUCT_AUDIT), parameters).all()
-                for row in rows:
-                    violations.extend(_product_violations(row, stock))
-                for check in ORDER_CHECKS:
-                    for (detail,) in connection.execute(text(check), parameters):
-                        violations.append(str(detail))
-                paid_in_db, units_in_db = connection.execute(text(PAID_TOTALS), parameters).one()
+        parameters = {"prefix": self.prefix, "domain": self.domain, "stock": stock}
+        with self._database.transaction(read_only=True, snapshot=True) as sql:
+            rows = sql.rows(PRODUCT_AUDIT, parameters)
+            for row in rows:
+                violations.extend(_product_violations(row, stock))
+            for check in ORDER_CHECKS:
+                for (detail,) in sql.tuples(check, parameters):
+                    violations.append(str(detail))
+            ((paid_in_db, units_in_db),) = sql.tuples(PAID_TOTALS, parameters)
         units_sold = sum(row.sold - row.restocked for row in rows)
         if paid_in_db != paid_orders:
             violations.append(
@@ -147,9 +128,9 @@ class SimulationData:
     def cleanup(self) -> None:
         """Delete everything the run created, and nothing else (one transaction)."""
         parameters = {"prefix": self.prefix, "domain": self.domain}
-        with self._engine.begin() as connection:
+        with self._database.transaction() as sql:
             for statement in CLEANUP:
-                connection.execute(text(statement), parameters)
+                sql.run(statement, parameters)
 
 
 def _product_violations(row: Any, stock: int) -> list[str]:
@@ -174,9 +155,9 @@ def _product_violations(row: Any, stock: int) -> list[str]:
     return found
 
 
-SIM_USERS = "SELECT id FROM users WHERE email LIKE '%@' || :domain"
+SIM_USERS = "SELECT id FROM users WHERE email LIKE '%%@' || %(domain)s"
 SIM_ORDERS = f"SELECT id FROM orders WHERE user_id IN ({SIM_USERS})"
-SIM_PRODUCTS = "SELECT id FROM products WHERE sku LIKE :prefix || '%'"
+SIM_PRODUCTS = "SELECT id FROM products WHERE sku LIKE %(prefix)s || '%%'"
 
 PRODUCT_AUDIT = """
 SELECT p.sku, p.stock_on_hand, p.reserved,
@@ -194,21 +175,21 @@ SELECT p.sku, p.stock_on_hand, p.reserved,
                  WHERE l.product_id = p.id AND o.status IN ('paid', 'fulfilled')), 0)
            AS in_paid_orders
 FROM products p
-WHERE p.sku LIKE :prefix || '%'
+WHERE p.sku LIKE %(prefix)s || '%%'
 ORDER BY p.sku
 """
 
 # Each returns one text row per violation.
 ORDER_CHECKS = [
     f"""
-    SELECT format('order %s: total %s != sum of its lines %s', o.id, o.total, coalesce(l.sum, 0))
+    SELECT format('order %%s: total %%s != sum of its lines %%s', o.id, o.total, coalesce(l.sum, 0))
     FROM orders o
     LEFT JOIN (SELECT order_id, sum(unit_price * quantity) AS sum FROM order_lines
                GROUP BY order_id) l ON l.order_id = o.id
     WHERE o.id IN ({SIM_ORDERS}) AND o.total IS DISTINCT FROM coalesce(l.sum, 0)
     """,
     f"""
-    SELECT format('order %s is %s with %s succeeded payment(s) (amounts %s)', o.id, o.status,
+    SELECT format('order %%s is %%s with %%s succeeded payment(s) (amounts %%s)', o.id, o.status,
                   count(p.id), string_agg(p.amount::text, ', '))
     FROM orders o
     LEFT JOIN payments p ON p.order_id = o.id AND p.status = 'succeeded'
@@ -219,7 +200,7 @@ ORDER_CHECKS = [
         OR count(p.id) > 1
     """,
     f"""
-    SELECT format('order %s is %s but holds active reservations', o.id, o.status)
+    SELECT format('order %%s is %%s but holds active reservations', o.id, o.status)
     FROM orders o
     WHERE o.id IN ({SIM_ORDERS}) AND o.status <> 'pending_payment'
       AND EXISTS (SELECT 1 FROM inventory_reservations r
@@ -244,8 +225,8 @@ CLEANUP = [
     f"DELETE FROM payments WHERE order_id IN ({SIM_ORDERS})",
     f"DELETE FROM orders WHERE user_id IN ({SIM_USERS})",
     f"DELETE FROM carts WHERE user_id IN ({SIM_USERS})",
-    "DELETE FROM users WHERE email LIKE '%@' || :domain",
+    "DELETE FROM users WHERE email LIKE '%%@' || %(domain)s",
     f"""DELETE FROM products p WHERE p.id IN ({SIM_PRODUCTS})
         AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.product_id = p.id)""",
-    "UPDATE products SET active = false WHERE sku LIKE :prefix || '%'",
+    "UPDATE products SET active = false WHERE sku LIKE %(prefix)s || '%%'",
 ]

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from shopctl.application.errors import DatabaseUnavailable
+from shopctl.domain.errors import Hint
 
 DATABASE = "shopctl"
 
@@ -72,7 +73,7 @@ def ensure_running(data_dir: Path) -> RunningServer:
     except ImportError:
         raise DatabaseUnavailable(
             "no database URL is configured and the embedded PostgreSQL is not installed",
-            hint="pip install 'shopctl[embedded]', or set SHOPCTL_DATABASE_URL",
+            hint=Hint.INSTALL_EMBEDDED,
         ) from None
     from shopctl.infrastructure.config import ensure_private_dir
 

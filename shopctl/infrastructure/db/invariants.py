@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from shopctl.application.audit import InvariantAuditor, Violation
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from shopctl.infrastructure.db.connect import Database
 
 
 @dataclass(frozen=True)
@@ -162,25 +162,19 @@ CHECKS: list[InvariantCheck] = [
 ]
 
 
-class SqlInvariantAuditor(InvariantAuditor):
-    def __init__(self, engine: Engine, checks: list[InvariantCheck] | None = None) -> None:
-        self._engine = engine
+class PostgresInvariantAuditor(InvariantAuditor):
+    def __init__(self, database: Database, checks: list[InvariantCheck] | None = None) -> None:
+        self._database = database
         self._checks = CHECKS if checks is None else checks
 
     def check_names(self) -> list[str]:
         return [check.name for check in self._checks]
 
     def violations(self) -> list[Violation]:
-        from sqlalchemy import text
-
         found: list[Violation] = []
         # One read-only snapshot: a concurrent purchase cannot make the checks disagree.
-        with self._engine.connect() as connection:
-            connection = connection.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-            with connection.begin():
-                for check in self._checks:
-                    for subject, detail in connection.execute(text(check.sql)):
-                        found.append(Violation(check.name, str(subject), str(detail)))
+        with self._database.transaction(read_only=True, snapshot=True) as sql:
+            for check in self._checks:
+                for subject, detail in sql.tuples(check.sql):
+                    found.append(Violation(check.name, str(subject), str(detail)))
         return found

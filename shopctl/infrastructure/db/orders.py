@@ -1,23 +1,18 @@
-"""Purchase-flow repositories: carts, orders, payments, reservations.
+"""Orders with their lines and reservations, and the product counters reservations move.
 
 This is the checkout hot path (``shopctl simulate`` runs it from many threads), so it is
-written for few round trips and little Python per statement:
-
-- fixed SQL sent straight through the psycopg connection under SQLAlchemy's (same
-  transaction, ``Statements``), so psycopg prepares each statement once per connection;
-- arrays bound once (``unnest``) instead of a statement per line, and data-modifying CTEs,
-  so that an order with its lines and reservations is one round trip;
-- an order is read with its lines and reservations in one statement.
+written for few round trips and little Python per statement: arrays bound once (``unnest``)
+instead of a statement per line, and data-modifying CTEs, so that an order with its lines
+and reservations is one round trip; an order is read with its lines and reservations in
+one statement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shopctl.domain.carts import Cart, CartLine
-from shopctl.domain.errors import Conflict
 from shopctl.domain.orders import (
     InventoryReservation,
     Order,
@@ -25,89 +20,20 @@ from shopctl.domain.orders import (
     OrderStatus,
     ReservationStatus,
 )
-from shopctl.domain.payments import Payment, PaymentStatus
 from shopctl.domain.products import Product
 from shopctl.domain.repositories import (
-    CartRepository,
     InventoryRepository,
     OrderQuery,
     OrderRepository,
-    PaymentRepository,
     ReservationRecord,
 )
-from shopctl.infrastructure.database.reads import product_from_row
-from shopctl.infrastructure.database.statements import Statements
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-
-# -- carts ----------------------------------------------------------------------------------
-
-GET_CART = """
-SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
-       p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
-FROM carts c
-LEFT JOIN cart_lines l ON l.cart_id = c.id
-LEFT JOIN products p ON p.id = l.product_id
-WHERE c.user_id = %(user_id)s
-ORDER BY p.sku
-"""
-
-# Locks the cart, creating it on first use, so that concurrent edits and placements of one
-# cart run one after the other. The lines are read by the next statement, whose snapshot is
-# taken after the lock: a FOR UPDATE on the joined query would re-check the cart row only and
-# still return the lines as they were before the other transaction emptied them.
-LOCK_CART = """
-INSERT INTO carts (user_id) VALUES (%(user_id)s)
-ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-RETURNING id
-"""
-
-SAVE_CART = """
-WITH cart AS (
-    INSERT INTO carts (user_id) VALUES (%(user_id)s)
-    ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-    RETURNING id
-), gone AS (
-    DELETE FROM cart_lines USING cart
-    WHERE cart_lines.cart_id = cart.id
-      AND NOT (cart_lines.product_id = ANY(%(product_ids)s::bigint[]))
-), kept AS (
-    INSERT INTO cart_lines (cart_id, product_id, quantity)
-    SELECT cart.id, line.product_id, line.quantity
-    FROM cart, unnest(%(product_ids)s::bigint[], %(quantities)s::integer[])
-         AS line(product_id, quantity)
-    ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
+from shopctl.infrastructure.db.connect import Sql, ids
+from shopctl.infrastructure.db.products import (
+    ADD_MOVEMENTS,
+    PRODUCT_COLUMNS,
+    movement_parameters,
+    product_from_row,
 )
-SELECT id FROM cart
-"""
-
-
-class SqlCartRepository(CartRepository):
-    def __init__(self, connection: Connection) -> None:
-        self.sql = Statements(connection)
-
-    def get(self, user_id: int, *, for_update: bool = False) -> Cart:
-        if for_update:
-            self.sql.rows(LOCK_CART, {"user_id": user_id})
-        rows = self.sql.rows(GET_CART, {"user_id": user_id})
-        cart = Cart(user_id=user_id, id=rows[0].cart_id if rows else None)
-        cart.lines = [CartLine(product_from_row(row), row.quantity) for row in rows if row.sku]
-        return cart
-
-    def save(self, cart: Cart) -> None:
-        cart.id = self.sql.rows(
-            SAVE_CART,
-            {
-                "user_id": cart.user_id,
-                "product_ids": [line.product.id for line in cart.lines],
-                "quantities": [line.quantity for line in cart.lines],
-            },
-        )[0].id
-
-
-# -- orders ---------------------------------------------------------------------------------
 
 ADD_ORDER = """
 WITH new_order AS (
@@ -201,9 +127,9 @@ def _orders_from_rows(rows: Iterable[Any]) -> list[Order]:
     return list(found.values())
 
 
-class SqlOrderRepository(OrderRepository):
-    def __init__(self, connection: Connection) -> None:
-        self.sql = Statements(connection)
+class PostgresOrderRepository(OrderRepository):
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
 
     def add(self, order: Order) -> None:
         lines, held = order.lines, order.reservations
@@ -253,90 +179,10 @@ class SqlOrderRepository(OrderRepository):
         )
 
 
-# -- payments -------------------------------------------------------------------------------
-
-PAYMENT_ROWS = """
-SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
-       decline_code, created_at
-FROM payments
-"""
-# ON CONFLICT instead of catching the unique violation: the transaction stays usable.
-ADD_PAYMENT = """
-INSERT INTO payments (order_id, amount, currency, status, idempotency_key, gateway_reference,
-                      decline_code)
-VALUES (%(order_id)s, %(amount)s, %(currency)s, %(status)s, %(idempotency_key)s,
-        %(gateway_reference)s, %(decline_code)s)
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id, created_at
-"""
-PAYMENTS_OF_ORDER = PAYMENT_ROWS + "WHERE order_id = %(id)s ORDER BY id"
-PAYMENT_BY_KEY = PAYMENT_ROWS + "WHERE idempotency_key = %(key)s"
-UPDATE_PAYMENT = """
-UPDATE payments SET status = %(status)s, gateway_reference = %(gateway_reference)s,
-       decline_code = %(decline_code)s, updated_at = now()
-WHERE id = %(id)s
-"""
-
-
-def _payment_from_row(row: Any) -> Payment:
-    return Payment(
-        id=row.id,
-        order_id=row.order_id,
-        amount=row.amount,
-        currency=row.currency,
-        idempotency_key=row.idempotency_key,
-        status=PaymentStatus(row.status),
-        gateway_reference=row.gateway_reference,
-        decline_code=row.decline_code,
-        created_at=row.created_at,
-    )
-
-
-class SqlPaymentRepository(PaymentRepository):
-    def __init__(self, connection: Connection) -> None:
-        self.sql = Statements(connection)
-
-    def add(self, payment: Payment) -> None:
-        row = self.sql.first(
-            ADD_PAYMENT,
-            {
-                "order_id": payment.order_id,
-                "amount": payment.amount,
-                "currency": payment.currency,
-                "status": payment.status.value,
-                "idempotency_key": payment.idempotency_key,
-                "gateway_reference": payment.gateway_reference,
-                "decline_code": payment.decline_code,
-            },
-        )
-        if row is None:
-            raise Conflict(f"idempotency key {payment.idempotency_key!r} is already in use")
-        payment.id, payment.created_at = row.id, row.created_at
-
-    def for_order(self, order_id: int) -> list[Payment]:
-        return [_payment_from_row(r) for r in self.sql.rows(PAYMENTS_OF_ORDER, {"id": order_id})]
-
-    def get_by_key(self, idempotency_key: str) -> Payment | None:
-        row = self.sql.first(PAYMENT_BY_KEY, {"key": idempotency_key})
-        return None if row is None else _payment_from_row(row)
-
-    def update(self, payment: Payment) -> None:
-        self.sql.rows(
-            UPDATE_PAYMENT,
-            {
-                "id": payment.id,
-                "status": payment.status.value,
-                "gateway_reference": payment.gateway_reference,
-                "decline_code": payment.decline_code,
-            },
-        )
-
-
 # -- inventory ------------------------------------------------------------------------------
 
-LOCK_PRODUCTS = """
-SELECT p.id, p.sku, p.name, p.description, p.price, p.stock_on_hand, p.reserved, p.active,
-       p.created_at, p.updated_at,
+LOCK_PRODUCTS = f"""
+SELECT {PRODUCT_COLUMNS},
        %(due_at)s::timestamptz IS NOT NULL AND EXISTS (
            SELECT 1 FROM inventory_reservations r
            WHERE r.product_id = p.id AND r.status = 'active' AND r.expires_at <= %(due_at)s
@@ -348,18 +194,17 @@ FOR UPDATE OF p
 """
 
 # Absolute values: the rows are locked. The ledger entries go in with the same statement.
-SAVE_PRODUCTS = """
+SAVE_PRODUCTS = (
+    """
 WITH counters AS (
     UPDATE products p
     SET stock_on_hand = c.stock_on_hand, reserved = c.reserved, updated_at = now()
     FROM unnest(%(ids)s::bigint[], %(stock)s::integer[], %(reserved)s::integer[])
          AS c(id, stock_on_hand, reserved)
     WHERE p.id = c.id AND (p.stock_on_hand, p.reserved) <> (c.stock_on_hand, c.reserved)
+)"""
+    + ADD_MOVEMENTS
 )
-INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
-SELECT * FROM unnest(%(m_products)s::bigint[], %(m_deltas)s::integer[], %(m_reasons)s::text[],
-                     %(m_actors)s::text[], %(m_orders)s::bigint[], %(m_notes)s::text[])
-"""
 
 # Orders locked by another unit of work are skipped: that one (a payment being recorded,
 # a cancellation) decides about them, and nobody waits on an order while holding products.
@@ -398,37 +243,34 @@ ORDER BY r.id DESC
 """
 
 
-class SqlInventoryRepository(InventoryRepository):
-    def __init__(self, connection: Connection) -> None:
-        self.sql = Statements(connection)
+class PostgresInventoryRepository(InventoryRepository):
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
 
     def lock_products(
-        self, ids: Iterable[int], *, due_at: datetime | None = None
+        self, product_ids: Iterable[int], *, due_at: datetime | None = None
     ) -> tuple[list[Product], bool]:
-        rows = self.sql.rows(LOCK_PRODUCTS, {"ids": sorted(set(ids)), "due_at": due_at})
+        wanted = ids(product_ids)
+        if not wanted:
+            return [], False
+        rows = self.sql.rows(LOCK_PRODUCTS, {"ids": wanted, "due_at": due_at})
         return [product_from_row(row) for row in rows], any(row.due for row in rows)
 
     def save_products(self, changed: Sequence[Product]) -> None:
-        movements = [(p.id, m) for p in changed for m in p.pending_movements]
-        self.sql.rows(
+        self.sql.run(
             SAVE_PRODUCTS,
             {
                 "ids": [p.id for p in changed],
                 "stock": [p.stock_on_hand for p in changed],
                 "reserved": [p.reserved for p in changed],
-                "m_products": [product_id for product_id, _ in movements],
-                "m_deltas": [m.delta for _, m in movements],
-                "m_reasons": [m.reason.value for _, m in movements],
-                "m_actors": [m.actor for _, m in movements],
-                "m_orders": [m.order_id for _, m in movements],
-                "m_notes": [m.note for _, m in movements],
+                **movement_parameters(changed),
             },
         )
         for product in changed:
             product.pending_movements.clear()
 
     def release_expired(self, now: datetime, product_ids: Iterable[int] | None = None) -> int:
-        wanted = None if product_ids is None else sorted(set(product_ids))
+        wanted = None if product_ids is None else ids(product_ids)
         row = self.sql.first(RELEASE_EXPIRED, {"now": now, "product_ids": wanted})
         return int(row.expired)
 

@@ -1,0 +1,241 @@
+"""The one way shopctl reaches PostgreSQL.
+
+Every connection shopctl opens (units of work, the read side, the catalog import,
+``simulate``'s workers, the payment gateway, Alembic) comes from ``ConnectionSettings``,
+with one set of connection parameters, and is kept by a ``Database``: one connection per
+thread, opened on first use, its schema checked once, replaced when it broke. Statements run
+through ``Sql``, a small executor over fixed statement texts (psycopg prepares the ones that
+repeat). Driver errors become the user's errors in one place, ``errors.translate``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from shopctl.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+
+_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def libpq_url(url: str) -> str:
+    """The URL in the form libpq, psql and psycopg accept (``postgres://`` too)."""
+    for scheme in _SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql://" + url[len(scheme) :]
+    raise InvalidInput(
+        f"database URL must start with postgresql:// or postgres://, got {mask_url(url)!r}"
+    )
+
+
+def mask_url(url: str) -> str:
+    """Hide the password: ``postgresql://user:***@host/db``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    netloc = re.sub(r":[^:@]*@", ":***@", parts.netloc, count=1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(libpq_url(url)).path.lstrip("/") or "postgres"
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where and how to connect. The one place for connection parameters."""
+
+    url: str
+    application_name: str = "shopctl"
+    connect_timeout: int = 10
+
+    def connect(self, *, autocommit: bool = True, **overrides: Any) -> Connection[Any]:
+        """A new connection; exit code 8 (``DatabaseUnavailable``) when it cannot be had."""
+        import psycopg
+        from psycopg.rows import namedtuple_row
+
+        from shopctl.infrastructure.db.errors import connect_failure
+
+        parameters: dict[str, Any] = {
+            "autocommit": autocommit,
+            "connect_timeout": self.connect_timeout,
+            "application_name": self.application_name,
+            "row_factory": namedtuple_row,
+            **overrides,
+        }
+        try:
+            return psycopg.Connection.connect(libpq_url(self.url), **parameters)
+        except psycopg.OperationalError as error:
+            raise connect_failure(self, error) from error
+
+    def for_database(self, name: str) -> ConnectionSettings:
+        """The same server and credentials, another database (``db upgrade`` creates one)."""
+        parts = urlsplit(libpq_url(self.url))
+        url = urlunsplit(parts._replace(path="/" + name))
+        return ConnectionSettings(url, self.application_name, self.connect_timeout)
+
+
+class Sql:
+    """Runs fixed statement texts on one connection; rows are named tuples."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection[Any]) -> None:
+        self.connection = connection
+
+    def rows(self, query: str, params: Any = None) -> list[Any]:
+        cursor = self.connection.execute(query, params)
+        return cursor.fetchall() if _returns_rows(cursor) else []
+
+    def tuples(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples, for statements whose columns have no distinct names."""
+        from psycopg.rows import tuple_row
+
+        with self.connection.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(query, params)
+            return cursor.fetchall() if _returns_rows(cursor) else []
+
+    def first(self, query: str, params: Any = None) -> Any:
+        cursor = self.connection.execute(query, params)
+        return cursor.fetchone() if _returns_rows(cursor) else None
+
+    def scalar(self, query: str, params: Any = None) -> Any:
+        row = self.first(query, params)
+        return None if row is None else row[0]
+
+    def run(self, query: str, params: Any = None) -> int:
+        """Run a statement that returns no rows; how many rows it changed."""
+        return self.connection.execute(query, params).rowcount
+
+    def many(self, query: str, params: Iterable[Any]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(query, params)
+
+    def stream(self, query: str, params: Any = None, *, size: int = 1000) -> Iterator[Any]:
+        """Rows from a server-side cursor, ``size`` at a time (constant memory)."""
+        with self.connection.cursor(name="shopctl_stream") as cursor:
+            cursor.itersize = size
+            cursor.execute(query, params)
+            yield from cursor
+
+
+def _returns_rows(cursor: Any) -> bool:
+    from psycopg.pq import ExecStatus
+
+    result = cursor.pgresult  # not .description: that builds column objects
+    return result is not None and result.status == ExecStatus.TUPLES_OK
+
+
+class Database:
+    """The connections of one process to one database: one per thread, opened on first use.
+
+    A connection rests in autocommit (the read side's statements are one transaction each);
+    a unit of work turns that off for its transaction and back on when it ends. A connection
+    that broke (server restart, terminated backend) is replaced on the next use.
+    ``check_schema`` refuses a database whose schema is not at the latest migration (exit code
+    8), once per connection.
+    """
+
+    def __init__(self, settings: ConnectionSettings, *, check_schema: bool = True) -> None:
+        self.settings = settings
+        self._check_schema = check_schema
+        self._local = threading.local()
+        self._opened: list[Connection[Any]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self.settings.url
+
+    def connection(self) -> Connection[Any]:
+        connection: Connection[Any] | None = getattr(self._local, "connection", None)
+        if connection is not None and not (connection.closed or connection.broken):
+            return connection
+        if connection is not None:
+            connection.close()
+        connection = self.settings.connect()
+        if self._check_schema:
+            from shopctl.infrastructure.db.migrations import check_schema
+
+            try:
+                check_schema(Sql(connection))
+            except BaseException:
+                connection.close()
+                raise
+        self._local.connection = connection
+        with self._lock:
+            self._opened = [c for c in self._opened if not c.closed]
+            self._opened.append(connection)
+        return connection
+
+    def sql(self) -> Sql:
+        """This thread's connection, for statements outside a transaction (autocommit)."""
+        return Sql(self.connection())
+
+    @contextmanager
+    def transaction(self, *, read_only: bool = False, snapshot: bool = False) -> Iterator[Sql]:
+        """One transaction, committed when the block ends without an error. ``snapshot``:
+        every statement sees the same snapshot (REPEATABLE READ)."""
+        from psycopg import IsolationLevel
+
+        from shopctl.infrastructure.db.errors import translated
+
+        with translated(self.url):
+            connection = self.connection()
+            begin_unit(connection, read_only=read_only)
+            if snapshot:
+                connection.isolation_level = IsolationLevel.REPEATABLE_READ
+            try:
+                yield Sql(connection)
+                connection.commit()
+            finally:
+                end_unit(connection)
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+        self._local = threading.local()
+
+
+def begin_unit(connection: Connection[Any], *, read_only: bool) -> None:
+    """Start a unit of work's transaction (lazily: psycopg sends BEGIN with its first
+    statement). Units of work of one thread never nest."""
+    from psycopg.pq import TransactionStatus
+
+    assert connection.info.transaction_status == TransactionStatus.IDLE, "a transaction is open"
+    connection.autocommit = False
+    connection.read_only = True if read_only else None
+
+
+def end_unit(connection: Connection[Any]) -> None:
+    """Roll back what was not committed (nothing is sent when nothing is open), and let the
+    connection rest in autocommit again."""
+    import psycopg
+
+    if connection.closed or connection.broken:
+        return
+    try:
+        connection.rollback()
+        connection.autocommit = True
+        connection.read_only = None
+        connection.isolation_level = None
+    except psycopg.Error:  # the connection went away meanwhile: nothing is left open
+        connection.close()
+
+
+def ids(values: Iterable[int | None]) -> Sequence[int]:
+    """Distinct ids in ascending order: the order in which rows are locked."""
+    return sorted({value for value in values if value is not None})

@@ -1,0 +1,149 @@
+"""Driver errors as the user's errors, decided by SQLSTATE, never by message text.
+
+A server in another language, or a message that happens to contain "does not exist" (an
+unknown role), must not change what shopctl reports. libpq gives no SQLSTATE for a failed
+connection attempt, so ``connect_failure`` asks the server instead: it connects to the
+maintenance database with the same credentials and looks the database up in
+``pg_database``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from shopctl.application.errors import DatabaseUnavailable, TransientConflict
+from shopctl.domain.errors import Hint, ShopError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from shopctl.infrastructure.db.connect import ConnectionSettings
+
+SERIALIZATION_FAILURE = "40001"
+DEADLOCK_DETECTED = "40P01"
+UNIQUE_VIOLATION = "23505"
+INVALID_CATALOG_NAME = "3D000"  # the database does not exist
+INVALID_PASSWORD = "28P01"
+INVALID_AUTHORIZATION = "28000"  # e.g. an unknown role, or pg_hba.conf refuses
+# 57P01 admin_shutdown (pg_terminate_backend, a fast shutdown), 57P02 crash_shutdown,
+# 57P03 cannot_connect_now (starting up, shutting down)
+CONNECTION_LOST_STATES = {"57P01", "57P02", "57P03"}
+CONNECTION_EXCEPTION_CLASS = "08"
+
+TRANSIENT_STATES = {SERIALIZATION_FAILURE, DEADLOCK_DETECTED}
+
+
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def unreachable(url: str, reason: str) -> DatabaseUnavailable:
+    from shopctl.infrastructure.db.connect import mask_url
+
+    return DatabaseUnavailable(
+        f"cannot reach the database at {mask_url(url)}: {reason}", hint=Hint.CHECK_DATABASE_URL
+    )
+
+
+class DatabaseMissing(DatabaseUnavailable):
+    """The server answers, but the database does not exist (``db upgrade`` creates it)."""
+
+
+def missing_database(url: str) -> DatabaseMissing:
+    from shopctl.infrastructure.db.connect import database_name
+
+    return DatabaseMissing(
+        f"the database {database_name(url)!r} does not exist yet", hint=Hint.MIGRATE
+    )
+
+
+def classify(error: psycopg.Error) -> str:
+    """What ``error`` is, by its SQLSTATE: transient, lost (the connection is gone), refused
+    (authentication), missing (no such database), or other."""
+    state = error.sqlstate or ""
+    if state in TRANSIENT_STATES:
+        return "transient"
+    if state == INVALID_CATALOG_NAME:
+        return "missing"
+    if state in (INVALID_PASSWORD, INVALID_AUTHORIZATION):
+        return "refused"
+    if state in CONNECTION_LOST_STATES or state.startswith(CONNECTION_EXCEPTION_CLASS):
+        return "lost"
+    import psycopg
+
+    if not state and isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return "lost"  # no SQLSTATE: the client lost the server (socket closed, timeout)
+    return "other"
+
+
+def translate(url: str, error: BaseException) -> ShopError | None:
+    """The user's error for a driver error that ended a unit of work; None: a bug."""
+    import psycopg
+
+    if isinstance(error, ShopError):
+        return error
+    if not isinstance(error, psycopg.Error):
+        return None
+    kind = classify(error)
+    if kind == "transient":
+        return TransientConflict("the database refused a concurrent change; retry")
+    if kind == "missing":
+        return missing_database(url)
+    if kind in ("lost", "refused"):
+        return unreachable(url, first_line(error))
+    return None
+
+
+@contextmanager
+def translated(url: str) -> Iterator[None]:
+    """Raise the user's error instead of a driver error that has one."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as error:
+        shop_error = translate(url, error)
+        if shop_error is None:
+            raise
+        raise shop_error from error
+
+
+def connect_failure(settings: ConnectionSettings, error: psycopg.OperationalError) -> ShopError:
+    """Why a connection could not be opened. With a SQLSTATE (some drivers and poolers send
+    one), by it; without, the server is asked whether the database exists."""
+    if error.sqlstate:
+        translated_error = translate(settings.url, error)
+        if translated_error is not None:
+            return translated_error
+    if _database_missing(settings):
+        return missing_database(settings.url)
+    return unreachable(settings.url, first_line(error))
+
+
+def _database_missing(settings: ConnectionSettings) -> bool:
+    import psycopg
+
+    from shopctl.infrastructure.db.connect import database_name, libpq_url
+
+    name = database_name(settings.url)
+    for maintenance in ("postgres", "template1"):
+        if maintenance == name:
+            continue
+        try:
+            with psycopg.connect(
+                libpq_url(settings.url),
+                dbname=maintenance,
+                connect_timeout=settings.connect_timeout,
+                application_name=settings.application_name,
+                autocommit=True,
+            ) as connection:
+                found = connection.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+                ).fetchone()
+                return found is None
+        except psycopg.Error:
+            continue
+    return False

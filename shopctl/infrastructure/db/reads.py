@@ -1,0 +1,58 @@
+"""The read side: browsing the catalog and the session check, outside any unit of work.
+
+``shopctl products list`` and ``products get`` are one-shot reads, and every command that
+acts as a user checks its session first. Each read is one statement in autocommit on the
+command's one connection (its own snapshot, no transaction to end), with the statement
+texts of the aggregates' modules, so psycopg prepares the ones that repeat (``simulate``
+browses through it).
+"""
+
+from __future__ import annotations
+
+from shopctl.domain.products import Product
+from shopctl.domain.repositories import AccountReader, ProductCatalog, ProductQuery
+from shopctl.domain.users import User
+from shopctl.infrastructure.db.connect import Database
+from shopctl.infrastructure.db.errors import translated
+from shopctl.infrastructure.db.products import (
+    PRODUCT_BY_SKU,
+    list_products_parameters,
+    product_from_row,
+)
+from shopctl.infrastructure.db.users import FAMILY_REVOKED, USER_BY_ID, signing_key, user_from_row
+
+
+class PostgresReader(ProductCatalog, AccountReader):
+    """Reads on this thread's connection of ``database``, in autocommit."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    # -- ProductCatalog ---------------------------------------------------------------------
+
+    def get_by_sku(self, sku: str) -> Product | None:
+        with translated(self._database.url):
+            row = self._database.sql().first(PRODUCT_BY_SKU, {"sku": sku})
+        return None if row is None else product_from_row(row)
+
+    def list(self, query: ProductQuery) -> list[Product]:
+        statement, parameters = list_products_parameters(query)
+        with translated(self._database.url):
+            rows = self._database.sql().rows(statement, parameters)
+        return [product_from_row(row) for row in rows]
+
+    # -- AccountReader ----------------------------------------------------------------------
+
+    def get_user(self, user_id: int) -> User | None:
+        with translated(self._database.url):
+            row = self._database.sql().first(USER_BY_ID, {"id": user_id})
+        return None if row is None else user_from_row(row)
+
+    def family_revoked(self, family_id: str) -> bool:
+        with translated(self._database.url):
+            return bool(self._database.sql().scalar(FAMILY_REVOKED, {"family": family_id}))
+
+    def signing_key(self) -> bytes:
+        """The JWT signing key kept in the database (made anew if it was removed)."""
+        with translated(self._database.url):
+            return signing_key(self._database.sql())

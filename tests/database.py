@@ -1,0 +1,146 @@
+"""Test databases: one migrated template per run (per xdist worker), a fresh copy per test.
+
+The server is ``SHOPCTL_TEST_DATABASE_URL`` when set, else the embedded PostgreSQL
+(started on demand in a temporary directory of its own). Only the integration and e2e
+suites load this module: the unit tests never start or reach a database.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import pytest
+from pytest_postgresql import factories
+
+from shopctl.infrastructure.db import embedded, migrations
+from shopctl.infrastructure.db.connect import ConnectionSettings, Database
+
+__all__ = [  # the fixtures, for the conftests of the suites that use a database
+    "database",
+    "db_url",
+    "empty_db_url",
+    "engine",
+    "postgresql",
+    "postgresql_noproc",
+]
+
+
+def _server() -> dict[str, Any]:
+    url = os.environ.get("SHOPCTL_TEST_DATABASE_URL")
+    if url:
+        parts = urlsplit(url.replace("postgres://", "postgresql://", 1))
+        return {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 5432,
+            "user": unquote(parts.username or "postgres"),
+            "password": unquote(parts.password or ""),
+        }
+    data_dir = Path(tempfile.gettempdir()) / f"shopctl-test-pg-{os.getuid()}"
+    server = embedded.ensure_running(data_dir)
+    return {"host": server.socket_dir, "port": server.port, "user": "postgres", "password": ""}
+
+
+SERVER = _server()
+# Several test runs (and xdist workers) may share one server: each has its own names.
+DBNAME = f"shopctl_test_{os.getpid()}"
+
+
+def database_url(dbname: str, server: dict[str, Any] = SERVER) -> str:
+    credentials = quote(server["user"])
+    if server["password"]:
+        credentials += ":" + quote(server["password"])
+    host = server["host"]
+    if host.startswith("/"):
+        return f"postgresql://{credentials}@/{dbname}?host={quote(host)}&port={server['port']}"
+    return f"postgresql://{credentials}@{host}:{server['port']}/{dbname}"
+
+
+def migrate_template(host: str, port: int, user: str, dbname: str, **_: Any) -> None:
+    migrations.upgrade(ConnectionSettings(database_url(dbname)))
+
+
+postgresql_noproc = factories.postgresql_noproc(
+    host=SERVER["host"],
+    port=SERVER["port"],
+    user=SERVER["user"],
+    password=SERVER["password"] or None,
+    dbname=DBNAME,
+    load=[migrate_template],
+)
+postgresql = factories.postgresql("postgresql_noproc")
+
+
+@pytest.fixture
+def db_url(postgresql: Any) -> str:
+    """URL of a fresh database, migrated to head, dropped after the test."""
+    return database_url(postgresql.info.dbname)
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    """shopctl's own connections to the test's database (one per thread)."""
+    database = Database(ConnectionSettings(db_url))
+    yield database
+    database.close()
+
+
+_DATABASES: dict[int, Database] = {}
+
+
+def database_of(engine: Any) -> Database:
+    """shopctl's ``Database`` on the database of a test's inspection engine."""
+    key = id(engine)
+    if key not in _DATABASES:
+        url = engine.url.render_as_string(hide_password=False).replace("+psycopg", "", 1)
+        _DATABASES[key] = Database(ConnectionSettings(url))
+    return _DATABASES[key]
+
+
+def inspection_engine(url: str, *, pool_size: int = 5) -> Any:
+    """A SQLAlchemy engine with which a test looks at the tables (tests only)."""
+    from sqlalchemy import create_engine
+
+    return create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+    )
+
+
+def dispose(engine: Any) -> None:
+    database = _DATABASES.pop(id(engine), None)
+    if database is not None:
+        database.close()
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Any]:
+    engine = inspection_engine(db_url)
+    yield engine
+    dispose(engine)
+
+
+@pytest.fixture
+def empty_db_url() -> Iterator[str]:
+    """URL of a database that exists but was never migrated."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"{DBNAME}_empty"
+    admin_url = database_url("postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield database_url(name)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
