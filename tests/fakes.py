@@ -27,10 +27,13 @@ from shopctl.domain.products import Product, StockMovement
 from shopctl.domain.repositories import (
     AccountReader,
     CartRepository,
+    CatalogImport,
+    ImportUnitOfWork,
     InventoryRepository,
     OrderQuery,
     OrderRepository,
     PaymentRepository,
+    ProductCatalog,
     ProductQuery,
     ProductRepository,
     RefreshTokenRepository,
@@ -43,7 +46,9 @@ from shopctl.domain.users import Role, User
 from shopctl.infrastructure.payments.mock import decide
 
 
-class FakeProductRepository(ProductRepository):
+class FakeProductRepository(ProductRepository, ProductCatalog, CatalogImport):
+    """Also the catalog's read side and the import's port: one store for all three."""
+
     """Products in a dict, the ledger in a list; the bulk import path done row by row."""
 
     def __init__(self, products: list[Product] | None = None) -> None:
@@ -93,9 +98,8 @@ class FakeProductRepository(ProductRepository):
     def get_by_sku(self, sku: str, *, for_update: bool = False) -> Product | None:
         return self._by_sku.get(sku)
 
-    def get_many_for_update(self, ids: Iterable[int]) -> list[Product]:
-        wanted = set(ids)
-        return sorted((p for p in self._by_sku.values() if p.id in wanted), key=lambda p: p.id or 0)
+    def stored_products(self) -> list[Product]:
+        return list(self._by_sku.values())
 
     def list(self, query: ProductQuery) -> list[Product]:
         found = sorted(self._by_sku.values(), key=lambda p: p.sku)
@@ -245,7 +249,7 @@ class FakeAccountReader(AccountReader):
         return self._uow.refresh_tokens.family_revoked(family_id)
 
 
-class FakeUnitOfWork(UnitOfWork):
+class FakeUnitOfWork(UnitOfWork, ImportUnitOfWork):
     """Typed as the fakes, not the ports: tests inspect them (``uow.products.movements``)."""
 
     products: FakeProductRepository
@@ -415,7 +419,11 @@ class FakeInventoryRepository(InventoryRepository):
     def lock_products(
         self, ids: Iterable[int], *, due_at: datetime | None = None
     ) -> tuple[list[Product], bool]:
-        locked = self._products.get_many_for_update(ids)
+        wanted_ids = set(ids)
+        locked = sorted(
+            (p for p in self._products.stored_products() if p.id in wanted_ids),
+            key=lambda p: p.id or 0,
+        )
         wanted = {p.id for p in locked}
         due = due_at is not None and any(
             r.product_id in wanted and r.expires_at <= due_at
@@ -438,9 +446,7 @@ class FakeInventoryRepository(InventoryRepository):
             if touched is not None and not {r.product_id for r in order.reservations} & touched:
                 continue
             released = order.expire(now)
-            products = {
-                p.id: p for p in self._products.get_many_for_update(r.product_id for r in released)
-            }
+            products = {p.id: p for p in self._products.stored_products()}
             for reservation in released:
                 products[reservation.product_id].release(reservation.quantity)
             count += 1

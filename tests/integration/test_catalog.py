@@ -19,6 +19,7 @@ from shopctl.domain.products import Product, StockReason
 from shopctl.domain.repositories import ProductQuery
 from shopctl.domain.users import Role
 from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
+from shopctl.infrastructure.db.reads import PostgresReader
 from shopctl.infrastructure.db.tables import products, stock_movements
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 from tests.database import database_of, dispose, inspection_engine
@@ -113,13 +114,13 @@ def test_delete_removes_unreferenced_and_archives_sold_products(engine: Any) -> 
     assert [reason for _, reason, _ in ledger(engine, "SOLD")] == ["adjust", "sale"]
 
 
-def test_get_many_for_update_orders_by_id(engine: Any) -> None:
+def test_products_are_locked_in_id_order(engine: Any) -> None:
     create = CreateProduct(uow_factory(engine), "USD")
     for sku in ("C", "A", "B"):
         create(ADMIN, sku=sku, name=sku, price="1.00")
+    ids = [p.id for p in PostgresReader(database_of(engine)).list(ProductQuery()) if p.id]
     with PostgresUnitOfWork(database_of(engine)) as uow:
-        ids = [p.id for p in uow.products.list(ProductQuery()) if p.id is not None]
-        locked = uow.products.get_many_for_update(reversed(ids))
+        locked, _ = uow.inventory.lock_products(reversed(ids))
         assert [p.sku for p in locked] == ["C", "A", "B"]
 
 

@@ -27,15 +27,12 @@ def rows(*items: Mapping[str, object]) -> list[SourceRow]:
     return [SourceRow(line, fields) for line, fields in enumerate(items, start=2)]
 
 
-@pytest.fixture(params=["psycopg", "sqlalchemy"])
-def run_import(request: pytest.FixtureRequest, db_url: str, engine: Any) -> Callable[..., Any]:
-    """The import on its own psycopg unit of work (what the CLI runs), and on the
-    SQLAlchemy one (whose product repository runs the same bulk path)."""
+@pytest.fixture
+def run_import(engine: Any) -> Callable[..., Any]:
+    """The import on its unit of work, as the CLI runs it."""
 
     def unit_of_work() -> ImportUnitOfWork:
-        if request.param == "psycopg":
-            return PostgresImportUnitOfWork(Database(ConnectionSettings(db_url)))
-        return PostgresUnitOfWork(database_of(engine))
+        return PostgresImportUnitOfWork(database_of(engine))
 
     def run(items: list[SourceRow], batch_size: int = 1000, **options: Any) -> Any:
         use_case = ImportCatalog(unit_of_work, batch_size=batch_size)
@@ -220,13 +217,13 @@ def test_the_import_unit_of_work_refuses_an_outdated_schema_and_an_unreachable_s
     from shopctl.application.errors import DatabaseUnavailable
     from shopctl.infrastructure.db import migrations
 
-    migrations.downgrade(engine, "0002")
+    migrations.downgrade(database_of(engine).settings, "0002")
     with (
         pytest.raises(DatabaseUnavailable, match="needs revision"),
         PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))),
     ):
         pass
-    migrations.upgrade(engine)
+    migrations.upgrade(database_of(engine).settings)
     unreachable = "postgresql://postgres@127.0.0.1:9/nowhere"
     with (
         pytest.raises(DatabaseUnavailable, match="cannot reach"),

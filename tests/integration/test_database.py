@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from shopctl.domain.products import SKU_PATTERN
 from shopctl.domain.repositories import ProductQuery
 from shopctl.infrastructure.db import migrations
+from shopctl.infrastructure.db.reads import PostgresReader
 from shopctl.infrastructure.db.tables import metadata, products
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 from tests.database import database_of
@@ -27,28 +28,33 @@ def test_repository_lists_and_filters(engine: Any) -> None:
     add_product(engine, "a-cap", stock_on_hand=1, reserved=1)
     add_product(engine, "c-old", active=False)
     add_product(engine, "d_100", name="100% cotton")
+    catalog = PostgresReader(database_of(engine))
+    assert [p.sku for p in catalog.list(ProductQuery())] == ["a-cap", "b-mug", "d_100"]
+    in_stock = catalog.list(ProductQuery(in_stock=True))
+    assert [p.sku for p in in_stock] == ["b-mug"]
+    everything = catalog.list(ProductQuery(include_inactive=True))
+    assert len(everything) == 4
+    # LIKE wildcards in the search text are literal
+    assert [p.sku for p in catalog.list(ProductQuery(search="%"))] == ["d_100"]
+    assert [p.sku for p in catalog.list(ProductQuery(search="MUG"))] == ["b-mug"]
+    page = catalog.list(ProductQuery(limit=1, offset=1))
+    assert [p.sku for p in page] == ["b-mug"]
+    assert catalog.get_by_sku("b-mug") is not None
     with PostgresUnitOfWork(database_of(engine)) as uow:
-        assert [p.sku for p in uow.products.list(ProductQuery())] == ["a-cap", "b-mug", "d_100"]
-        in_stock = uow.products.list(ProductQuery(in_stock=True))
-        assert [p.sku for p in in_stock] == ["b-mug"]
-        everything = uow.products.list(ProductQuery(include_inactive=True))
-        assert len(everything) == 4
-        # LIKE wildcards in the search text are literal
-        assert [p.sku for p in uow.products.list(ProductQuery(search="%"))] == ["d_100"]
-        assert [p.sku for p in uow.products.list(ProductQuery(search="MUG"))] == ["b-mug"]
-        page = uow.products.list(ProductQuery(limit=1, offset=1))
-        assert [p.sku for p in page] == ["b-mug"]
         mug = uow.products.get_by_sku("b-mug")
         assert mug is not None and mug.available == 2 and mug.created_at is not None
         assert uow.products.get_by_sku("nope") is None
 
 
+INSERT_X = "INSERT INTO products (sku, name, price) VALUES (%(sku)s, 'X', 1)"
+
+
 def test_uow_rolls_back_unless_committed(engine: Any) -> None:
     with PostgresUnitOfWork(database_of(engine)) as uow:
-        uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
+        uow.sql.run(INSERT_X, {"sku": "x1"})
     with PostgresUnitOfWork(database_of(engine)) as uow:
         assert uow.products.get_by_sku("x1") is None
-        uow.connection.execute(insert(products).values(sku="x1", name="X", price=1))
+        uow.sql.run(INSERT_X, {"sku": "x1"})
         uow.commit()
     with PostgresUnitOfWork(database_of(engine)) as uow:
         assert uow.products.get_by_sku("x1") is not None
@@ -56,7 +62,7 @@ def test_uow_rolls_back_unless_committed(engine: Any) -> None:
 
 def test_uow_rolls_back_on_error(engine: Any) -> None:
     with pytest.raises(RuntimeError), PostgresUnitOfWork(database_of(engine)) as uow:
-        uow.connection.execute(insert(products).values(sku="x2", name="X", price=1))
+        uow.sql.run(INSERT_X, {"sku": "x2"})
         raise RuntimeError("boom")
     with PostgresUnitOfWork(database_of(engine)) as uow:
         assert uow.products.get_by_sku("x2") is None
@@ -112,16 +118,16 @@ def test_migrations_match_the_metadata(engine: Any) -> None:
 
 
 def test_upgrade_downgrade_upgrade(engine: Any) -> None:
-    migrations.downgrade(engine, "base")
+    migrations.downgrade(database_of(engine).settings, "base")
     with engine.connect() as connection:
-        assert migrations.current_revision(migrations.sqlalchemy_scalar(connection)) is None
+        assert migrations.status(database_of(engine).settings).current is None
         tables = connection.execute(
             text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
         ).scalar()
         assert tables == 1  # only alembic_version is left
-    migrations.upgrade(engine)
-    migrations.upgrade(engine)  # idempotent
-    assert migrations.status(engine).up_to_date
+    migrations.upgrade(database_of(engine).settings)
+    migrations.upgrade(database_of(engine).settings)  # idempotent
+    assert migrations.status(database_of(engine).settings).up_to_date
     with engine.connect() as connection:
         assert connection.execute(select(products)).all() == []
 

@@ -29,6 +29,7 @@ from shopctl.domain.products import Product
 from shopctl.domain.repositories import OrderQuery, ProductQuery
 from shopctl.domain.users import Role, User
 from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
+from shopctl.infrastructure.db.reads import PostgresReader
 from shopctl.infrastructure.db.tables import (
     cart_lines,
     carts,
@@ -195,8 +196,8 @@ def test_inventory_lock_reports_due_reservations(shop: Shop) -> None:
     shop.product("TEA", 10)
     shop.add(alice, "TEA", 2)
     shop.place(alice)
+    ids = [p.id for p in PostgresReader(database_of(shop.engine)).list(ProductQuery()) if p.id]
     with PostgresUnitOfWork(database_of(shop.engine)) as uow:
-        ids = [p.id for p in uow.products.list(ProductQuery()) if p.id is not None]
         locked, due = uow.inventory.lock_products(ids, due_at=shop.clock.now())
         assert [p.sku for p in locked] == ["TEA"] and not due
         _, due = uow.inventory.lock_products(ids, due_at=shop.clock.now() + TTL)
@@ -492,8 +493,7 @@ def test_a_deadlock_in_the_hot_path_is_a_transient_conflict(wide_engine: Any) ->
     shop = Shop(wide_engine)
     shop.product("A", 1)
     shop.product("B", 1)
-    with PostgresUnitOfWork(database_of(wide_engine)) as uow:
-        ids = [p.id for p in uow.products.list(ProductQuery()) if p.id is not None]
+    ids = [p.id for p in PostgresReader(database_of(wide_engine)).list(ProductQuery()) if p.id]
     both_hold_one = threading.Barrier(2)
 
     def lock_in_opposite_orders(i: int) -> str:

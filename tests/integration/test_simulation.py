@@ -15,6 +15,7 @@ from shopctl.infrastructure.config import load_settings
 from shopctl.infrastructure.db.simulation import SimulationData
 from shopctl.simulation.plan import SimulationOptions
 from shopctl.simulation.runner import Progress, Simulation
+from tests.database import database_of
 
 ADMIN = Principal(1, "admin@example.com", Role.ADMIN)
 
@@ -111,7 +112,7 @@ def test_keep_leaves_the_data_and_the_audit_catches_a_broken_ledger(
     report = simulation(ADMIN, options, run_id="feedbeef")
     assert report.ok and not report.cleaned_up
     assert report.paid_orders == 10  # no rates: every flow pays
-    data = SimulationData(engine, "feedbeef")
+    data = SimulationData(database_of(engine), "feedbeef")
     rows = simulated_rows(engine)
     assert rows["products"] == 2 and rows["users"] == 2 and rows["orders"] == 10
 

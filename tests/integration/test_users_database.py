@@ -162,12 +162,13 @@ def test_refresh_token_repository(engine: Any) -> None:
         assert stored is not None and stored.family_id == "fa" and stored.used_at is None
         assert repo.mark_used("a1", NOW) is True
         assert repo.mark_used("a1", NOW) is False
-        assert repo.family_revoked("fa") is False
+        accounts = PostgresReader(database_of(engine))  # the session check, on this connection
+        assert accounts.family_revoked("fa") is False
         assert repo.revoke_family("fa", NOW) == 2
-        assert repo.family_revoked("fa") is True and repo.family_revoked("fb") is False
+        assert accounts.family_revoked("fa") is True and accounts.family_revoked("fb") is False
         assert repo.mark_used("a2", NOW) is False  # revoked
         assert repo.revoke_user(alice.id, NOW) == 1  # only fb's token was left
-        assert repo.family_revoked("fc") is False
+        assert accounts.family_revoked("fc") is False
         uow.commit()
     with PostgresUnitOfWork(database_of(engine)) as uow:
         used = uow.refresh_tokens.get("a1")
@@ -186,15 +187,15 @@ def test_deleting_a_user_deletes_its_refresh_tokens(engine: Any) -> None:
 
 
 def test_signing_key_is_generated_by_the_migration_and_regenerated_once(engine: Any) -> None:
+    database = database_of(engine)
+    key = signing_key(database.sql())
+    assert len(key) >= 32
+    assert signing_key(database.sql()) == key
     with engine.begin() as connection:
-        key = signing_key(connection)
-        assert len(key) >= 32
-        assert signing_key(connection) == key
         connection.execute(delete(app_secrets))
 
     def first_use() -> bytes:
-        with engine.begin() as connection:
-            return signing_key(connection)
+        return signing_key(database.sql())  # each thread on a connection of its own
 
     keys = race(first_use, 4)
     assert len(set(keys)) == 1 and keys[0] != key

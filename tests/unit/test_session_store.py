@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shopctl.application.ports import StoredSession
-from shopctl.domain.errors import InvalidInput, NotAuthenticated
+from shopctl.domain.errors import Hint, InvalidInput, NotAuthenticated
 from shopctl.infrastructure.sessions import FileSessionStore
 
 SESSION = StoredSession(
@@ -97,7 +97,7 @@ def test_a_damaged_file_means_log_in_again(store: FileSessionStore, content: str
     store.path.write_text(content)
     with pytest.raises(NotAuthenticated, match="damaged") as raised:
         store.load()
-    assert raised.value.hint == "run `shopctl users login`"
+    assert raised.value.hint is Hint.LOG_IN
 
 
 def test_exclusive_can_be_entered_again_after_release(store: FileSessionStore) -> None:

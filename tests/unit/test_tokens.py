@@ -6,7 +6,7 @@ import jwt
 import pytest
 
 from shopctl.application.ports import TokenType
-from shopctl.domain.errors import InvalidInput, NotAuthenticated
+from shopctl.domain.errors import Hint, InvalidInput, NotAuthenticated
 from shopctl.infrastructure.security.tokens import JwtTokenService
 from tests.fakes import FakeClock
 
@@ -58,7 +58,7 @@ def test_expiry_follows_the_injected_clock(tokens: JwtTokenService) -> None:
     clock.advance(seconds=1)
     with pytest.raises(NotAuthenticated, match="expired") as raised:
         tokens.decode(issued.token, TokenType.ACCESS, now=clock.now())
-    assert raised.value.hint == "run `shopctl users login`"
+    assert raised.value.hint is Hint.LOG_IN
     expired = tokens.decode(issued.token, TokenType.ACCESS, now=clock.now(), allow_expired=True)
     assert expired.expires_at == clock.now()
 

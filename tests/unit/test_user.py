@@ -2,7 +2,7 @@
 
 import pytest
 
-from shopctl.domain.errors import Conflict, InvalidInput, NotAuthenticated
+from shopctl.domain.errors import Conflict, Hint, InvalidInput, NotAuthenticated
 from shopctl.domain.users import Role, User, normalise_email, parse_role, validate_password
 
 
@@ -110,4 +110,4 @@ def test_a_refresh_token_is_usable_until_revoked_or_expired() -> None:
     token.revoked_at = now
     with pytest.raises(NotAuthenticated, match="revoked") as raised:
         token.ensure_usable(now)
-    assert raised.value.hint == "run `shopctl users login`"
+    assert raised.value.hint is Hint.LOG_IN

@@ -23,7 +23,14 @@ from shopctl.application.users import (
     SetUserRole,
     WhoAmI,
 )
-from shopctl.domain.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from shopctl.domain.errors import (
+    Conflict,
+    Forbidden,
+    Hint,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+)
 from shopctl.domain.users import Role
 from shopctl.infrastructure.security.tokens import JwtTokenService
 from tests.fakes import (
@@ -233,7 +240,7 @@ def test_refresh_rotates_and_a_replayed_token_revokes_the_family(world: World) -
     world.principal()  # the victim refreshes: the stolen refresh token is now used
     with pytest.raises(NotAuthenticated, match="used twice") as raised:
         world.refresh()(stolen.refresh_token)
-    assert raised.value.hint == "run `shopctl users login`"
+    assert raised.value.hint is Hint.LOG_IN
     # the victim's rotated session is logged out too
     with pytest.raises(NotAuthenticated, match="revoked"):
         world.authenticate()()
