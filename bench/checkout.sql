@@ -1,5 +1,5 @@
 -- pgbench script: one paid order per run, with the statements that shopctl sends for it
--- (shopctl/infrastructure/database/purchase.py, repositories.py and payments/mock.py), in
+-- (shopctl/infrastructure/db/orders.py, carts.py, payments.py, products.py and payments/mock.py), in
 -- the same transactions, one statement per round trip as psycopg sends them. What shopctl
 -- computes in Python from the rows it read (prices, totals, order line snapshots) is computed
 -- here from the seed: product n has id n, sku BENCH-n, name 'Bench product n' and price

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from shopctl import __version__
 from shopctl.cli.context import CliContext
-from shopctl.cli.errors import EXIT_CODES, EXIT_CODES_HELP
+from shopctl.cli.errors import EXIT_CODES, EXIT_CODES_HELP, hint_text
 from shopctl.cli.output import Output
 
 # Help is plain Click text (rich_markup_mode=None), but Typer escapes "[" for Rich whenever
@@ -184,7 +184,7 @@ def run(argv: Sequence[str] | None = None, *, context: CliContext | None = None)
                 "run again with --debug for the traceback",
             )
             return 1
-        obj.output.error(shop_error.message, shop_error.hint)
+        obj.output.error(shop_error.message, hint_text(shop_error.hint))
         return EXIT_CODES[shop_error.kind]
     finally:
         obj.close()

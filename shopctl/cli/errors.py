@@ -1,8 +1,8 @@
-"""The one place that maps an error kind to an exit code (README: Exit codes)."""
+"""The one place that maps an error kind to an exit code, and words each hint as a command."""
 
 from __future__ import annotations
 
-from shopctl.domain.errors import ErrorKind
+from shopctl.domain.errors import ErrorKind, Hint
 
 EXIT_CODES: dict[ErrorKind, int] = {
     ErrorKind.INTERNAL: 1,
@@ -21,3 +21,20 @@ Exit codes: 0 success · 1 internal error · 2 invalid input · 3 not logged in 
 session invalid · 4 forbidden · 5 not found · 6 conflict (business rule) ·
 7 payment declined or failed · 8 database unreachable or schema outdated ·
 9 check failed (audit, replay, simulate)."""
+
+HINTS: dict[Hint, str] = {
+    Hint.LOG_IN: "run `shopctl users login`",
+    Hint.ADD_TO_CART: "add products with `shopctl cart add SKU`",
+    Hint.TRY_ANOTHER_CARD: "try another card: shopctl pay order ID --card NUMBER",
+    Hint.RUN_AGAIN: "this is transient: run the same command again",
+    Hint.MIGRATE: "run `shopctl db upgrade`",
+    Hint.CHECK_DATABASE_URL: (
+        "check --database-url / SHOPCTL_DATABASE_URL, or unset it to use the embedded server"
+    ),
+    Hint.INSTALL_EMBEDDED: "pip install 'shopctl[embedded]', or set SHOPCTL_DATABASE_URL",
+}
+
+
+def hint_text(hint: Hint | str | None) -> str | None:
+    """What the user reads: a ``Hint`` as the command line to run, a sentence as it is."""
+    return HINTS[hint] if isinstance(hint, Hint) else hint

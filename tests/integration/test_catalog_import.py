@@ -14,11 +14,12 @@ from shopctl.application.catalog import ExportCatalog, ImportCatalog, OnError, S
 from shopctl.domain.catalog import parse_catalog_row
 from shopctl.domain.repositories import ImportUnitOfWork
 from shopctl.domain.users import Role
+from shopctl.infrastructure.db.connect import ConnectionSettings, Database
 from shopctl.infrastructure.db.imports import PostgresImportUnitOfWork
 from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
 from shopctl.infrastructure.db.tables import products, stock_movements
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
-from tests.database import ConnectionSettings, Database, database_of
+from tests.database import database_of
 
 ADMIN = Principal(user_id=1, email="admin@shop.test", role=Role.ADMIN)
 

@@ -13,8 +13,9 @@ import pytest
 from shopctl.bootstrap import Shop
 from shopctl.domain.repositories import ProductQuery
 from shopctl.infrastructure.config import load_settings
+from shopctl.infrastructure.db.connect import ConnectionSettings, Database
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
-from tests.database import ConnectionSettings, Database, database_of
+from tests.database import database_of
 
 # psycopg prepares a statement on a connection once it has run it this many times
 PREPARE_THRESHOLD = 5

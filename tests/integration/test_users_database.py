@@ -19,6 +19,7 @@ from shopctl.application.users import RegisterUser
 from shopctl.domain.errors import Conflict, NotAuthenticated, ShopError
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
+from shopctl.infrastructure.db.connect import Database
 from shopctl.infrastructure.db.reads import PostgresReader
 from shopctl.infrastructure.db.tables import app_secrets, refresh_tokens, users
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
@@ -26,7 +27,7 @@ from shopctl.infrastructure.db.users import signing_key
 from shopctl.infrastructure.security.passwords import Argon2PasswordHasher
 from shopctl.infrastructure.security.tokens import JwtTokenService
 from shopctl.infrastructure.sessions import FileSessionStore
-from tests.database import Database, database_of
+from tests.database import database_of
 from tests.fakes import FakeClock, FakePasswordHasher, FakeSessionStore
 
 PASSWORD = "correct-horse-9"

@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from shopctl.application.audit import Audit
 from shopctl.cli.output import Output, OutputFormat
 from shopctl.cli.simulate import render
 from shopctl.domain.errors import InvalidInput
@@ -20,7 +21,7 @@ from shopctl.simulation.plan import (
     parse_seconds,
     plan_flow,
 )
-from shopctl.simulation.report import Audit, SimulationReport
+from shopctl.simulation.report import SimulationReport
 from shopctl.simulation.stats import LatencyRecorder, LatencySummary, percentile
 
 

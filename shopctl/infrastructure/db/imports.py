@@ -234,9 +234,13 @@ class PostgresCatalogImport(CatalogImport):
             cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {DROP_UNCHANGED}; {LOCK_STORED}")
             cursor.nextset()
             cursor.nextset()
-            unchanged: dict[str, int] = dict(cursor.fetchall())  # stored, left as they are: no longer staged
+            unchanged: dict[str, int] = dict(
+                cursor.fetchall()
+            )  # stored, left as they are: no longer staged
             cursor.nextset()
-            locked: dict[str, int] = dict(cursor.fetchall())  # stored and changed: staged and locked
+            locked: dict[str, int] = dict(
+                cursor.fetchall()
+            )  # stored and changed: staged and locked
         self._staged = (len(batch.rows) - len(unchanged), len(locked))
         reserved = unchanged | locked
         matches = {}
