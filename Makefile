@@ -25,10 +25,22 @@ typecheck: $(INSTALLED)
 	$(BIN)/mypy
 	for script in bench/startup bench/import bench/checkout; do $(BIN)/mypy $$script || exit 1; done
 
-# Uses SHOPCTL_TEST_DATABASE_URL when set, else starts the embedded PostgreSQL.
-# pytest exits 5 when it collected no test: make treats that as a failure.
+# The suites run in an environment as odd as a user's may be: every XDG_*, HOME and SHOPCTL_*
+# setting points somewhere unusual, and no test may notice (tests/conftest.py gives each test
+# an environment of its own). The unit tests run first, on their own, and reach no database;
+# the others use SHOPCTL_TEST_DATABASE_URL when set, else the embedded PostgreSQL, on four
+# workers (each with its own template database). pytest exits 5 when it collected no test:
+# make treats that as a failure.
+ODD_ENV := XDG_CONFIG_HOME=/nonexistent/xdg-config XDG_DATA_HOME=/nonexistent/xdg-data \
+	XDG_STATE_HOME=/nonexistent/xdg-state XDG_RUNTIME_DIR=/nonexistent/xdg-runtime \
+	HOME=/nonexistent/home SHOPCTL_PROFILE=odd-profile SHOPCTL_CONFIG_DIR=/nonexistent/config \
+	SHOPCTL_DATABASE_URL=postgresql://nobody@127.0.0.1:9/nowhere SHOPCTL_CURRENCY=XTS \
+	SHOPCTL_ACCESS_TOKEN_TTL=1s SHOPCTL_JWT_SECRET=short
+WORKERS ?= 4
+
 pytest: $(INSTALLED)
-	$(BIN)/pytest tests/unit tests/integration tests/e2e
+	env $(ODD_ENV) $(BIN)/pytest -p no:cacheprovider tests/unit
+	env $(ODD_ENV) $(BIN)/pytest -p no:cacheprovider -n $(WORKERS) tests/integration tests/e2e
 
 demo: $(INSTALLED)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh

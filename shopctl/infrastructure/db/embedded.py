@@ -75,14 +75,21 @@ def ensure_running(data_dir: Path) -> RunningServer:
             "no database URL is configured and the embedded PostgreSQL is not installed",
             hint=Hint.INSTALL_EMBEDDED,
         ) from None
+    import fcntl
+
     from shopctl.infrastructure.config import ensure_private_dir
 
     ensure_private_dir(data_dir)
     pgdata = pgdata_dir(data_dir)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+        # Processes starting it at the same moment (commands side by side, test workers)
+        # start it once: the others wait for the lock, then find it running.
+        with open(data_dir / "start.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if find_running(data_dir) is None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     except Exception as error:
         raise DatabaseUnavailable(
             f"could not start the embedded PostgreSQL in {pgdata}: {error}",
