@@ -1,7 +1,7 @@
 """Every test runs in an environment of its own: the caller's ``SHOPCTL_*``, ``XDG_*``,
 libpq's ``PG*`` and ``HOME`` never reach shopctl (a developer's profile, config or data must not change a
-result). Database fixtures live in ``tests/database.py``, loaded by the integration and e2e
-suites only."""
+result). The database fixtures live in ``tests/database.py``, loaded for the integration and e2e
+suites only (the unit tests never start or reach a database)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the database fixtures unless only unit tests were asked for. A plugin, not a
+    conftest import: its session fixtures (the migrated template) then exist once."""
+    if any("unit" not in Path(str(arg)).parts for arg in config.args):
+        config.pluginmanager.import_plugin("tests.database")
+
 
 KEPT = {"SHOPCTL_TEST_DATABASE_URL"}  # where the test server is, read by tests/database.py
 

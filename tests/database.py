@@ -1,8 +1,8 @@
 """Test databases: one migrated template per run (per xdist worker), a fresh copy per test.
 
 The server is ``SHOPCTL_TEST_DATABASE_URL`` when set, else the embedded PostgreSQL
-(started on demand in a temporary directory of its own). Only the integration and e2e
-suites load this module: the unit tests never start or reach a database.
+(started on demand in a temporary directory of its own). A pytest plugin, loaded by
+``tests/conftest.py`` for the integration and e2e suites only.
 """
 
 from __future__ import annotations
@@ -19,15 +19,6 @@ from pytest_postgresql import factories
 
 from shopctl.infrastructure.db import embedded, migrations
 from shopctl.infrastructure.db.connect import ConnectionSettings, Database
-
-__all__ = [  # the fixtures, for the conftests of the suites that use a database
-    "database",
-    "db_url",
-    "empty_db_url",
-    "engine",
-    "postgresql",
-    "postgresql_noproc",
-]
 
 
 def _server() -> dict[str, Any]:

@@ -48,7 +48,7 @@ def downgrade(
 def status(ctx: typer.Context, fmt: Format = OutputFormat.table, json_: Json = False) -> None:
     """Show the current and latest revision, and which database is used."""
     from shopctl.infrastructure.db import migrations
-    from shopctl.infrastructure.db.connect import mask_url
+    from shopctl.infrastructure.db.urls import mask_url
 
     cli = state(ctx)
     shop = cli.shop

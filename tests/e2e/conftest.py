@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 
-from tests.database import *  # noqa: F403 (the database fixtures)
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

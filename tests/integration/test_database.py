@@ -10,7 +10,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from shopctl.domain.products import SKU_PATTERN
 from shopctl.domain.repositories import ProductQuery
-from shopctl.infrastructure.db import migrations
+from shopctl.infrastructure.db import migrations, schema
 from shopctl.infrastructure.db.reads import PostgresReader
 from shopctl.infrastructure.db.tables import metadata, products
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
@@ -137,6 +137,6 @@ def test_head_revision_is_alembics_head() -> None:
     from alembic.script import ScriptDirectory
 
     config = Config()
-    config.set_main_option("script_location", str(migrations.migrations_dir()))
+    config.set_main_option("script_location", str(schema.migrations_dir()))
     script = ScriptDirectory.from_config(config)
-    assert script.get_heads() == [migrations.head_revision()]
+    assert script.get_heads() == [schema.head_revision()]

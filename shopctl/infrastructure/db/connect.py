@@ -10,7 +10,6 @@ repeat). Driver errors become the user's errors in one place, ``errors.translate
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,38 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from shopctl.domain.errors import InvalidInput
+from shopctl.infrastructure.db.schema import check_schema
+from shopctl.infrastructure.db.urls import libpq_url
 
 if TYPE_CHECKING:
     from psycopg import Connection
-
-_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
-
-
-def libpq_url(url: str) -> str:
-    """The URL in the form libpq, psql and psycopg accept (``postgres://`` too)."""
-    for scheme in _SCHEMES:
-        if url.startswith(scheme):
-            return "postgresql://" + url[len(scheme) :]
-    raise InvalidInput(
-        f"database URL must start with postgresql:// or postgres://, got {mask_url(url)!r}"
-    )
-
-
-def mask_url(url: str) -> str:
-    """Hide the password: ``postgresql://user:***@host/db``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    netloc = re.sub(r":[^:@]*@", ":***@", parts.netloc, count=1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def database_name(url: str) -> str:
-    return urlsplit(libpq_url(url)).path.lstrip("/") or "postgres"
 
 
 @dataclass(frozen=True)
@@ -60,6 +32,14 @@ class ConnectionSettings:
     application_name: str = "shopctl"
     connect_timeout: int = 10
 
+    def parameters(self) -> dict[str, Any]:
+        """The connection parameters of every connection shopctl opens."""
+        return {
+            "conninfo": libpq_url(self.url),
+            "connect_timeout": self.connect_timeout,
+            "application_name": self.application_name,
+        }
+
     def connect(self, *, autocommit: bool = True, **overrides: Any) -> Connection[Any]:
         """A new connection; exit code 8 (``DatabaseUnavailable``) when it cannot be had."""
         import psycopg
@@ -67,15 +47,14 @@ class ConnectionSettings:
 
         from shopctl.infrastructure.db.errors import connect_failure
 
-        parameters: dict[str, Any] = {
+        parameters = {
+            **self.parameters(),
             "autocommit": autocommit,
-            "connect_timeout": self.connect_timeout,
-            "application_name": self.application_name,
             "row_factory": namedtuple_row,
             **overrides,
         }
         try:
-            return psycopg.Connection.connect(libpq_url(self.url), **parameters)
+            return psycopg.Connection.connect(**parameters)
         except psycopg.OperationalError as error:
             raise connect_failure(self, error) from error
 
@@ -166,8 +145,6 @@ class Database:
             connection.close()
         connection = self.settings.connect()
         if self._check_schema:
-            from shopctl.infrastructure.db.migrations import check_schema
-
             try:
                 check_schema(Sql(connection))
             except BaseException:

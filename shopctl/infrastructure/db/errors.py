@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from shopctl.application.errors import DatabaseUnavailable, TransientConflict
 from shopctl.domain.errors import Hint, ShopError
+from shopctl.infrastructure.db.urls import database_name, mask_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -41,8 +42,6 @@ def first_line(error: BaseException) -> str:
 
 
 def unreachable(url: str, reason: str) -> DatabaseUnavailable:
-    from shopctl.infrastructure.db.connect import mask_url
-
     return DatabaseUnavailable(
         f"cannot reach the database at {mask_url(url)}: {reason}", hint=Hint.CHECK_DATABASE_URL
     )
@@ -53,8 +52,6 @@ class DatabaseMissing(DatabaseUnavailable):
 
 
 def missing_database(url: str) -> DatabaseMissing:
-    from shopctl.infrastructure.db.connect import database_name
-
     return DatabaseMissing(
         f"the database {database_name(url)!r} does not exist yet", hint=Hint.MIGRATE
     )
@@ -126,20 +123,13 @@ def connect_failure(settings: ConnectionSettings, error: psycopg.OperationalErro
 def _database_missing(settings: ConnectionSettings) -> bool:
     import psycopg
 
-    from shopctl.infrastructure.db.connect import database_name, libpq_url
-
     name = database_name(settings.url)
     for maintenance in ("postgres", "template1"):
         if maintenance == name:
             continue
         try:
-            with psycopg.connect(
-                libpq_url(settings.url),
-                dbname=maintenance,
-                connect_timeout=settings.connect_timeout,
-                application_name=settings.application_name,
-                autocommit=True,
-            ) as connection:
+            parameters = settings.for_database(maintenance).parameters()
+            with psycopg.connect(**parameters, autocommit=True) as connection:
                 found = connection.execute(
                     "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
                 ).fetchone()

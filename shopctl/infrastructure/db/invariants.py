@@ -103,7 +103,7 @@ CHECKS: list[InvariantCheck] = [
     InvariantCheck(
         name="no_refund_owed",
         description="no charge was captured for an order that could not take it without "
-        "being refunded (`shopctl order cancel ID` retries the refund)",
+        "being refunded (cancelling the order again retries the refund)",
         sql="""
             SELECT format('order %s', pay.order_id),
                    format('payment %s captured %s but was neither recorded nor refunded',
