@@ -45,17 +45,17 @@ pytest: $(INSTALLED)
 demo: $(INSTALLED)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
 
-# Every benchmark of SPEC §10; each prints its own ratio against its reference.
+# Every benchmark (bench/README.md); each prints its own ratio against its reference.
 bench: bench-startup bench-import bench-checkout
 
 bench-startup: $(INSTALLED)
 	$(BIN)/python bench/startup
 
-# simulate vs pgbench on the same checkout SQL (SPEC §10); see README "Checkout benchmark"
+# simulate vs pgbench on the same checkout SQL
 bench-checkout: $(INSTALLED)
 	$(BIN)/python bench/checkout
 
-# products import vs psql \copy + INSERT … ON CONFLICT, and peak memory (SPEC §10); README "Catalog"
+# products import vs psql doing the same writes, and peak memory
 bench-import: $(INSTALLED)
 	$(BIN)/python bench/import
 

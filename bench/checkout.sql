@@ -96,7 +96,7 @@ WITH cart AS (
 SELECT id FROM cart;
 COMMIT;
 \else
--- Place + pay only (the SPEC comparison): the cart is filled with one statement, the
+-- Place + pay only (the target's comparison): the cart is filled with one statement, the
 -- cheapest way to give PlaceOrder something to order.
 WITH cart AS (
     INSERT INTO carts (user_id) VALUES (:uid)

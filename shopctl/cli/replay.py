@@ -14,13 +14,13 @@ from shopctl.cli.options import Format, Json
 from shopctl.cli.output import Output, OutputFormat
 
 if TYPE_CHECKING:  # the replay machinery loads when a replay runs, not for every command
-    from shopctl.application.replay import ReplayReport, Scenario, StepReport
+    from shopctl.replay.scenarios import ReplayReport, Scenario, StepReport
 
 REPORT_COLUMNS = ("step", "as", "command", "exit", "result", "ms")
 
 
 def load_scenarios(files: Sequence[str], output: Output) -> list[Scenario]:
-    from shopctl.application.replay import parse_scenario
+    from shopctl.replay.scenarios import parse_scenario
     from shopctl.domain.errors import InvalidInput
 
     scenarios = []
@@ -56,7 +56,7 @@ def replay(
     json subset, stdout / stderr text). Stops at the first step that misses its
     expectations, with exit code 9; a malformed file gives exit code 2.
     """
-    from shopctl.application.replay import ReplayScenarios, parse_vars
+    from shopctl.replay.scenarios import ReplayScenarios, parse_vars
     from shopctl.cli.runner import InProcessRunner
     from shopctl.domain.errors import CheckFailed
 

@@ -6,7 +6,7 @@ import io
 import sys
 from collections.abc import Sequence
 
-from shopctl.application.replay import CommandResult, CommandRunner
+from shopctl.replay.scenarios import CommandResult, CommandRunner
 from shopctl.cli.context import CliContext
 from shopctl.cli.output import Output
 

@@ -1,4 +1,4 @@
-"""The report of a simulation run (SPEC §9 shape for ``--json``)."""
+"""The report of a simulation run (also the shape of ``--json``)."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ def shopctl(db_url: str, config_dir: Path) -> Shopctl:
     )
 
 
-# -- logging in (issue 3) -----------------------------------------------------------------
+# -- logging in --------------------------------------------------------------------------
 
 PASSWORD = "correct-horse-9"
 

@@ -266,7 +266,7 @@ def test_killing_an_abort_mode_import_leaves_the_catalog_as_it_was(
 def test_the_import_and_its_session_check_load_no_sqlalchemy(
     db_url: str, config_dir: Path, admin: str, tmp_path: Path
 ) -> None:
-    # The import's start-up is part of its time against psql (SPEC §10): the session check
+    # The import's start-up is part of its time against psql: the session check
     # reads through psycopg and the import runs on a psycopg unit of work of its own.
     path = tmp_path / "catalog.csv"
     path.write_text(catalog_csv(3))

@@ -156,7 +156,7 @@ def test_python_dash_m_runs_the_cli() -> None:
 
 
 def test_browsing_loads_no_sqlalchemy(db_url: str, config_dir: Path) -> None:
-    # SPEC §10's read start-up target holds because a public read never imports SQLAlchemy.
+    # The read start-up target holds because a public read never imports SQLAlchemy.
     env = clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
     codes, heavy, _ = run_in_fresh_process(
         env, ["products", "list", "--json"], ["products", "get", "NOPE"]

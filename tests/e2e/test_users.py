@@ -1,4 +1,4 @@
-"""e2e: users and sessions — every users command and its exit codes (SPEC §6, §7)."""
+"""e2e: users and sessions — every users command and its exit codes."""
 
 from __future__ import annotations
 

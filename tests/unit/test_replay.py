@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from shopctl.application.replay import (
+from shopctl.replay.scenarios import (
     CommandResult,
     CommandRunner,
     MalformedScenario,

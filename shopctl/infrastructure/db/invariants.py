@@ -58,7 +58,7 @@ CHECKS: list[InvariantCheck] = [
         description="price >= 0.00",
         sql="SELECT sku, format('price is %s', price) FROM products WHERE price < 0 ORDER BY sku",
     ),
-    # -- purchase flow (issue 6) -----------------------------------------------------------
+    # -- purchase flow -----------------------------------------------------------------------
     InvariantCheck(
         name="reserved_matches_reservations",
         description="reserved equals the sum of the product's active reservations",

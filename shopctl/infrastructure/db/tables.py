@@ -55,7 +55,7 @@ products = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # With the column's 64-character limit, this is the SKU rule of SPEC §3 (see 0004).
+    # With the column's 64-character limit, this is the domain's SKU rule (see 0004).
     CheckConstraint("sku ~ '^[A-Za-z0-9][A-Za-z0-9._-]*$'", name="sku_format"),
     CheckConstraint("char_length(btrim(name)) BETWEEN 1 AND 200", name="name_length"),
     CheckConstraint("char_length(description) <= 5000", name="description_length"),

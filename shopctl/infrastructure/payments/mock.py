@@ -20,7 +20,7 @@ from shopctl.domain.payments import card_fingerprint
 if TYPE_CHECKING:
     from shopctl.infrastructure.db.connect import Database
 
-# SPEC §5 test cards; any other number is accepted when its Luhn checksum is right.
+# The test cards; any other number is accepted when its Luhn checksum is right.
 TEST_CARDS: dict[str, tuple[ChargeStatus, str | None]] = {
     "4242424242424242": (ChargeStatus.SUCCEEDED, None),
     "4000000000000002": (ChargeStatus.DECLINED, "card_declined"),

@@ -1,4 +1,4 @@
-"""Replay: scripted purchase flows for testers (SPEC §9).
+"""Replay: scripted purchase flows for testers.
 
 A scenario file (YAML or JSON) is a list of steps, or a mapping with ``steps:``. Each step
 runs one shopctl command line as a profile, may keep its JSON result under ``id:`` for

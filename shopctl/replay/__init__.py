@@ -1,0 +1,1 @@
+"""Replay: scenario files of shopctl command lines, run as profiles, with expectations."""
