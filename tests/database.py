@@ -110,6 +110,31 @@ def dispose(engine: Any) -> None:
     engine.dispose()
 
 
+WAITING_ON_A_LOCK = (
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+)
+
+
+def wait_until_a_session_waits_on_a_lock(
+    engine: Any, *, count: int = 1, timeout: float = 30
+) -> None:
+    """Return once ``count`` sessions of the test's database wait on a lock (as
+    ``pg_stat_activity`` reports it); fail after ``timeout`` seconds. The condition itself,
+    not a guess at how long it takes."""
+    import time
+
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as connection:
+            if connection.execute(text(WAITING_ON_A_LOCK)).scalar_one() >= count:
+                return
+        assert time.monotonic() < deadline, f"no session waited on a lock within {timeout} s"
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Any]:
     engine = inspection_engine(db_url)

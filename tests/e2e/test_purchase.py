@@ -222,54 +222,31 @@ def test_authorisation(shopctl: Shopctl, admin: str, customer: str) -> None:
     assert shopctl("inventory", "reservations", profile=None).exit_code == 3
 
 
-def test_expiry_with_a_short_ttl(shopctl: Shopctl, admin: str, customer: str) -> None:
-    create(shopctl, admin, "TEA-1", 5)
-    shopctl("cart", "add", "TEA-1", "-q", "2", profile=customer)
-    placed_at = time.monotonic()
-    first = shopctl("order", "place", "--json", profile=customer, SHOPCTL_RESERVATION_TTL="3s")
-    assert first.exit_code == 0, first
-    shopctl("cart", "add", "TEA-1", "-q", "3", profile=customer)
-    second = shopctl("order", "place", "--json", profile=customer, SHOPCTL_RESERVATION_TTL="3")
-    second_placed_by = time.monotonic()  # its reservation expires before this + 3 s
-    assert second.exit_code == 0, second
-    active = shopctl("inventory", "reservations", "--active", "--json", profile=admin).json()
-    if time.monotonic() - placed_at < 3:  # a loaded machine may already be past the TTL
-        assert sorted(r["quantity"] for r in active) == [2, 3]
-    time.sleep(max(0.0, 3.2 - (time.monotonic() - placed_at)))
-    late = shopctl("pay", "order", str(first.json()["id"]), profile=customer)
-    assert late.exit_code == 6 and "expired" in late.stderr
-    assert (
-        shopctl("order", "show", str(first.json()["id"]), "--json", profile=customer).json()[
-            "status"
-        ]
-        == "expired"
-    )
-    # Paying the first order expired it; the second is left for release-expired, once its own
-    # TTL has passed too (it was placed later than the first).
-    time.sleep(max(0.0, 3.2 - (time.monotonic() - second_placed_by)))
-    released = shopctl("inventory", "release-expired", "--json", profile=admin)
-    assert released.exit_code == 0 and released.json() == {"expired_orders": 1}
-    assert shopctl("inventory", "reservations", "--active", "--json", profile=admin).json() == []
-    listed = shopctl("inventory", "reservations", profile=admin)
-    assert listed.exit_code == 0 and "expired" in listed.stdout
-    assert product(shopctl, "TEA-1")["reserved"] == 0
-    audit_passes(shopctl, admin)
-
-
-def test_lazy_expiry_when_ordering_the_same_product(
-    shopctl: Shopctl, admin: str, customer: str
-) -> None:
+def test_a_reservation_expires_after_its_ttl(shopctl: Shopctl, admin: str, customer: str) -> None:
+    """The one test that waits for a real reservation to expire (expiry, lazy release and
+    release-expired are proven with a fake clock in tests/unit/test_purchase_use_cases.py)."""
     create(shopctl, admin, "TEA-1", 3)
     login(shopctl, "bob@example.com")
     shopctl("cart", "add", "TEA-1", "-q", "3", profile="bob")
     shopctl("cart", "add", "TEA-1", "-q", "3", profile=customer)
-    placed = shopctl("order", "place", "--json", profile=customer, SHOPCTL_RESERVATION_TTL="1")
-    assert placed.exit_code == 0
-    time.sleep(1.2)
-    bob = shopctl("order", "place", "--json", profile="bob")
+    placed = shopctl("order", "place", "--json", profile=customer, SHOPCTL_RESERVATION_TTL="1s")
+    placed_by = time.monotonic()  # its reservation expires before this + 1 s
+    assert placed.exit_code == 0, placed
+    held = shopctl("inventory", "reservations", "--active", "--json", profile=admin).json()
+    if time.monotonic() - placed_by < 1:  # a loaded machine may already be past the TTL
+        assert [r["quantity"] for r in held] == [3]
+    time.sleep(max(0.0, 1.1 - (time.monotonic() - placed_by)))
+    late = shopctl("pay", "order", str(placed.json()["id"]), profile=customer)
+    assert late.exit_code == 6 and "expired" in late.stderr
+    order = shopctl("order", "show", str(placed.json()["id"]), "--json", profile=customer)
+    assert order.json()["status"] == "expired"
+    bob = shopctl("order", "place", "--json", profile="bob")  # the units are free again
     assert bob.exit_code == 0, bob
-    assert shopctl("order", "show", str(placed.json()["id"]), "--json",
-                   profile=customer).json()["status"] == "expired"  # fmt: skip
+    released = shopctl("inventory", "release-expired", "--json", profile=admin)
+    assert released.exit_code == 0 and released.json() == {"expired_orders": 0}
+    listed = shopctl("inventory", "reservations", profile=admin)
+    assert listed.exit_code == 0 and "expired" in listed.stdout
+    assert product(shopctl, "TEA-1")["reserved"] == 3
     audit_passes(shopctl, admin)
 
 

@@ -19,7 +19,7 @@ from shopctl.infrastructure.db.imports import PostgresImportUnitOfWork
 from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
 from shopctl.infrastructure.db.tables import products, stock_movements
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
-from tests.database import database_of
+from tests.database import database_of, wait_until_a_session_waits_on_a_lock
 
 ADMIN = Principal(user_id=1, email="admin@shop.test", role=Role.ADMIN)
 
@@ -261,7 +261,6 @@ def test_two_imports_creating_the_same_sku_one_conflicts(db_url: str, engine: An
     """The second import's INSERT waits for the first's new row, then finds the SKU taken:
     a conflict (exit 6) with nothing of its own applied, not an internal error."""
     import threading
-    import time
 
     from shopctl.domain.errors import Conflict
 
@@ -286,17 +285,7 @@ def test_two_imports_creating_the_same_sku_one_conflicts(db_url: str, engine: An
         upsert(first)
         thread = threading.Thread(target=second)
         thread.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # until the second waits on our uncommitted row
-            with engine.connect() as connection:
-                waiting = connection.exec_driver_sql(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND datname = current_database()"
-                ).scalar()
-            if waiting:
-                break
-            time.sleep(0.05)
-        assert waiting, "the second import never waited for the first"
+        wait_until_a_session_waits_on_a_lock(engine)  # the second, on our uncommitted row
         first.commit()
     thread.join(timeout=10)
     assert len(outcome) == 1 and isinstance(outcome[0], Conflict), outcome

@@ -4,7 +4,6 @@ races (threads + barrier, one connection each) that must never oversell or charg
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -42,7 +41,12 @@ from shopctl.infrastructure.db.tables import (
 )
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 from shopctl.infrastructure.payments.mock import MockPaymentGateway
-from tests.database import database_of, dispose, inspection_engine
+from tests.database import (
+    database_of,
+    dispose,
+    inspection_engine,
+    wait_until_a_session_waits_on_a_lock,
+)
 from tests.fakes import FakeClock
 
 TTL = timedelta(minutes=15)
@@ -549,7 +553,7 @@ def test_an_order_locked_after_a_wait_is_read_as_committed(wide_engine: Any) -> 
             order.mark_paid(shop.clock.now())
             uow.orders.update(order)
             first_holds_the_lock.set()
-            time.sleep(0.3)  # the second reader is now waiting on the lock
+            wait_until_a_session_waits_on_a_lock(wide_engine)  # the second reader
             uow.commit()
 
     def read_after_the_wait() -> None:
@@ -590,7 +594,7 @@ def test_a_refund_waiting_on_another_sees_it_and_never_exceeds_the_capture(
                 )
             )  # fmt: skip
             first_holds_the_charge.set()
-            time.sleep(0.3)  # the second refund is now waiting on the lock
+            wait_until_a_session_waits_on_a_lock(wide_engine)  # the second refund
 
     def second_refund() -> Any:
         first_holds_the_charge.wait()

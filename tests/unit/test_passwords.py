@@ -40,5 +40,16 @@ def test_refuses_parameters_below_the_minimum() -> None:
         Argon2PasswordHasher(time_cost=1)
 
 
-def test_waste_time_does_not_fail(hasher: Argon2PasswordHasher) -> None:
-    hasher.waste_time("anything at all")
+def test_waste_time_verifies_a_hash_as_costly_as_a_real_one(hasher: Argon2PasswordHasher) -> None:
+    from passlib.hash import argon2
+
+    parsed = argon2.from_string(hasher.unusable_hash)
+    assert (parsed.type, parsed.memory_cost, parsed.rounds, parsed.parallelism) == (
+        "id",
+        hasher.memory_cost,
+        hasher.time_cost,
+        1,
+    )
+    assert not argon2.verify("anything at all", hasher.unusable_hash)
+    assert hasher.verify("anything at all", hasher.unusable_hash) == (False, None)
+    assert hasher.waste_time("anything at all") is None

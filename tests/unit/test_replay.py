@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from shopctl.domain.errors import InvalidInput
 from shopctl.replay.scenarios import (
     CommandResult,
     CommandRunner,
@@ -20,7 +21,6 @@ from shopctl.replay.scenarios import (
     resolve,
     substitute,
 )
-from shopctl.domain.errors import InvalidInput
 
 SCENARIO = """\
 name: buy

@@ -47,11 +47,14 @@ class Argon2PasswordHasher(PasswordHasher):
             return False, None
         return bool(matches), new_hash
 
-    def waste_time(self, password: str) -> None:
-        # A well-formed hash with our parameters that no password matches: verifying it
-        # costs what a real verify costs, and needs no extra hashing to make it first.
-        dummy = (
+    @property
+    def unusable_hash(self) -> str:
+        """A well-formed hash with our parameters that no password matches: verifying it
+        costs what a real verify costs, and needs no extra hashing to make it first."""
+        return (
             f"$argon2id$v=19$m={self.memory_cost},t={self.time_cost},p={PARALLELISM}"
             "$c2hvcGN0bC1kdW1teQ$" + "A" * 43
         )
-        self._context.verify(password, dummy)
+
+    def waste_time(self, password: str) -> None:
+        self._context.verify(password, self.unusable_hash)
