@@ -20,8 +20,8 @@ REPORT_COLUMNS = ("step", "as", "command", "exit", "result", "ms")
 
 
 def load_scenarios(files: Sequence[str], output: Output) -> list[Scenario]:
-    from shopctl.replay.scenarios import parse_scenario
     from shopctl.domain.errors import InvalidInput
+    from shopctl.replay.scenarios import parse_scenario
 
     scenarios = []
     for name in files:
@@ -56,9 +56,9 @@ def replay(
     json subset, stdout / stderr text). Stops at the first step that misses its
     expectations, with exit code 9; a malformed file gives exit code 2.
     """
-    from shopctl.replay.scenarios import ReplayScenarios, parse_vars
     from shopctl.cli.runner import InProcessRunner
     from shopctl.domain.errors import CheckFailed
+    from shopctl.replay.scenarios import ReplayScenarios, parse_vars
 
     cli = state(ctx)
     variables = parse_vars(var or [])

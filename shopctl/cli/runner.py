@@ -6,9 +6,9 @@ import io
 import sys
 from collections.abc import Sequence
 
-from shopctl.replay.scenarios import CommandResult, CommandRunner
 from shopctl.cli.context import CliContext
 from shopctl.cli.output import Output
+from shopctl.replay.scenarios import CommandResult, CommandRunner
 
 
 class InProcessRunner(CommandRunner):

@@ -12,6 +12,7 @@ from shopctl.application.auth import Principal
 from shopctl.domain.errors import Forbidden
 from shopctl.domain.users import Role
 from shopctl.infrastructure.config import load_settings
+from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
 from shopctl.infrastructure.db.simulation import SimulationData
 from shopctl.simulation.plan import SimulationOptions
 from shopctl.simulation.runner import Progress, Simulation
@@ -127,6 +128,14 @@ def test_keep_leaves_the_data_and_the_audit_catches_a_broken_ledger(
         )
     broken = data.audit(stock=50, paid_orders=10, units_paid=units)
     assert any("SIM-feedbeef-00001: stock_on_hand" in v for v in broken.violations)
+    # the same checks as `shopctl audit`, scoped: the whole shop sees the broken product too,
+    # a run's audit only its own products
+    shop_wide = PostgresInvariantAuditor(database_of(engine)).violations()
+    assert [v.subject for v in shop_wide if v.check == "stock_matches_ledger"] == [
+        "SIM-feedbeef-00001"
+    ]
+    other_run = SimulationData(database_of(engine), "0ther000")
+    assert other_run.audit(stock=50, paid_orders=0, units_paid=0).ok
 
     data.cleanup()
     assert simulated_rows(engine)["products"] == 0 and simulated_rows(engine)["users"] == 0

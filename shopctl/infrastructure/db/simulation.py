@@ -13,11 +13,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shopctl.application.audit import Audit
 from shopctl.domain.products import Product
 from shopctl.domain.users import Role, User, normalise_email
+from shopctl.infrastructure.db.invariants import CHECKS, Scope, find_violations
 from shopctl.infrastructure.db.products import add_products
 from shopctl.infrastructure.db.users import add_users
 
@@ -92,22 +93,26 @@ class SimulationData:
     # -- after the run ----------------------------------------------------------------------
 
     def audit(self, *, stock: int, paid_orders: int, units_paid: int) -> Audit:
-        """Check the run's products and orders in one snapshot.
+        """Check the run's products and orders in one snapshot: every invariant of
+        ``shopctl audit`` scoped to the run, and what only the run knows.
 
         ``paid_orders`` / ``units_paid`` are what the shoppers were told: the database must
-        agree with them, and with itself (ledger, reservations, order lines, payments).
+        agree with them; every product started with ``stock`` units and sold at most those.
         """
-        violations: list[str] = []
-        parameters = {"prefix": self.prefix, "domain": self.domain, "stock": stock}
+        scope = Scope(sku_prefix=self.prefix, user_domain=self.domain)
+        parameters = {"prefix": self.prefix, "domain": self.domain}
         with self._database.transaction(read_only=True, snapshot=True) as sql:
+            violations = [
+                f"{v.check}: {v.subject}: {v.detail}" for v in find_violations(sql, scope, CHECKS)
+            ]
             rows = sql.rows(PRODUCT_AUDIT, parameters)
-            for row in rows:
-                violations.extend(_product_violations(row, stock))
-            for check in ORDER_CHECKS:
-                for (detail,) in sql.tuples(check, parameters):
-                    violations.append(str(detail))
             ((paid_in_db, units_in_db),) = sql.tuples(PAID_TOTALS, parameters)
-        units_sold = sum(row.sold - row.restocked for row in rows)
+        for row in rows:
+            if row.sold > stock:
+                violations.append(f"{row.sku}: OVERSOLD {row.sold} units of {stock} in stock")
+            if row.initial != stock:
+                violations.append(f"{row.sku}: started with {row.initial} units, not {stock}")
+        units_sold = sum(row.sold for row in rows)
         if paid_in_db != paid_orders:
             violations.append(
                 f"shoppers were told {paid_orders} order(s) were paid, the database has {paid_in_db}"
@@ -133,80 +138,21 @@ class SimulationData:
                 sql.run(statement, parameters)
 
 
-def _product_violations(row: Any, stock: int) -> list[str]:
-    found = []
-    if row.stock_on_hand != row.ledger:
-        found.append(f"{row.sku}: stock_on_hand {row.stock_on_hand} != ledger {row.ledger}")
-    if row.reserved != row.active_reserved:
-        found.append(
-            f"{row.sku}: reserved {row.reserved} != active reservations {row.active_reserved}"
-        )
-    if not 0 <= row.reserved <= row.stock_on_hand:
-        found.append(f"{row.sku}: reserved {row.reserved} outside 0…{row.stock_on_hand}")
-    if row.sold - row.restocked > stock:
-        found.append(f"{row.sku}: OVERSOLD {row.sold - row.restocked} units of {stock} in stock")
-    if row.sold - row.restocked != row.in_paid_orders:
-        found.append(
-            f"{row.sku}: ledger sold {row.sold - row.restocked}, paid orders hold "
-            f"{row.in_paid_orders}"
-        )
-    if row.initial != stock:
-        found.append(f"{row.sku}: started with {row.initial} units, not {stock}")
-    return found
-
-
 SIM_USERS = "SELECT id FROM users WHERE email LIKE '%%@' || %(domain)s"
 SIM_ORDERS = f"SELECT id FROM orders WHERE user_id IN ({SIM_USERS})"
 SIM_PRODUCTS = "SELECT id FROM products WHERE sku LIKE %(prefix)s || '%%'"
 
 PRODUCT_AUDIT = """
-SELECT p.sku, p.stock_on_hand, p.reserved,
-       coalesce((SELECT sum(delta) FROM stock_movements m WHERE m.product_id = p.id), 0)
-           AS ledger,
+SELECT p.sku, p.reserved,
        coalesce((SELECT sum(delta) FROM stock_movements m
                  WHERE m.product_id = p.id AND m.reason = 'adjust'), 0) AS initial,
        coalesce((SELECT -sum(delta) FROM stock_movements m
-                 WHERE m.product_id = p.id AND m.reason = 'sale'), 0) AS sold,
-       coalesce((SELECT sum(delta) FROM stock_movements m
-                 WHERE m.product_id = p.id AND m.reason = 'restock_cancel'), 0) AS restocked,
-       coalesce((SELECT sum(quantity) FROM inventory_reservations r
-                 WHERE r.product_id = p.id AND r.status = 'active'), 0) AS active_reserved,
-       coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id
-                 WHERE l.product_id = p.id AND o.status IN ('paid', 'fulfilled')), 0)
-           AS in_paid_orders
+                 WHERE m.product_id = p.id AND m.reason IN ('sale', 'restock_cancel')), 0)
+           AS sold
 FROM products p
 WHERE p.sku LIKE %(prefix)s || '%%'
 ORDER BY p.sku
 """
-
-# Each returns one text row per violation.
-ORDER_CHECKS = [
-    f"""
-    SELECT format('order %%s: total %%s != sum of its lines %%s', o.id, o.total, coalesce(l.sum, 0))
-    FROM orders o
-    LEFT JOIN (SELECT order_id, sum(unit_price * quantity) AS sum FROM order_lines
-               GROUP BY order_id) l ON l.order_id = o.id
-    WHERE o.id IN ({SIM_ORDERS}) AND o.total IS DISTINCT FROM coalesce(l.sum, 0)
-    """,
-    f"""
-    SELECT format('order %%s is %%s with %%s succeeded payment(s) (amounts %%s)', o.id, o.status,
-                  count(p.id), string_agg(p.amount::text, ', '))
-    FROM orders o
-    LEFT JOIN payments p ON p.order_id = o.id AND p.status = 'succeeded'
-    WHERE o.id IN ({SIM_ORDERS})
-    GROUP BY o.id, o.status, o.total
-    HAVING (o.status IN ('paid', 'fulfilled')) <> (count(p.id) = 1)
-        OR (count(p.id) = 1 AND min(p.amount) <> o.total)
-        OR count(p.id) > 1
-    """,
-    f"""
-    SELECT format('order %%s is %%s but holds active reservations', o.id, o.status)
-    FROM orders o
-    WHERE o.id IN ({SIM_ORDERS}) AND o.status <> 'pending_payment'
-      AND EXISTS (SELECT 1 FROM inventory_reservations r
-                  WHERE r.order_id = o.id AND r.status = 'active')
-    """,
-]
 
 PAID_TOTALS = f"""
 SELECT count(DISTINCT o.id), coalesce(sum(l.quantity), 0)
