@@ -26,9 +26,9 @@ def _help(command: click.Command, path: list[str]) -> str:
 
 
 def reference() -> str:
-    from shopctl.cli.app import COMMANDS, app, load_command
-
     import typer
+
+    from shopctl.cli.app import COMMANDS, app, load_command
 
     root = typer.main.get_command(app)
     parts = [HEADER, "## shopctl\n", "```text\n" + _help(root, ["shopctl"]) + "\n```\n"]

@@ -13,7 +13,6 @@ from shopctl.application.retry import run_with_retries
 from shopctl.domain.errors import Conflict, NotFound
 from shopctl.domain.orders import InventoryReservation, Order, OrderLine, OrderStatus
 from shopctl.domain.payments import Payment, PaymentStatus
-from shopctl.domain.products import StockReason
 from shopctl.domain.repositories import OrderQuery, UnitOfWork
 
 
@@ -168,9 +167,7 @@ def restock(uow: UnitOfWork, lines: Sequence[OrderLine], *, order_id: int, actor
     products, _ = uow.inventory.lock_products([line.product_id for line in lines])
     by_id = {p.id: p for p in products}
     for line in lines:
-        by_id[line.product_id].add_stock(
-            line.quantity, reason=StockReason.RESTOCK_CANCEL, actor=actor, order_id=order_id
-        )
+        by_id[line.product_id].restock_cancelled(line.quantity, order_id=order_id, actor=actor)
     uow.inventory.save_products(products)
 
 

@@ -38,6 +38,3 @@ def parse_money(value: str | int | Decimal, *, field: str = "price") -> Decimal:
         raise InvalidInput(f"{field} must be at most {MAX_AMOUNT}, got {text}")
     return amount.quantize(CENT)
 
-
-def format_money(amount: Decimal) -> str:
-    return str(amount.quantize(CENT))
