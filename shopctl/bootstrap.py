@@ -199,9 +199,7 @@ class Shop:
     def authenticate(self) -> Authenticate:
         from shopctl.application.sessions import Authenticate
 
-        return Authenticate(
-            self.reader, self.tokens, self.clock, self.sessions, self.refresh_session()
-        )
+        return Authenticate(self.tokens, self.clock, self.sessions, self.refresh_session())
 
     def who_am_i(self) -> WhoAmI:
         from shopctl.application.users import WhoAmI
@@ -267,7 +265,7 @@ class Shop:
         from shopctl.application.audit import RunAudit
         from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
 
-        return RunAudit(PostgresInvariantAuditor(self.database))
+        return RunAudit(PostgresInvariantAuditor(self.database), self.read_uow)
 
     # -- purchase flow --------------------------------------------------------------------
 

@@ -110,6 +110,25 @@ def dispose(engine: Any) -> None:
     engine.dispose()
 
 
+def seed_users(engine: Any, *principals: Any) -> None:
+    """Store the users that a test's fixed principals stand for (same ids, emails, roles):
+    every use case checks its principal against the database."""
+    from sqlalchemy import text
+
+    with engine.begin() as connection:
+        for principal in principals:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, password_hash, role)"
+                    " VALUES (:id, :email, 'seeded', :role)"
+                ),
+                {"id": principal.user_id, "email": principal.email, "role": principal.role.value},
+            )
+        connection.execute(
+            text("SELECT setval(pg_get_serial_sequence('users', 'id'), max(id)) FROM users")
+        )
+
+
 WAITING_ON_A_LOCK = (
     "SELECT count(*) FROM pg_stat_activity"
     " WHERE wait_event_type = 'Lock' AND datname = current_database()"

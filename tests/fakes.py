@@ -8,6 +8,7 @@ from copy import copy
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from shopctl.application.auth import Principal
 from shopctl.application.ports import (
     ChargeResult,
     ChargeStatus,
@@ -175,9 +176,21 @@ class FakeUserRepository(UserRepository):
 
         if self.get_by_email(user.email) is not None:
             raise Conflict(f"a user with email {user.email} already exists")
-        user.id = len(self._by_id) + 1
+        user.id = max(self._by_id, default=0) + 1
         user.created_at = user.created_at or datetime.now(UTC)
         self._by_id[user.id] = user
+        return user
+
+    def seed(self, principal: Principal) -> User:
+        """The stored user a test's principal stands for (same id, email and role)."""
+        user = User(
+            email=principal.email,
+            password_hash="seeded",
+            role=principal.role,
+            id=principal.user_id,
+            created_at=datetime.now(UTC),
+        )
+        self._by_id[principal.user_id] = user
         return user
 
     def get(self, user_id: int) -> User | None:
@@ -261,10 +274,17 @@ class FakeUnitOfWork(UnitOfWork, ImportUnitOfWork):
     inventory: FakeInventoryRepository
 
     def __init__(
-        self, products: list[Product] | None = None, *, users: list[User] | None = None
+        self,
+        products: list[Product] | None = None,
+        *,
+        users: list[User] | None = None,
+        principals: Iterable[Principal] = (),
     ) -> None:
         self.products = FakeProductRepository(products)
         self.users = FakeUserRepository(users)
+        for principal in principals:
+            self.users.seed(principal)
+        self.accounts = FakeAccountReader(self)
         self.refresh_tokens = FakeRefreshTokenRepository()
         self.carts = FakeCartRepository(self.products)
         self.orders = FakeOrderRepository()

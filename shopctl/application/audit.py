@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from shopctl.application.auth import Principal, require_admin
+from shopctl.application.auth import Principal, authorize, require_user
+from shopctl.domain.repositories import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,14 @@ class AuditReport:
 class RunAudit:
     """Check the database (admins). ``ok`` is False when any invariant is broken."""
 
-    def __init__(self, auditor: InvariantAuditor) -> None:
+    def __init__(self, auditor: InvariantAuditor, uow: Callable[[], UnitOfWork]) -> None:
         self._auditor = auditor
+        self._uow = uow
 
     def __call__(self, principal: Principal | None) -> AuditReport:
-        require_admin(principal)
+        require_user(principal)
+        with self._uow() as uow:
+            authorize(uow.accounts, principal, admin=True)
         violations = self._auditor.violations()
         return AuditReport(
             ok=not violations, checks=self._auditor.check_names(), violations=violations

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shopctl.domain.errors import Forbidden, Hint, NotAuthenticated
 from shopctl.domain.users import Role
 
-__all__ = ["Principal", "require_admin", "require_user"]
+if TYPE_CHECKING:
+    from shopctl.domain.repositories import AccountReader
+
+__all__ = ["Principal", "authorize", "require_admin", "require_user"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,7 @@ class Principal:
     user_id: int
     email: str
     role: Role
+    family_id: str | None = None  # its login; None for a user a driver acts for (simulate)
 
     @property
     def is_admin(self) -> bool:
@@ -34,3 +39,19 @@ def require_admin(principal: Principal | None) -> Principal:
     if not user.is_admin:
         raise Forbidden(f"{user.email} is a {user.role.value}; this needs an admin")
     return user
+
+
+def authorize(
+    accounts: AccountReader, principal: Principal | None, *, admin: bool = False
+) -> Principal:
+    """Who acts, as stored now, checked in the unit of work that acts: the user exists and is
+    active, its login was not revoked, and (``admin``) it is an admin now."""
+    claimed = require_user(principal)
+    user = accounts.get_user(claimed.user_id)
+    if user is None or user.id is None:
+        raise NotAuthenticated("the logged-in user no longer exists", hint=Hint.LOG_IN)
+    user.ensure_can_log_in()
+    if claimed.family_id is not None and accounts.family_revoked(claimed.family_id):
+        raise NotAuthenticated("the session was revoked", hint=Hint.LOG_IN)
+    current = Principal(user.id, user.email, user.role, claimed.family_id)
+    return require_admin(current) if admin else current

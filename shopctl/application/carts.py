@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shopctl.application.auth import Principal, require_user
+from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.application.dto import CartView
 from shopctl.application.products import UnitOfWorkFactory
 from shopctl.domain.carts import Cart
@@ -21,8 +21,9 @@ class ShowCart:
         self._currency = currency
 
     def __call__(self, principal: Principal | None) -> CartView:
-        user = require_user(principal)
+        require_user(principal)
         with self._uow() as uow:
+            user = authorize(uow.accounts, principal)
             return CartView.of(uow.carts.get(user.user_id), self._currency)
 
 
@@ -38,8 +39,9 @@ class _EditCart:
         sku: str | None,
         change: Callable[[Cart, Product | None], object],
     ) -> CartView:
-        user = require_user(principal)
+        require_user(principal)
         with self._uow() as uow:
+            user = authorize(uow.accounts, principal)
             cart = uow.carts.get(user.user_id, for_update=True)
             change(cart, None if sku is None else _product(uow, sku))
             uow.carts.save(cart)

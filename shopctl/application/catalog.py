@@ -7,13 +7,15 @@ flat whatever the size of the file.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
-from shopctl.application.auth import Principal, require_admin
+from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.application.background import in_background
 from shopctl.domain.catalog import CatalogRow, ImportBatch, parse_catalog_row
 from shopctl.domain.errors import InvalidInput
@@ -110,9 +112,10 @@ class ImportCatalog:
         dry_run: bool = False,
         rejected: Rejected | None = None,
     ) -> ImportReport:
-        actor = require_admin(principal).email
+        require_user(principal)
         tally = _Tally()
         with self._uow() as uow:
+            actor = authorize(uow.accounts, principal, admin=True).email
             checked = self._checked_batches(
                 rows, uow.products.prepare_import, keep_sources=rejected is not None
             )
@@ -259,11 +262,21 @@ class ExportCatalog:
         self._uow = uow
 
     def __call__(self, principal: Principal | None) -> Iterator[CatalogRecord]:
-        require_admin(principal)  # before the first row is asked for
-        return self._records()
+        require_user(principal)
+        # The unit of work opens now, so that a refused export fails before the first row is
+        # asked for; the rows are streamed from it, and it closes with the stream.
+        scope = ExitStack()
+        uow = scope.enter_context(self._uow())
+        try:
+            authorize(uow.accounts, principal, admin=True)
+        except BaseException:
+            scope.__exit__(*sys.exc_info())
+            raise
+        return self._records(scope, uow)
 
-    def _records(self) -> Iterator[CatalogRecord]:
-        with self._uow() as uow:
+    @staticmethod
+    def _records(scope: ExitStack, uow: UnitOfWork) -> Iterator[CatalogRecord]:
+        with scope:
             for product in uow.products.stream_all():
                 yield CatalogRecord(
                     sku=product.sku,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from shopctl.application.auth import Principal, require_admin, require_user
+from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.application.dto import ExpiryReport, OrderView, ReservationView
 from shopctl.application.ports import Clock, PaymentGateway
 from shopctl.application.products import UnitOfWorkFactory
@@ -55,9 +55,10 @@ class PlaceOrder:
         user = require_user(principal)
         return run_with_retries(lambda: self._place(user))
 
-    def _place(self, user: Principal) -> OrderView:
+    def _place(self, principal: Principal) -> OrderView:
         now = self._clock.now()
         with self._uow() as uow:
+            user = authorize(uow.accounts, principal)
             cart = uow.carts.get(user.user_id, for_update=True)
             ids = [line.product.id for line in cart.lines if line.product.id is not None]
             products, due = uow.inventory.lock_products(ids, due_at=now)
@@ -93,9 +94,10 @@ class ListOrders:
         all_users: bool = False,
         status: OrderStatus | None = None,
     ) -> list[OrderView]:
-        user = require_admin(principal) if all_users else require_user(principal)
-        query = OrderQuery(user_id=None if all_users else user.user_id, status=status)
+        require_user(principal)
         with self._uow() as uow:
+            user = authorize(uow.accounts, principal, admin=all_users)
+            query = OrderQuery(user_id=None if all_users else user.user_id, status=status)
             return [OrderView.of(order) for order in uow.orders.list(query)]
 
 
@@ -106,8 +108,9 @@ class GetOrder:
         self._uow = uow
 
     def __call__(self, principal: Principal | None, order_id: int) -> OrderView:
-        user = require_user(principal)
+        require_user(principal)
         with self._uow() as uow:
+            user = authorize(uow.accounts, principal)
             return OrderView.of(load_order(uow, user, order_id))
 
 
@@ -131,9 +134,10 @@ class CancelOrder:
             refund_payment(self._uow, self._gateway, captured)
         return OrderView.of(order)
 
-    def _cancel(self, user: Principal, order_id: int) -> tuple[Order, Payment | None]:
+    def _cancel(self, principal: Principal, order_id: int) -> tuple[Order, Payment | None]:
         now = self._clock.now()
         with self._uow() as uow:
+            user = authorize(uow.accounts, principal)
             order = load_order(uow, user, order_id, for_update=True)
             if order.is_due(now):
                 release(uow, order, order.expire(now))
@@ -198,10 +202,11 @@ class FulfillOrder:
         self._uow = uow
 
     def __call__(self, principal: Principal | None, order_id: int) -> OrderView:
-        admin = require_admin(principal)
+        require_user(principal)
 
         def fulfill() -> OrderView:
             with self._uow() as uow:
+                admin = authorize(uow.accounts, principal, admin=True)
                 order = load_order(uow, admin, order_id, for_update=True)
                 order.fulfill()
                 uow.orders.update(order)
@@ -220,8 +225,9 @@ class ListReservations:
     def __call__(
         self, principal: Principal | None, *, active_only: bool = False
     ) -> list[ReservationView]:
-        require_admin(principal)
+        require_user(principal)
         with self._uow() as uow:
+            authorize(uow.accounts, principal, admin=True)
             return [
                 ReservationView(r.id, r.order_id, r.sku, r.quantity, r.status.value, r.expires_at)
                 for r in uow.inventory.reservations(active_only=active_only)
@@ -236,10 +242,11 @@ class ReleaseExpiredReservations:
         self._clock = clock
 
     def __call__(self, principal: Principal | None) -> ExpiryReport:
-        require_admin(principal)
+        require_user(principal)
 
         def expire() -> int:
             with self._uow() as uow:
+                authorize(uow.accounts, principal, admin=True)
                 count = uow.inventory.release_expired(self._clock.now())
                 uow.commit()
                 return count

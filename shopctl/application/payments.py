@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopctl.application.auth import Principal, require_user
+from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.application.dto import PaymentView
 from shopctl.application.orders import load_order, refund_payment, release
 from shopctl.application.ports import ChargeResult, ChargeStatus, Clock, PaymentGateway
@@ -47,10 +47,10 @@ class PayOrder:
         card: str = DEFAULT_CARD,
         idempotency_key: str | None = None,
     ) -> PaymentView:
-        user = require_user(principal)
+        claimed = require_user(principal)
         card = validate_card(card)
         key = None if idempotency_key is None else validate_idempotency_key(idempotency_key)
-        attempt = run_with_retries(lambda: self._record_attempt(user, order_id, card, key))
+        attempt, user = run_with_retries(lambda: self._record_attempt(claimed, order_id, card, key))
         result = self._gateway.charge(
             attempt.amount, attempt.currency, card, attempt.idempotency_key
         )
@@ -75,10 +75,11 @@ class PayOrder:
         return PaymentView.of(payment)
 
     def _record_attempt(
-        self, user: Principal, order_id: int, card: str, key: str | None
-    ) -> Payment:
+        self, principal: Principal, order_id: int, card: str, key: str | None
+    ) -> tuple[Payment, Principal]:
         now = self._clock.now()
         with self._uow() as uow:
+            user = authorize(uow.accounts, principal)
             order = load_order(uow, user, order_id, for_update=True)
             earlier = uow.payments.for_order(order_id)
             key = key or default_idempotency_key(order_id, card, earlier)
@@ -93,7 +94,7 @@ class PayOrder:
                 payment = Payment(order_id, order.total, order.currency, key)
                 uow.payments.add(payment)
             uow.commit()
-            return payment
+            return payment, user
 
     def _record_result(
         self, attempt: Payment, result: ChargeResult, *, actor: str
@@ -143,7 +144,8 @@ class ListPayments:
         self._uow = uow
 
     def __call__(self, principal: Principal | None, order_id: int) -> list[PaymentView]:
-        user = require_user(principal)
+        require_user(principal)
         with self._uow() as uow:
+            user = authorize(uow.accounts, principal)
             load_order(uow, user, order_id)
             return [PaymentView.of(p) for p in uow.payments.for_order(order_id)]

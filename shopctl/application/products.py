@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shopctl.application.auth import Principal, require_admin
+from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.application.dto import ProductView
 from shopctl.domain.errors import InvalidInput, NotFound
 from shopctl.domain.money import parse_money
@@ -76,11 +76,12 @@ class CreateProduct:
         description: str = "",
         stock: int = 0,
     ) -> ProductView:
-        admin = require_admin(principal)
-        product = Product(sku=sku, name=name, price=parse_money(price), description=description)
-        if validate_quantity(stock) > 0:
-            product.add_stock(stock, actor=admin.email, note="initial stock")
+        require_user(principal)
         with self._uow() as uow:
+            admin = authorize(uow.accounts, principal, admin=True)
+            product = Product(sku=sku, name=name, price=parse_money(price), description=description)
+            if validate_quantity(stock) > 0:
+                product.add_stock(stock, actor=admin.email, note="initial stock")
             uow.products.add(product)
             view = ProductView.of(product, self._currency)
             uow.commit()
@@ -104,12 +105,13 @@ class UpdateProduct:
         description: str | None = None,
         active: bool | None = None,
     ) -> ProductView:
-        require_admin(principal)
-        if name is None and price is None and description is None and active is None:
-            raise InvalidInput(
-                "nothing to update: give --name, --price, --description or --active/--inactive"
-            )
+        require_user(principal)
         with self._uow() as uow:
+            authorize(uow.accounts, principal, admin=True)
+            if name is None and price is None and description is None and active is None:
+                raise InvalidInput(
+                    "nothing to update: give a new name, price, description or active state"
+                )
             product = _find(uow.products, sku, for_update=True)
             if product.change_details(
                 name=name, price=price, description=description, active=active
@@ -137,8 +139,9 @@ class DeleteProduct:
         self._uow = uow
 
     def __call__(self, principal: Principal | None, sku: str) -> DeletedProduct:
-        require_admin(principal)
+        require_user(principal)
         with self._uow() as uow:
+            authorize(uow.accounts, principal, admin=True)
             product = _find(uow.products, sku, for_update=True)
             assert product.id is not None
             if product.reserved or uow.products.is_referenced(product.id):
@@ -180,11 +183,12 @@ class ChangeStock:
         remove: int | None = None,
         note: str | None = None,
     ) -> StockChange:
-        admin = require_admin(principal)
-        given = [v for v in (set_to, add, remove) if v is not None]
-        if len(given) != 1:
-            raise InvalidInput("give exactly one of --set, --add or --remove")
+        require_user(principal)
         with self._uow() as uow:
+            admin = authorize(uow.accounts, principal, admin=True)
+            given = [v for v in (set_to, add, remove) if v is not None]
+            if len(given) != 1:
+                raise InvalidInput("give exactly one stock change: set, add or remove")
             product = _find(uow.products, sku, for_update=True)
             previous = product.stock_on_hand
             if set_to is not None:

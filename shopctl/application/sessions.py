@@ -20,9 +20,9 @@ from shopctl.application.ports import (
     TokenType,
 )
 from shopctl.domain.errors import Hint, NotAuthenticated, ShopError
-from shopctl.domain.repositories import AccountReader, UnitOfWork
+from shopctl.domain.repositories import UnitOfWork
 from shopctl.domain.sessions import RefreshToken
-from shopctl.domain.users import User, normalise_email, validate_password
+from shopctl.domain.users import Role, User, normalise_email, validate_password
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
@@ -184,18 +184,18 @@ class Authenticated:
 
 class Authenticate:
     """Who acts in this profile: the stored session, refreshed when its access token has
-    expired (the new tokens are saved), checked against the database on every command so
-    that logout, revocation and deactivation take effect at once. None without a session."""
+    expired (the new tokens are saved). None without a session. The principal is what the
+    session claims; every use case checks it against the database inside the unit of work
+    that acts (``authorize``), so logout, revocation, deactivation and role changes take
+    effect at once."""
 
     def __init__(
         self,
-        accounts: AccountReader,
         tokens: TokenService,
         clock: Clock,
         sessions: SessionStore,
         refresh: RefreshSession,
     ) -> None:
-        self._accounts = accounts
         self._tokens = tokens
         self._clock = clock
         self._sessions = sessions
@@ -208,14 +208,13 @@ class Authenticate:
         claims = self._access_claims(session)
         if claims.expires_at <= self._clock.now():
             session, claims = self._refreshed()
-        user = self._accounts.get_user(claims.user_id)
-        if user is None:
-            raise NotAuthenticated("the logged-in user no longer exists", hint=Hint.LOG_IN)
-        user.ensure_can_log_in()
-        if self._accounts.family_revoked(claims.family_id):
-            raise NotAuthenticated("the session was revoked", hint=Hint.LOG_IN)
-        assert user.id is not None
-        principal = Principal(user_id=user.id, email=user.email, role=user.role)
+        principal = Principal(
+            user_id=claims.user_id,
+            email=session.email,
+            # only a claim: every use case takes the role as stored (``authorize``)
+            role=Role.ADMIN if session.role == Role.ADMIN.value else Role.CUSTOMER,
+            family_id=claims.family_id,
+        )
         return Authenticated(principal, session, self._sessions.profile)
 
     def _access_claims(self, session: StoredSession) -> TokenClaims:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shopctl.application.auth import Principal, require_admin, require_user
+from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.application.dto import UserView
 from shopctl.application.ports import Clock, PasswordHasher
-from shopctl.domain.errors import Conflict, Hint, NotAuthenticated, NotFound
+from shopctl.domain.errors import Conflict, NotFound
 from shopctl.domain.repositories import UnitOfWork
 from shopctl.domain.users import Role, User, normalise_email, validate_password
 
@@ -78,11 +78,11 @@ class WhoAmI:
         self._uow = uow
 
     def __call__(self, principal: Principal | None) -> UserView:
-        actor = require_user(principal)
+        require_user(principal)
         with self._uow() as uow:
+            actor = authorize(uow.accounts, principal)
             user = uow.users.get(actor.user_id)
-            if user is None:
-                raise NotAuthenticated("the logged-in user no longer exists", hint=Hint.LOG_IN)
+            assert user is not None, "authorize() found it"
             return UserView.of(user)
 
 
@@ -93,8 +93,9 @@ class ListUsers:
         self._uow = uow
 
     def __call__(self, principal: Principal | None) -> list[UserView]:
-        require_admin(principal)
+        require_user(principal)
         with self._uow() as uow:
+            authorize(uow.accounts, principal, admin=True)
             return [UserView.of(user) for user in uow.users.list()]
 
 
@@ -112,8 +113,9 @@ class SetUserRole:
         self._uow = uow
 
     def __call__(self, principal: Principal | None, email: str, role: Role) -> UserView:
-        require_admin(principal)
+        require_user(principal)
         with self._uow() as uow:
+            authorize(uow.accounts, principal, admin=True)
             user = _find(uow, email)
             others = uow.users.count_active_admins(excluding=user.id)
             user.change_role(role, other_active_admins=others)
@@ -130,8 +132,9 @@ class DeactivateUser:
         self._clock = clock
 
     def __call__(self, principal: Principal | None, email: str) -> UserView:
-        require_admin(principal)
+        require_user(principal)
         with self._uow() as uow:
+            authorize(uow.accounts, principal, admin=True)
             user = _find(uow, email)
             others = uow.users.count_active_admins(excluding=user.id)
             user.deactivate(other_active_admins=others)

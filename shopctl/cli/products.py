@@ -110,6 +110,8 @@ def update_product(
     json_: Json = False,
 ) -> None:
     """Change a product's name, price, description or active flag (admin). Prints it."""
+    if name is None and price is None and description is None and active is None:
+        raise typer.BadParameter("give --name, --price, --description or --active/--inactive")
     cli = state(ctx)
     product = cli.shop.update_product()(
         cli.principal(), sku, name=name, price=price, description=description, active=active
@@ -152,6 +154,8 @@ def change_stock(
     json_: Json = False,
 ) -> None:
     """Change stock on hand (admin): exactly one of --set, --add, --remove. Prints the product."""
+    if sum(value is not None for value in (set_to, add, remove)) != 1:
+        raise typer.BadParameter("give exactly one of --set, --add or --remove")
     cli = state(ctx)
     change = cli.shop.change_stock()(
         cli.principal(), sku, set_to=set_to, add=add, remove=remove, note=reason

@@ -37,4 +37,3 @@ def parse_money(value: str | int | Decimal, *, field: str = "price") -> Decimal:
     if amount > MAX_AMOUNT:
         raise InvalidInput(f"{field} must be at most {MAX_AMOUNT}, got {text}")
     return amount.quantize(CENT)
-

@@ -96,7 +96,9 @@ class ProductRepository(abc.ABC):
 
 
 class AccountReader(abc.ABC):
-    """What the session check of every command reads, outside any unit of work."""
+    """What the session check reads: the user as stored, and whether its login was revoked.
+    Every unit of work has one (``accounts``), so that the check runs in the transaction
+    that acts: a deactivation or a revoked session committed before it is seen."""
 
     @abc.abstractmethod
     def get_user(self, user_id: int) -> User | None: ...
@@ -264,6 +266,7 @@ class ImportUnitOfWork(_UnitOfWorkBase):
     goes on in a new transaction."""
 
     products: CatalogImport
+    accounts: AccountReader
 
 
 class UnitOfWork(_UnitOfWorkBase):
@@ -276,3 +279,4 @@ class UnitOfWork(_UnitOfWorkBase):
     orders: OrderRepository
     payments: PaymentRepository
     inventory: InventoryRepository
+    accounts: AccountReader

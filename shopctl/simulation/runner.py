@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from shopctl.application.auth import Principal, require_admin
+from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.domain.errors import Conflict, PaymentFailed, ShopError
 from shopctl.domain.repositories import ProductQuery
 from shopctl.domain.users import Role
@@ -162,9 +162,15 @@ class Simulation:
     ) -> SimulationReport:
         from shopctl.infrastructure.db.simulation import SimulationData
 
-        require_admin(principal)
+        require_user(principal)
         run_id = run_id or secrets.token_hex(4)
         admin_shop = self._shop_factory()
+        try:
+            with admin_shop.read_uow() as uow:
+                authorize(uow.accounts, principal, admin=True)
+        except BaseException:
+            admin_shop.close()
+            raise
         data = SimulationData(admin_shop.database, run_id)
         workers: list[Worker] = []
         cleaned_up = False

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from shopctl.infrastructure.db.tables import products
 from tests.database import inspection_engine
-from tests.e2e.conftest import Shopctl
+from tests.e2e.conftest import Shopctl, login
 
 WRITES = [
     ["products", "create", "--sku", "NEW-1", "--name", "New", "--price", "1.00"],
@@ -105,19 +105,12 @@ def test_delete_deletes_unordered_products(
 def test_delete_archives_a_sold_product(
     shopctl: Shopctl, admin: str, mug: dict[str, Any], db_url: str
 ) -> None:
-    # A sale as the purchase flow records it: reserved units leave with a `sale` movement.
-    engine = inspection_engine(db_url)
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO stock_movements (product_id, delta, reason) VALUES (:id, -1, 'sale')"
-            ),
-            {"id": mug["id"]},
-        )
-        connection.execute(
-            update(products).where(products.c.sku == "MUG-1").values(stock_on_hand=9)
-        )
-    engine.dispose()
+    # A sale, through the purchase flow: an order now refers to the product.
+    login(shopctl, "bob@example.com")
+    assert shopctl("cart", "add", "MUG-1", profile="bob").exit_code == 0
+    placed = shopctl("order", "place", "--json", profile="bob")
+    assert placed.exit_code == 0, placed
+    assert shopctl("pay", "order", str(placed.json()["id"]), profile="bob").exit_code == 0
     result = shopctl("products", "delete", "MUG-1", profile=admin)
     assert result.exit_code == 0, result
     assert "archived MUG-1" in result.stderr

@@ -22,9 +22,14 @@ from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
 from shopctl.infrastructure.db.reads import PostgresReader
 from shopctl.infrastructure.db.tables import products, stock_movements
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
-from tests.database import database_of, dispose, inspection_engine
+from tests.database import database_of, dispose, inspection_engine, seed_users
 
 ADMIN = Principal(user_id=1, email="admin@shop.test", role=Role.ADMIN)
+
+
+@pytest.fixture(autouse=True)
+def stored_admin(engine: Any) -> None:
+    seed_users(engine, ADMIN)
 
 
 def uow_factory(engine: Any) -> Callable[[], PostgresUnitOfWork]:
@@ -194,7 +199,7 @@ def test_concurrent_removals_never_go_below_available(wide_engine: Any) -> None:
 
 
 def audit(engine: Any) -> list[tuple[str, str]]:
-    report = RunAudit(PostgresInvariantAuditor(database_of(engine)))(ADMIN)
+    report = RunAudit(PostgresInvariantAuditor(database_of(engine)), uow_factory(engine))(ADMIN)
     assert report.ok is (not report.violations)
     return [(v.check, v.subject) for v in report.violations]
 

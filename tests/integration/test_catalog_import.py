@@ -19,9 +19,14 @@ from shopctl.infrastructure.db.imports import PostgresImportUnitOfWork
 from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
 from shopctl.infrastructure.db.tables import products, stock_movements
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
-from tests.database import database_of, wait_until_a_session_waits_on_a_lock
+from tests.database import database_of, seed_users, wait_until_a_session_waits_on_a_lock
 
 ADMIN = Principal(user_id=1, email="admin@shop.test", role=Role.ADMIN)
+
+
+@pytest.fixture(autouse=True)
+def stored_admin(engine: Any) -> None:
+    seed_users(engine, ADMIN)
 
 
 def rows(*items: Mapping[str, object]) -> list[SourceRow]:
@@ -347,6 +352,7 @@ class _Uncommitting(ImportUnitOfWork):
 
     def __init__(self, inner: PostgresImportUnitOfWork) -> None:
         self.products = inner.products
+        self.accounts = inner.accounts
 
     def __exit__(self, *args: object) -> None:
         pass

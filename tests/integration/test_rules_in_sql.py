@@ -22,7 +22,7 @@ from shopctl.domain.users import Role
 from shopctl.infrastructure.db.imports import PostgresImportUnitOfWork
 from shopctl.infrastructure.db.reads import PostgresReader
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
-from tests.database import database_of
+from tests.database import database_of, seed_users
 from tests.integration.test_purchase_database import TTL, Shop
 
 ADMIN_EMAIL = "admin@shop.test"
@@ -93,7 +93,9 @@ def test_expiry_in_sql_is_the_domains_expiry(engine: Any, only_some_products: bo
 def run_import(engine: Any, *rows: dict[str, object]) -> Any:
     from shopctl.application.auth import Principal
 
-    admin = Principal(user_id=1, email=ADMIN_EMAIL, role=Role.ADMIN)
+    admin = Principal(user_id=1000, email=ADMIN_EMAIL, role=Role.ADMIN)
+    if not database_of(engine).sql().scalar("SELECT count(*) FROM users WHERE id = 1000"):
+        seed_users(engine, admin)
     source = [SourceRow(line, fields) for line, fields in enumerate(rows, start=2)]
     return ImportCatalog(lambda: PostgresImportUnitOfWork(database_of(engine)))(admin, source)
 

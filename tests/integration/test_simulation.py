@@ -16,9 +16,15 @@ from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
 from shopctl.infrastructure.db.simulation import SimulationData
 from shopctl.simulation.plan import SimulationOptions
 from shopctl.simulation.runner import Progress, Simulation
-from tests.database import database_of
+from tests.database import database_of, seed_users
 
 ADMIN = Principal(1, "admin@example.com", Role.ADMIN)
+CUSTOMER = Principal(2, "alice@example.com", Role.CUSTOMER)
+
+
+@pytest.fixture(autouse=True)
+def stored_users(engine: Any) -> None:
+    seed_users(engine, ADMIN, CUSTOMER)
 
 
 @pytest.fixture
@@ -152,9 +158,8 @@ def test_progress_is_reported_and_duration_mode_stops(db_url: str, tmp_path: Pat
 
 
 def test_only_admins_simulate(simulation: Simulation, engine: Any) -> None:
-    customer = Principal(2, "alice@example.com", Role.CUSTOMER)
     with pytest.raises(Forbidden):
-        simulation(customer, SimulationOptions(orders=1))
+        simulation(CUSTOMER, SimulationOptions(orders=1))
     assert simulated_rows(engine)["products"] == 0
 
 

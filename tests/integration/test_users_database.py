@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,14 +14,13 @@ import pytest
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from shopctl.application.auth import Principal
 from shopctl.application.ports import StoredSession
 from shopctl.application.sessions import Authenticate, LogIn, RefreshSession
 from shopctl.application.users import RegisterUser
 from shopctl.domain.errors import Conflict, NotAuthenticated, ShopError
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
-from shopctl.infrastructure.db.connect import Database
-from shopctl.infrastructure.db.reads import PostgresReader
 from shopctl.infrastructure.db.tables import app_secrets, refresh_tokens, users
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 from shopctl.infrastructure.db.users import signing_key
@@ -163,7 +163,7 @@ def test_refresh_token_repository(engine: Any) -> None:
         assert stored is not None and stored.family_id == "fa" and stored.used_at is None
         assert repo.mark_used("a1", NOW) is True
         assert repo.mark_used("a1", NOW) is False
-        accounts = PostgresReader(database_of(engine))  # the session check, on this connection
+        accounts = uow.accounts  # the session check, in this transaction
         assert accounts.family_revoked("fa") is False
         assert repo.revoke_family("fa", NOW) == 2
         assert accounts.family_revoked("fa") is True and accounts.family_revoked("fb") is False
@@ -256,13 +256,7 @@ def test_commands_of_one_profile_refresh_one_at_a_time(engine: Any, tmp_path: Pa
 
     def command() -> object:
         store = FileSessionStore(tmp_path, "alice")
-        database = Database(database_of(engine).settings)
-        try:
-            return Authenticate(
-                PostgresReader(database), shop.tokens, clock, store, shop.refresh()
-            )()
-        finally:
-            database.close()
+        return Authenticate(shop.tokens, clock, store, shop.refresh())()
 
     outcomes = race(command, 4)
     assert all(not isinstance(o, ShopError) for o in outcomes), outcomes
@@ -286,3 +280,33 @@ def test_concurrent_registrations_of_one_email_have_exactly_one_winner(engine: A
     outcomes = race(lambda: register("twin@example.com", PASSWORD), 4)
     assert sum(not isinstance(o, ShopError) for o in outcomes) == 1, outcomes
     assert sum(isinstance(o, Conflict) for o in outcomes) == 3, outcomes
+
+
+def test_the_session_check_runs_in_the_unit_of_work_that_acts(engine: Any, tmp_path: Path) -> None:
+    """A principal read from a session is checked again by every use case, in its own
+    transaction: a deactivation committed after the session was read refuses the write."""
+    from shopctl.application.carts import AddToCart
+    from shopctl.application.users import DeactivateUser
+    from shopctl.domain.products import Product
+
+    RegisterUser(uow_factory(engine), FakePasswordHasher())("alice@example.com", PASSWORD)
+    with PostgresUnitOfWork(database_of(engine)) as uow:
+        uow.products.add(Product(sku="TEA", name="Tea", price=Decimal("1.00"), stock_on_hand=5))
+        admin = uow.users.add(User(email="root@example.com", password_hash="h", role=Role.ADMIN))
+        uow.commit()
+    clock = FakeClock()
+    shop = Shop(engine, clock)
+    store = FileSessionStore(tmp_path, "alice")
+    shop.log_in(store)
+    authenticated = Authenticate(shop.tokens, clock, store, shop.refresh())()
+    assert authenticated is not None
+    alice = authenticated.principal
+    add = AddToCart(uow_factory(engine), "USD")
+    assert add(alice, "TEA").items[0].quantity == 1
+    assert admin.id is not None
+    root = Principal(admin.id, admin.email, Role.ADMIN)
+    DeactivateUser(uow_factory(engine), clock)(root, "alice@example.com")
+    with pytest.raises(NotAuthenticated, match="deactivated"):
+        add(alice, "TEA")
+    with PostgresUnitOfWork(database_of(engine)) as uow:
+        assert uow.carts.get(alice.user_id).lines[0].quantity == 1  # nothing was written

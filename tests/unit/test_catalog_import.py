@@ -21,6 +21,7 @@ from shopctl.domain.users import Role
 from tests.fakes import FakeUnitOfWork
 
 ADMIN = Principal(user_id=1, email="admin@shop.test", role=Role.ADMIN)
+CUSTOMER = Principal(user_id=2, email="c@shop.test", role=Role.CUSTOMER)
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def uow() -> FakeUnitOfWork:
     mug = Product(sku="MUG", name="Mug", price=Decimal("9.90"))
     mug.add_stock(5)
     mug.reserve(2)
-    return FakeUnitOfWork([mug])
+    return FakeUnitOfWork([mug], principals=[ADMIN, CUSTOMER])
 
 
 def rows(*items: Mapping[str, object]) -> list[SourceRow]:

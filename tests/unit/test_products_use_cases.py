@@ -46,7 +46,8 @@ def uow() -> FakeUnitOfWork:
             Product(sku="B-2", name="Blue mug", price=Decimal("5.00"), stock_on_hand=0),
             Product(sku="A-1", name="Apron", price=Decimal("12.50"), stock_on_hand=3),
             Product(sku="C-3", name="Cap", price=Decimal("7.00"), stock_on_hand=5, active=False),
-        ]
+        ],
+        principals=[ADMIN, CUSTOMER],
     )
 
 

@@ -31,7 +31,7 @@ INITIAL = {"TEA": 10, "MUG": 3}
 class PurchaseFlow(RuleBasedStateMachine):
     @initialize()
     def open_shop(self) -> None:
-        self.shop = Shop()
+        self.shop = Shop(principals=[*USERS, ADMIN])
         self.outcomes: dict[str, int] = {}
 
     def attempt(self, name: str, action: Callable[[], object]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -43,7 +44,7 @@ FLAKY = "4000000000000119"
 class Shop:
     """The use cases wired to fakes, as bootstrap wires them to PostgreSQL."""
 
-    def __init__(self) -> None:
+    def __init__(self, principals: Sequence[Principal] = (ALICE, BOB, ADMIN)) -> None:
         self.uow = FakeUnitOfWork(
             [
                 Product(sku="TEA", name="Tea", price=Decimal("4.50"), stock_on_hand=10),
@@ -51,7 +52,8 @@ class Shop:
                 Product(
                     sku="OLD", name="Old", price=Decimal("1.00"), stock_on_hand=5, active=False
                 ),
-            ]
+            ],
+            principals=principals,
         )
         self.clock = FakeClock()
         self.gateway = FakePaymentGateway()

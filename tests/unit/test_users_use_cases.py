@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from shopctl.application.auth import Principal
+from shopctl.application.auth import Principal, authorize
 from shopctl.application.ports import TokenType
 from shopctl.application.sessions import (
     Authenticate,
@@ -34,7 +34,6 @@ from shopctl.domain.errors import (
 from shopctl.domain.users import Role
 from shopctl.infrastructure.security.tokens import JwtTokenService
 from tests.fakes import (
-    FakeAccountReader,
     FakeClock,
     FakePasswordHasher,
     FakeSessionStore,
@@ -70,14 +69,17 @@ class World:
         return RefreshSession(self.uow, self.tokens, self.clock)
 
     def authenticate(self) -> Authenticate:
-        return Authenticate(
-            FakeAccountReader(self.uow), self.tokens, self.clock, self.store, self.refresh()
-        )
+        return Authenticate(self.tokens, self.clock, self.store, self.refresh())
 
     def principal(self) -> Principal:
         authenticated = self.authenticate()()
         assert authenticated is not None
         return authenticated.principal
+
+    def act(self) -> object:
+        """What the profile's next command does: act on its session (checked in its unit
+        of work)."""
+        return WhoAmI(self.uow)(self.principal())
 
 
 @pytest.fixture
@@ -131,7 +133,7 @@ def test_create_admin_with_a_new_password_revokes_the_users_sessions(world: Worl
     world.log_in()
     CreateAdmin(world.uow, world.hasher, world.clock)("alice@example.com", "another-pass-1")
     with pytest.raises(NotAuthenticated, match="revoked"):
-        world.authenticate()()
+        world.act()
     world.log_in(password="another-pass-1")
     assert world.principal().role is Role.ADMIN
 
@@ -202,15 +204,34 @@ def test_no_session_is_no_principal(world: World) -> None:
     assert world.authenticate()() is None
 
 
-def test_authenticate_returns_the_principal_from_the_database(world: World) -> None:
+def test_the_session_is_checked_in_the_unit_of_work_that_acts(world: World) -> None:
     world.register()
     world.log_in()
-    principal = world.principal()
+    principal = world.principal()  # what the session claims, read from no database
     assert principal.email == "alice@example.com" and principal.role is Role.CUSTOMER
+    assert principal.family_id is not None
+    with pytest.raises(Forbidden):
+        ListUsers(world.uow)(principal)
     user = world.uow.users.get_by_email("alice@example.com")
-    assert user is not None
+    assert user is not None and user.id is not None
     user.role = Role.ADMIN  # a role change takes effect without logging in again
-    assert world.principal().role is Role.ADMIN
+    assert authorize(world.uow.accounts, principal).role is Role.ADMIN
+    assert [u.email for u in ListUsers(world.uow)(principal)] == ["alice@example.com"]
+    user.active = False  # so does a deactivation, committed after the session was read
+    with pytest.raises(NotAuthenticated, match="deactivated"):
+        ListUsers(world.uow)(principal)
+    user.active = True
+    world.uow.refresh_tokens.revoke_family(principal.family_id, world.clock.now())
+    with pytest.raises(NotAuthenticated, match="revoked"):
+        WhoAmI(world.uow)(principal)
+
+
+def test_authorize_refuses_a_user_that_is_gone(world: World) -> None:
+    gone = Principal(user_id=99, email="gone@example.com", role=Role.ADMIN)
+    with pytest.raises(NotAuthenticated, match="no longer exists"):
+        authorize(world.uow.accounts, gone, admin=True)
+    with pytest.raises(NotAuthenticated, match="not logged in"):
+        authorize(world.uow.accounts, None)
 
 
 def test_an_expired_access_token_is_refreshed_and_saved(world: World) -> None:
@@ -243,7 +264,7 @@ def test_refresh_rotates_and_a_replayed_token_revokes_the_family(world: World) -
     assert raised.value.hint is Hint.LOG_IN
     # the victim's rotated session is logged out too
     with pytest.raises(NotAuthenticated, match="revoked"):
-        world.authenticate()()
+        world.act()
     current = world.store.session
     assert current is not None
     with pytest.raises(NotAuthenticated):
@@ -365,7 +386,7 @@ def test_deactivate_revokes_every_session_of_the_user(world: World) -> None:
     assert view.active is False
     assert all(t.revoked_at is not None for t in world.uow.refresh_tokens.tokens.values())
     with pytest.raises(NotAuthenticated):
-        world.authenticate()()
+        world.act()
     with pytest.raises(NotAuthenticated, match="deactivated"):
         world.log_in()
     with pytest.raises(Conflict, match="last active admin"):

@@ -300,9 +300,12 @@ class PostgresImportUnitOfWork(ImportUnitOfWork):
         self._committed_rows = 0  # products created or updated by committed transactions
 
     def __enter__(self) -> Self:
+        from shopctl.infrastructure.db.users import PostgresAccounts
+
         self._connection = self._database.connection()
         begin_unit(self._connection, read_only=False)
         self.products = PostgresCatalogImport(self._connection)
+        self.accounts = PostgresAccounts(Sql(self._connection))
         return self
 
     def __exit__(

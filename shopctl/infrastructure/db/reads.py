@@ -1,17 +1,15 @@
-"""The read side: browsing the catalog and the session check, outside any unit of work.
+"""The read side: browsing the catalog, and the signing key, outside any unit of work.
 
-``shopctl products list`` and ``products get`` are one-shot reads, and every command that
-acts as a user checks its session first. Each read is one statement in autocommit on the
-command's one connection (its own snapshot, no transaction to end), with the statement
-texts of the aggregates' modules, so psycopg prepares the ones that repeat (``simulate``
-browses through it).
+``shopctl products list`` and ``products get`` are one-shot reads. Each read is one
+statement in autocommit on the command's one connection (its own snapshot, no transaction
+to end), with the statement texts of the aggregates' modules, so psycopg prepares the ones
+that repeat (``simulate`` browses through it).
 """
 
 from __future__ import annotations
 
 from shopctl.domain.products import Product
-from shopctl.domain.repositories import AccountReader, ProductCatalog, ProductQuery
-from shopctl.domain.users import User
+from shopctl.domain.repositories import ProductCatalog, ProductQuery
 from shopctl.infrastructure.db.connect import Database
 from shopctl.infrastructure.db.errors import translated
 from shopctl.infrastructure.db.products import (
@@ -19,10 +17,10 @@ from shopctl.infrastructure.db.products import (
     list_products_parameters,
     product_from_row,
 )
-from shopctl.infrastructure.db.users import FAMILY_REVOKED, USER_BY_ID, signing_key, user_from_row
+from shopctl.infrastructure.db.users import signing_key
 
 
-class PostgresReader(ProductCatalog, AccountReader):
+class PostgresReader(ProductCatalog):
     """Reads on this thread's connection of ``database``, in autocommit."""
 
     def __init__(self, database: Database) -> None:
@@ -40,17 +38,6 @@ class PostgresReader(ProductCatalog, AccountReader):
         with translated(self._database.url):
             rows = self._database.sql().rows(statement, parameters)
         return [product_from_row(row) for row in rows]
-
-    # -- AccountReader ----------------------------------------------------------------------
-
-    def get_user(self, user_id: int) -> User | None:
-        with translated(self._database.url):
-            row = self._database.sql().first(USER_BY_ID, {"id": user_id})
-        return None if row is None else user_from_row(row)
-
-    def family_revoked(self, family_id: str) -> bool:
-        with translated(self._database.url):
-            return bool(self._database.sql().scalar(FAMILY_REVOKED, {"family": family_id}))
 
     def signing_key(self) -> bytes:
         """The JWT signing key kept in the database (made anew if it was removed)."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shopctl.infrastructure.db.payments import PostgresPaymentRepository
     from shopctl.infrastructure.db.products import PostgresProductRepository
     from shopctl.infrastructure.db.users import (
+        PostgresAccounts,
         PostgresRefreshTokenRepository,
         PostgresUserRepository,
     )
@@ -109,6 +110,12 @@ class PostgresUnitOfWork(UnitOfWork):
         from shopctl.infrastructure.db.users import PostgresUserRepository
 
         return PostgresUserRepository(self.sql)
+
+    @cached_property
+    def accounts(self) -> PostgresAccounts:  # type: ignore[override]
+        from shopctl.infrastructure.db.users import PostgresAccounts
+
+        return PostgresAccounts(self.sql)
 
     @cached_property
     def refresh_tokens(self) -> PostgresRefreshTokenRepository:  # type: ignore[override]

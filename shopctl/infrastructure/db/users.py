@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from shopctl.domain.errors import Conflict
-from shopctl.domain.repositories import RefreshTokenRepository, UserRepository
+from shopctl.domain.repositories import AccountReader, RefreshTokenRepository, UserRepository
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
 from shopctl.infrastructure.db.connect import Sql
@@ -155,6 +155,21 @@ class PostgresUserRepository(UserRepository):
 
     def count_active_admins(self, *, excluding: int | None = None) -> int:
         return sum(1 for row in self.sql.rows(LOCK_ACTIVE_ADMINS) if row.id != excluding)
+
+
+class PostgresAccounts(AccountReader):
+    """The session check's reads, on ``sql``'s connection: inside a unit of work, in its
+    transaction."""
+
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
+
+    def get_user(self, user_id: int) -> User | None:
+        row = self.sql.first(USER_BY_ID, {"id": user_id})
+        return None if row is None else user_from_row(row)
+
+    def family_revoked(self, family_id: str) -> bool:
+        return bool(self.sql.scalar(FAMILY_REVOKED, {"family": family_id}))
 
 
 class PostgresRefreshTokenRepository(RefreshTokenRepository):
