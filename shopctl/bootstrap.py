@@ -253,8 +253,9 @@ class Shop:
 
     def import_catalog(self) -> ImportCatalog:
         from shopctl.application.catalog import ImportCatalog
+        from shopctl.infrastructure.read_ahead import in_background
 
-        return ImportCatalog(self.import_uow)
+        return ImportCatalog(self.import_uow, read_ahead=in_background)
 
     def export_catalog(self) -> ExportCatalog:
         from shopctl.application.catalog import ExportCatalog

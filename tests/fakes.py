@@ -20,7 +20,7 @@ from shopctl.application.ports import (
     StoredSession,
 )
 from shopctl.domain.carts import Cart, CartLine
-from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
+from shopctl.domain.catalog import CatalogRow, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.orders import Order, ReservationStatus
 from shopctl.domain.payments import Payment
@@ -117,8 +117,8 @@ class FakeProductRepository(ProductRepository, ProductCatalog, CatalogImport):
         """Like the SQL repository, an import's memory of SKUs lasts one unit of work."""
         self._seen.clear()
 
-    def stage_import(self, batch: ImportBatch) -> dict[str, ImportMatch]:
-        rows = self._staged = list(batch.rows)
+    def stage(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
+        rows = self._staged = list(rows)
         matches = {}
         for row in rows:
             stored = self._by_sku.get(row.sku)
@@ -129,7 +129,7 @@ class FakeProductRepository(ProductRepository, ProductCatalog, CatalogImport):
             self._seen.setdefault(row.sku, row.line)
         return matches
 
-    def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
+    def apply(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
         from shopctl.domain.products import StockReason
 
         created = updated = 0

@@ -1,8 +1,8 @@
 """Catalog import and export: upsert by SKU from a stream of rows, and stream the catalog out.
 
 The rows come from a file reader (an adapter) one at a time; they are validated by the
-domain, then written batch by batch through the repository's bulk path, so memory stays
-flat whatever the size of the file.
+domain, then written batch by batch through the import port, so memory stays flat whatever
+the size of the file.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from shopctl.application.auth import Principal, authorize, require_user
-from shopctl.application.background import in_background
-from shopctl.domain.catalog import CatalogRow, ImportBatch, parse_catalog_row
+from shopctl.application.ports import ReadAhead, in_step
+from shopctl.domain.catalog import CatalogRow, parse_catalog_row
 from shopctl.domain.errors import InvalidInput
 from shopctl.domain.repositories import ImportUnitOfWork, UnitOfWork
 
@@ -83,7 +83,7 @@ class _Batch:
     """One batch, read and checked by every rule that needs no database."""
 
     failures: list[Failure]  # unreadable, invalid, or a SKU repeated within the batch
-    staged: ImportBatch  # the other rows (SKUs distinct), prepared by the repository
+    staged: list[CatalogRow]  # the other rows (SKUs distinct)
     position: dict[str, int]  # SKU → index in ``staged.rows``
     unless_stored: list[tuple[int, str]]  # (index, error) of rows valid only for a stored SKU
     sources: list[SourceRow] | None  # aligned with ``staged.rows``; kept for ``rejected`` only
@@ -94,14 +94,21 @@ class ImportCatalog:
     movement. ``abort`` applies nothing if any row fails (one transaction); ``skip`` applies
     the valid rows and commits batch by batch.
 
-    Reading, validating and preparing the next batch runs in a background thread while the
-    database works on the current one (at most one batch waits in between: memory stays
-    flat); per batch, this thread only looks at the rows the database knows something of.
+    Reading and validating the next batch may run ahead (``read_ahead``) while the database
+    works on the current one (at most one batch waits in between: memory stays flat); per
+    batch, only the rows the database knows something of are looked at again.
     """
 
-    def __init__(self, uow: ImportUnitOfWorkFactory, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        uow: ImportUnitOfWorkFactory,
+        *,
+        batch_size: int = BATCH_SIZE,
+        read_ahead: ReadAhead = in_step,
+    ) -> None:
         self._uow = uow
         self._batch_size = batch_size
+        self._read_ahead = read_ahead
 
     def __call__(
         self,
@@ -116,11 +123,10 @@ class ImportCatalog:
         tally = _Tally()
         with self._uow() as uow:
             actor = authorize(uow.accounts, principal, admin=True).email
-            checked = self._checked_batches(
-                rows, uow.products.prepare_import, keep_sources=rejected is not None
-            )
-            with in_background(checked, ahead=1) as batches:
+            checked = self._checked_batches(rows, keep_sources=rejected is not None)
+            with self._read_ahead(checked) as batches:
                 for batch in batches:
+                    assert isinstance(batch, _Batch)
                     failures = self._apply(uow, batch, tally, actor, on_error)
                     if on_error is OnError.SKIP and not dry_run:
                         uow.commit()
@@ -145,11 +151,7 @@ class ImportCatalog:
         )
 
     def _checked_batches(
-        self,
-        rows: Iterable[SourceRow],
-        prepare: Callable[[list[CatalogRow]], ImportBatch],
-        *,
-        keep_sources: bool,
+        self, rows: Iterable[SourceRow], *, keep_sources: bool
     ) -> Iterator[_Batch]:
         """Rows validated by the domain rules that need no database, in batches. The source
         of a valid row is kept only for the ``rejected`` callback (it is most of the memory)."""
@@ -183,13 +185,13 @@ class ImportCatalog:
                         if sources is not None:
                             sources.append(source)
             if count >= size:
-                yield _Batch(failures, prepare(valid), position, unless_stored, sources)
+                yield _Batch(failures, valid, position, unless_stored, sources)
                 failures, valid, position, unless_stored = [], [], {}, []
                 sources = [] if keep_sources else None
                 count = 0
                 size = self._batch_size
         if count:
-            yield _Batch(failures, prepare(valid), position, unless_stored, sources)
+            yield _Batch(failures, valid, position, unless_stored, sources)
 
     def _apply(
         self,
@@ -201,10 +203,10 @@ class ImportCatalog:
     ) -> list[Failure]:
         """Check one batch against the database and upsert its valid rows; its failures."""
         failures = batch.failures
-        rows = batch.staged.rows
+        rows = batch.staged
         if not rows:
             return failures
-        matches = uow.products.stage_import(batch.staged)
+        matches = uow.products.stage(rows)
         skip: list[int] = []
 
         def fail(index: int, message: str) -> None:
@@ -227,7 +229,7 @@ class ImportCatalog:
                 fail(index, message)
         if on_error is OnError.ABORT and (failures or tally.errors):
             return failures  # nothing will be committed: only validate the rest of the file
-        created, updated = uow.products.apply_import(skip, actor=actor)
+        created, updated = uow.products.apply(skip, actor=actor)
         tally.created += created
         tally.updated += updated
         tally.unchanged += len(rows) - len(skip) - created - updated

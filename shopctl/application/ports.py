@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -142,3 +143,13 @@ class PaymentGateway(abc.ABC):
     @abc.abstractmethod
     def refund(self, charge_ref: str, amount: Decimal, idempotency_key: str) -> RefundResult:
         """Give back ``amount`` of a succeeded charge (never more than was captured)."""
+
+
+ReadAhead = Callable[[Iterator[object]], AbstractContextManager[Iterator[object]]]
+"""Iterates a producer, possibly ahead of its consumer; leaving the block stops it. The
+composition root picks one (reading a file while the database works, say)."""
+
+
+def in_step(items: Iterator[object]) -> AbstractContextManager[Iterator[object]]:
+    """The ``ReadAhead`` that reads nothing ahead."""
+    return nullcontext(items)

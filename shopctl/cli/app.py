@@ -27,7 +27,7 @@ class Entry:
     """A top-level command: ``shopctl.cli.<module>``'s ``app`` group, or one function of it."""
 
     module: str
-    help: str  # what `shopctl --help` shows: the group's help, or the command's first line
+    help: str  # the group's help, or the command's summary: written here only
     function: str | None = None
 
 
@@ -82,6 +82,7 @@ class LazyCommands(TyperGroup):
 
 
 def load_command(name: str, entry: Entry) -> click.Command:
+    import inspect
     from importlib import import_module
 
     from typer.main import get_command_from_info, get_group_from_info
@@ -89,9 +90,16 @@ def load_command(name: str, entry: Entry) -> click.Command:
 
     module = import_module(f"shopctl.cli.{entry.module}")
     if entry.function is not None:
-        info = CommandInfo(name=name, callback=getattr(module, entry.function))
+        # The summary is written here once; the function's docstring holds the rest.
+        callback = getattr(module, entry.function)
+        details = inspect.getdoc(callback)
+        info = CommandInfo(
+            name=name,
+            callback=callback,
+            help=f"{entry.help}\n\n{details}" if details else entry.help,
+        )
         return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
-    group = TyperInfo(module.app, name=name)
+    group = TyperInfo(module.app, name=name, help=entry.help)
     return get_group_from_info(group, pretty_exceptions_short=True, rich_markup_mode=None)
 
 

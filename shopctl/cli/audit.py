@@ -10,7 +10,7 @@ from shopctl.cli.output import OutputFormat
 
 
 def audit(ctx: typer.Context, fmt: Format = OutputFormat.table, json_: Json = False) -> None:
-    """Check every invariant of the database (admin). Exit 9 when any is broken."""
+    """Exit 9 when any is broken."""
     from shopctl.domain.errors import CheckFailed
 
     cli = state(ctx)

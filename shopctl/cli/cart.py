@@ -13,7 +13,7 @@ from shopctl.cli.output import OutputFormat
 if TYPE_CHECKING:
     from shopctl.application.dto import CartView
 
-app = typer.Typer(help="Fill your cart before placing an order.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
 ITEM_COLUMNS = ("sku", "name", "quantity", "unit_price", "line_total")
 

@@ -10,7 +10,7 @@ from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
 from shopctl.cli.output import OutputFormat
 
-app = typer.Typer(help="Migrate the schema; manage the embedded PostgreSQL.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
 
 @app.command()

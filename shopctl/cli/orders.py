@@ -13,10 +13,7 @@ from shopctl.cli.output import OutputFormat
 if TYPE_CHECKING:
     from shopctl.application.dto import OrderView
 
-app = typer.Typer(
-    help="Place an order from your cart; list, show, cancel and fulfill orders.",
-    no_args_is_help=True,
-)
+app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
 LIST_COLUMNS = ("id", "status", "total", "currency", "items", "created_at")
 ITEM_COLUMNS = ("sku", "name", "quantity", "unit_price", "line_total")

@@ -10,9 +10,7 @@ from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
 from shopctl.cli.output import OutputFormat
 
-app = typer.Typer(
-    help="Pay orders (mock gateway test cards) and show payments.", no_args_is_help=True
-)
+app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
 COLUMNS = ("id", "order_id", "status", "amount", "currency", "decline_code", "created_at")
 

@@ -12,7 +12,7 @@ from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
 from shopctl.cli.output import OutputFormat
 
-app = typer.Typer(help="Browse and manage the catalog.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
 LIST_COLUMNS = ("sku", "name", "price", "stock_on_hand", "reserved", "available", "active")
 LIST_LABELS = {"stock_on_hand": "on hand", "available": "avail."}

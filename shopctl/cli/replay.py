@@ -49,9 +49,7 @@ def replay(
     fmt: Format = OutputFormat.table,
     json_: Json = False,
 ) -> None:
-    """Replay scenario files: each step is a shopctl command line run as a profile.
-
-    A step is a mapping: run (the command line), as (profile), id (keep the JSON
+    """A step is a mapping: run (the command line), as (profile), id (keep the JSON
     result for ${id.field} references), stdin (e.g. a password), expect (exit,
     json subset, stdout / stderr text). Stops at the first step that misses its
     expectations, with exit code 9; a malformed file gives exit code 2.

@@ -83,9 +83,7 @@ def simulate(
     fmt: Format = OutputFormat.table,
     json_: Json = False,
 ) -> None:
-    """Run concurrent virtual shoppers against a catalog of their own (admins).
-
-    Each flow browses, fills the cart, places the order, then pays, pays with a
+    """Each flow browses, fills the cart, places the order, then pays, pays with a
     declined card (and gives up), or cancels. The run's products (SKU prefix
     SIM-<run>-) and shoppers (@<run>.simulate.invalid) are removed at the end
     unless --keep. Exit code 9 when an invariant broke or a flow hit an

@@ -11,9 +11,7 @@ from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
 from shopctl.cli.output import OutputFormat
 
-app = typer.Typer(
-    help="Register, log in and out, and manage users and roles.", no_args_is_help=True
-)
+app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
 LIST_COLUMNS = ("id", "email", "role", "active", "created_at")
 

@@ -6,7 +6,7 @@ A row names a SKU and any of the other columns; a column left out (or empty) is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -57,15 +57,6 @@ class ImportMatch:
 
     first_line: int | None
     reserved: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class ImportBatch:
-    """One batch of valid import rows, SKUs distinct within it, as the repository takes it.
-    A repository may return a subclass carrying its own form of the rows (see
-    ``ProductRepository.prepare_import``)."""
-
-    rows: Sequence[CatalogRow]
 
 
 def unknown_columns(columns: Iterable[object]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:  # annotations only: browsing the catalog loads no orders, carts or users
     from shopctl.domain.carts import Cart
-    from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
+    from shopctl.domain.catalog import CatalogRow, ImportMatch
     from shopctl.domain.orders import Order, OrderStatus, ReservationStatus
     from shopctl.domain.payments import Payment
     from shopctl.domain.products import Product
@@ -41,24 +41,17 @@ class ProductCatalog(abc.ABC):
 
 
 class CatalogImport(abc.ABC):
-    """The catalog import's bulk upsert, batch by batch (set-based in the adapter)."""
-
-    def prepare_import(self, rows: Sequence[CatalogRow]) -> ImportBatch:
-        """One batch of an import (SKUs distinct within it) in the form ``stage_import``
-        takes. No database access: the import calls it from its reading thread, batch after
-        batch in file order, while the database works on the previous batch."""
-        from shopctl.domain.catalog import ImportBatch
-
-        return ImportBatch(rows)
+    """The catalog import's writes, one batch at a time: rows in, what the database knows
+    of them out, then the upsert. How the rows reach the database is the adapter's."""
 
     @abc.abstractmethod
-    def stage_import(self, batch: ImportBatch) -> dict[str, ImportMatch]:
-        """Stage one prepared batch and lock the stored products among its rows. Returns
-        what is known of each SKU that is stored already or was in an earlier batch of the
-        same import; SKUs new to both are left out."""
+    def stage(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
+        """Stage one batch (SKUs distinct within it) and lock the stored products among its
+        rows. Returns what is known of each SKU that is stored already or was in an earlier
+        batch of the same import; SKUs new to both are left out."""
 
     @abc.abstractmethod
-    def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
+    def apply(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
         """Upsert the staged batch except the rows of ``skip_lines``: create new SKUs, update
         existing ones with the given fields only, write an ``import`` movement for each stock
         change. Returns (created, updated); rows that change nothing write nothing."""

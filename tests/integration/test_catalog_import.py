@@ -242,8 +242,8 @@ def test_the_import_unit_of_work_rolls_back_unless_committed(db_url: str, engine
     row = parse_catalog_row(2, {"sku": "MUG-1", "name": "Mug", "price": "5", "stock": "3"})
 
     def upsert(uow: ImportUnitOfWork) -> tuple[int, int]:
-        uow.products.stage_import(uow.products.prepare_import([row]))
-        return uow.products.apply_import([], actor="admin@shop.test")
+        uow.products.stage([row])
+        return uow.products.apply([], actor="admin@shop.test")
 
     with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow:
         assert upsert(uow) == (1, 0)
@@ -272,8 +272,8 @@ def test_two_imports_creating_the_same_sku_one_conflicts(db_url: str, engine: An
     row = parse_catalog_row(2, {"sku": "MUG-1", "name": "Mug", "price": "5", "stock": "3"})
 
     def upsert(uow: ImportUnitOfWork) -> None:
-        uow.products.stage_import(uow.products.prepare_import([row]))
-        uow.products.apply_import([], actor="admin@shop.test")
+        uow.products.stage([row])
+        uow.products.apply([], actor="admin@shop.test")
 
     outcome: list[BaseException | None] = []
 
@@ -313,12 +313,12 @@ def test_only_the_products_an_import_changes_are_locked(db_url: str, engine: Any
     with psycopg.connect(db_url, autocommit=True) as other:
         other.execute("SET lock_timeout = '1s'")
         with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow:
-            matches = uow.products.stage_import(uow.products.prepare_import(batch))
+            matches = uow.products.stage(batch)
             assert set(matches) == {"SAME", "MOVE"}
             other.execute("UPDATE products SET name = 'Renamed' WHERE sku = 'SAME'")
             with pytest.raises(psycopg.errors.LockNotAvailable):
                 other.execute("UPDATE products SET name = 'Renamed' WHERE sku = 'MOVE'")
-            assert uow.products.apply_import([], actor="admin@shop.test") == (0, 1)
+            assert uow.products.apply([], actor="admin@shop.test") == (0, 1)
             uow.commit()
     assert catalog(engine)["SAME"] == ("Renamed", Decimal("1.00"), "", 5, True)
     assert catalog(engine)["MOVE"] == ("Move", Decimal("1.00"), "", 9, True)

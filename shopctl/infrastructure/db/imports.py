@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from psycopg.rows import tuple_row
 
-from shopctl.domain.catalog import CatalogRow, ImportBatch, ImportMatch
+from shopctl.domain.catalog import CatalogRow, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.repositories import CatalogImport, ImportUnitOfWork
 from shopctl.infrastructure.db.connect import Sql, begin_unit, end_unit
@@ -138,15 +137,6 @@ def _copy_text(value: str | None) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class _CopyBatch(ImportBatch):
-    """A batch with its rows already written as the data of ``COPY_ROWS``, and the SKUs that
-    may have been in an earlier batch."""
-
-    copy_data: str
-    maybe_seen: list[str]
-
-
 class _SeenSkus:
     """The SKUs of an import's earlier batches as a Bloom filter of fixed size (1 MiB, three
     bits per SKU): a SKU it has not seen is certainly new to the import, so only the others
@@ -193,8 +183,7 @@ class PostgresCatalogImport(CatalogImport):
         self._seen_rows: int | None = None  # rows in import_seen, None once it is indexed
         self.rows_written = 0  # products created or updated so far
 
-    def prepare_import(self, rows: Sequence[CatalogRow]) -> ImportBatch:
-        # Pure Python, run by the import's reading thread: the connection only gets the text.
+    def stage(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
         null, text = _NULL, _copy_text
         lines = [
             f"{r.line}\t{r.sku}\t{text(r.name)}\t{null if r.price is None else r.price}\t"
@@ -205,12 +194,6 @@ class PostgresCatalogImport(CatalogImport):
         if self._seen_skus is None:
             self._seen_skus = _SeenSkus()
         maybe_seen = self._seen_skus.check_and_add(r.sku for r in rows)
-        return _CopyBatch(rows, "".join(lines), maybe_seen)
-
-    def stage_import(self, batch: ImportBatch) -> dict[str, ImportMatch]:
-        if not isinstance(batch, _CopyBatch):
-            batch = self.prepare_import(batch.rows)
-        assert isinstance(batch, _CopyBatch)
         if not self._import_tables_ready:
             self._driver.execute(CREATE_IMPORT_TABLES)
             self._import_tables_ready = True
@@ -220,15 +203,15 @@ class PostgresCatalogImport(CatalogImport):
                 cursor.execute(CLEAR_STAGED)
             self._rows_staged = True
             with cursor.copy(COPY_ROWS) as copy:
-                copy.write(batch.copy_data)
+                copy.write("".join(lines))
             earlier: dict[str, int] = {}
-            if batch.maybe_seen:
+            if maybe_seen:
                 if self._seen_rows is not None and self._seen_rows > SEEN_INDEX_AFTER:
                     cursor.execute(INDEX_SEEN)
                     self._seen_rows = None
-                earlier = dict(cursor.execute(EARLIER_LINES, (batch.maybe_seen,)).fetchall())
+                earlier = dict(cursor.execute(EARLIER_LINES, (maybe_seen,)).fetchall())
             if self._seen_rows is not None:
-                self._seen_rows += len(batch.rows)
+                self._seen_rows += len(rows)
             # Statements without parameters share a round trip. The SKUs are remembered before
             # the unchanged rows leave: a later batch repeating one is still a duplicate.
             cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {DROP_UNCHANGED}; {LOCK_STORED}")
@@ -241,7 +224,7 @@ class PostgresCatalogImport(CatalogImport):
             locked: dict[str, int] = dict(
                 cursor.fetchall()
             )  # stored and changed: staged and locked
-        self._staged = (len(batch.rows) - len(unchanged), len(locked))
+        self._staged = (len(rows) - len(unchanged), len(locked))
         reserved = unchanged | locked
         matches = {}
         shared: dict[int, ImportMatch] = {}  # a re-import matches every row: share the objects
@@ -255,7 +238,7 @@ class PostgresCatalogImport(CatalogImport):
             matches[sku] = ImportMatch(first_line=line, reserved=reserved.get(sku))
         return matches
 
-    def apply_import(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
+    def apply(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
         from psycopg import ClientCursor
 
         staged, stored = self._staged

@@ -1,0 +1,109 @@
+"""What a real server's refusals and faults become: decided by SQLSTATE (or, where libpq
+gives none, by asking the server), with a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from shopctl.application.errors import DatabaseUnavailable
+from shopctl.domain.errors import Hint
+from shopctl.infrastructure.db.connect import ConnectionSettings, Database
+from shopctl.infrastructure.db.errors import DatabaseMissing
+from shopctl.infrastructure.db.uow import PostgresUnitOfWork
+from tests.database import database_of, wait_until_a_session_waits_on_a_lock
+
+
+def with_path(url: str, *, database: str | None = None, user: str | None = None) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if user is not None:
+        netloc = user + "@" + netloc.rpartition("@")[2]
+    path = parts.path if database is None else "/" + database
+    return urlunsplit(parts._replace(netloc=netloc, path=path))
+
+
+def test_a_missing_database_is_told_to_run_db_upgrade(db_url: str) -> None:
+    with pytest.raises(DatabaseMissing) as raised:
+        ConnectionSettings(with_path(db_url, database="shopctl_no_such_db")).connect()
+    assert "does not exist yet" in raised.value.message
+    assert raised.value.hint is Hint.MIGRATE
+
+
+def test_an_unknown_role_is_not_a_missing_database(db_url: str) -> None:
+    # The server says 'role "..." does not exist': not a reason to run `db upgrade`.
+    url = with_path(db_url, user="shopctl_no_such_role")
+    with pytest.raises(DatabaseUnavailable) as raised:
+        ConnectionSettings(url).connect()
+    assert not isinstance(raised.value, DatabaseMissing)
+    assert raised.value.hint is Hint.CHECK_DATABASE_URL
+    assert "shopctl_no_such_role" in raised.value.message
+
+
+def test_an_unreachable_server_is_exit_8_within_the_timeout() -> None:
+    settings = ConnectionSettings("postgresql://postgres@127.0.0.1:9/nowhere", connect_timeout=2)
+    with pytest.raises(DatabaseUnavailable, match="cannot reach") as raised:
+        settings.connect()
+    assert not isinstance(raised.value, DatabaseMissing)
+
+
+def test_a_terminated_backend_ends_the_unit_of_work_and_the_next_one_reconnects(
+    engine: Any,
+) -> None:
+    """An administrator's pg_terminate_backend (SQLSTATE 57P01) mid-transaction: the unit of
+    work ends with DatabaseUnavailable, nothing it did is kept, and the thread's next unit
+    of work gets a new connection."""
+    database = database_of(engine)
+    holding = threading.Event()
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with PostgresUnitOfWork(database) as uow:
+                uow.sql.run("INSERT INTO products (sku, name, price) VALUES ('KEPT-1', 'X', 1)")
+                holding.set()
+                uow.sql.run("SELECT pg_sleep(30)")  # ended by the administrator
+                uow.commit()
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    assert holding.wait(30)
+    with Database(database.settings, check_schema=False).transaction() as admin:
+        terminated = admin.scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%%'"
+        )
+    assert terminated == 1
+    thread.join(30)
+    [error] = outcome
+    assert isinstance(error, DatabaseUnavailable) and "cannot reach" in error.message
+    with PostgresUnitOfWork(database) as uow:  # this thread's connection was replaced
+        assert uow.products.get_by_sku("KEPT-1") is None
+
+
+def test_a_unit_of_work_waiting_on_a_lock_can_be_watched(engine: Any) -> None:
+    """The helper the lock tests rely on sees a session that waits on a row lock."""
+    database = database_of(engine)
+    with PostgresUnitOfWork(database) as uow:
+        uow.sql.run("INSERT INTO products (sku, name, price) VALUES ('L', 'L', 1)")
+        uow.commit()
+    started = threading.Event()
+
+    def wait_for_the_row() -> None:
+        with PostgresUnitOfWork(database) as uow:
+            started.set()
+            uow.products.get_by_sku("L", for_update=True)
+
+    with PostgresUnitOfWork(database) as uow:
+        uow.products.get_by_sku("L", for_update=True)
+        thread = threading.Thread(target=wait_for_the_row)
+        thread.start()
+        assert started.wait(30)
+        wait_until_a_session_waits_on_a_lock(engine)
+    thread.join(30)
+    assert not thread.is_alive()
