@@ -47,7 +47,7 @@ from shopctl.domain.users import Role, User
 from shopctl.infrastructure.payments.mock import decide
 
 
-class FakeProductRepository(ProductRepository, ProductCatalog, CatalogImport):
+class FakeProductRepository(ProductRepository, ProductCatalog, CatalogImport[Sequence[CatalogRow]]):
     """Also the catalog's read side and the import's port: one store for all three."""
 
     """Products in a dict, the ledger in a list; the bulk import path done row by row."""
@@ -57,7 +57,7 @@ class FakeProductRepository(ProductRepository, ProductCatalog, CatalogImport):
         self.movements: list[tuple[str, StockMovement]] = []
         self.referenced: set[int] = set()
         self._seen: dict[str, int] = {}
-        self._staged: list[CatalogRow] = []
+        self._staged: Sequence[CatalogRow] = ()
         for product in products or []:
             self.add(product)
 
@@ -117,8 +117,11 @@ class FakeProductRepository(ProductRepository, ProductCatalog, CatalogImport):
         """Like the SQL repository, an import's memory of SKUs lasts one unit of work."""
         self._seen.clear()
 
-    def stage(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
-        rows = self._staged = list(rows)
+    def prepare(self, rows: Sequence[CatalogRow]) -> Sequence[CatalogRow]:
+        return tuple(rows)
+
+    def stage(self, batch: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
+        rows = self._staged = batch
         matches = {}
         for row in rows:
             stored = self._by_sku.get(row.sku)

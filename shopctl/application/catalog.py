@@ -84,6 +84,7 @@ class _Batch:
 
     failures: list[Failure]  # unreadable, invalid, or a SKU repeated within the batch
     staged: list[CatalogRow]  # the other rows (SKUs distinct)
+    prepared: object  # ``staged`` as the import port prepared it
     position: dict[str, int]  # SKU → index in ``staged.rows``
     unless_stored: list[tuple[int, str]]  # (index, error) of rows valid only for a stored SKU
     sources: list[SourceRow] | None  # aligned with ``staged.rows``; kept for ``rejected`` only
@@ -123,7 +124,9 @@ class ImportCatalog:
         tally = _Tally()
         with self._uow() as uow:
             actor = authorize(uow.accounts, principal, admin=True).email
-            checked = self._checked_batches(rows, keep_sources=rejected is not None)
+            checked = self._checked_batches(
+                rows, uow.products.prepare, keep_sources=rejected is not None
+            )
             with self._read_ahead(checked) as batches:
                 for batch in batches:
                     assert isinstance(batch, _Batch)
@@ -151,7 +154,11 @@ class ImportCatalog:
         )
 
     def _checked_batches(
-        self, rows: Iterable[SourceRow], *, keep_sources: bool
+        self,
+        rows: Iterable[SourceRow],
+        prepare: Callable[[list[CatalogRow]], object],
+        *,
+        keep_sources: bool,
     ) -> Iterator[_Batch]:
         """Rows validated by the domain rules that need no database, in batches. The source
         of a valid row is kept only for the ``rejected`` callback (it is most of the memory)."""
@@ -185,13 +192,13 @@ class ImportCatalog:
                         if sources is not None:
                             sources.append(source)
             if count >= size:
-                yield _Batch(failures, valid, position, unless_stored, sources)
+                yield _Batch(failures, valid, prepare(valid), position, unless_stored, sources)
                 failures, valid, position, unless_stored = [], [], {}, []
                 sources = [] if keep_sources else None
                 count = 0
                 size = self._batch_size
         if count:
-            yield _Batch(failures, valid, position, unless_stored, sources)
+            yield _Batch(failures, valid, prepare(valid), position, unless_stored, sources)
 
     def _apply(
         self,
@@ -206,7 +213,7 @@ class ImportCatalog:
         rows = batch.staged
         if not rows:
             return failures
-        matches = uow.products.stage(rows)
+        matches = uow.products.stage(batch.prepared)
         skip: list[int] = []
 
         def fail(index: int, message: str) -> None:

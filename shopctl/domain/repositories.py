@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 if TYPE_CHECKING:  # annotations only: browsing the catalog loads no orders, carts or users
     from shopctl.domain.carts import Cart
@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # annotations only: browsing the catalog loads no orders, car
     from shopctl.domain.products import Product
     from shopctl.domain.sessions import RefreshToken
     from shopctl.domain.users import User
+
+
+Prepared = TypeVar("Prepared")
 
 
 @dataclass(frozen=True)
@@ -40,15 +43,22 @@ class ProductCatalog(abc.ABC):
         """Products matching ``query``, ordered by SKU."""
 
 
-class CatalogImport(abc.ABC):
+class CatalogImport(abc.ABC, Generic[Prepared]):
     """The catalog import's writes, one batch at a time: rows in, what the database knows
-    of them out, then the upsert. How the rows reach the database is the adapter's."""
+    of them out, then the upsert. How the rows reach the database is the adapter's: it
+    turns a batch into its own ``Prepared`` form first, which needs no database, so that
+    the caller may prepare the next batch while the database works on this one."""
 
     @abc.abstractmethod
-    def stage(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
-        """Stage one batch (SKUs distinct within it) and lock the stored products among its
-        rows. Returns what is known of each SKU that is stored already or was in an earlier
-        batch of the same import; SKUs new to both are left out."""
+    def prepare(self, rows: Sequence[CatalogRow]) -> Prepared:
+        """One batch (SKUs distinct within it), in file order, as ``stage`` takes it. No
+        database access."""
+
+    @abc.abstractmethod
+    def stage(self, batch: Prepared) -> dict[str, ImportMatch]:
+        """Stage one prepared batch and lock the stored products among its rows. Returns
+        what is known of each SKU that is stored already or was in an earlier batch of the
+        same import; SKUs new to both are left out."""
 
     @abc.abstractmethod
     def apply(self, skip_lines: Collection[int], *, actor: str | None) -> tuple[int, int]:
@@ -258,7 +268,7 @@ class ImportUnitOfWork(_UnitOfWorkBase):
     """One transaction of a catalog import: all the import needs. After ``commit()`` work
     goes on in a new transaction."""
 
-    products: CatalogImport
+    products: CatalogImport[Any]
     accounts: AccountReader
 
 

@@ -242,7 +242,7 @@ def test_the_import_unit_of_work_rolls_back_unless_committed(db_url: str, engine
     row = parse_catalog_row(2, {"sku": "MUG-1", "name": "Mug", "price": "5", "stock": "3"})
 
     def upsert(uow: ImportUnitOfWork) -> tuple[int, int]:
-        uow.products.stage([row])
+        uow.products.stage(uow.products.prepare([row]))
         return uow.products.apply([], actor="admin@shop.test")
 
     with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow:
@@ -272,7 +272,7 @@ def test_two_imports_creating_the_same_sku_one_conflicts(db_url: str, engine: An
     row = parse_catalog_row(2, {"sku": "MUG-1", "name": "Mug", "price": "5", "stock": "3"})
 
     def upsert(uow: ImportUnitOfWork) -> None:
-        uow.products.stage([row])
+        uow.products.stage(uow.products.prepare([row]))
         uow.products.apply([], actor="admin@shop.test")
 
     outcome: list[BaseException | None] = []
@@ -313,7 +313,7 @@ def test_only_the_products_an_import_changes_are_locked(db_url: str, engine: Any
     with psycopg.connect(db_url, autocommit=True) as other:
         other.execute("SET lock_timeout = '1s'")
         with PostgresImportUnitOfWork(Database(ConnectionSettings(db_url))) as uow:
-            matches = uow.products.stage(batch)
+            matches = uow.products.stage(uow.products.prepare(batch))
             assert set(matches) == {"SAME", "MOVE"}
             other.execute("UPDATE products SET name = 'Renamed' WHERE sku = 'SAME'")
             with pytest.raises(psycopg.errors.LockNotAvailable):

@@ -27,12 +27,8 @@ ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
 RETURNING id
 """
 
-SAVE_CART = """
-WITH cart AS (
-    INSERT INTO carts (user_id) VALUES (%(user_id)s)
-    ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-    RETURNING id
-), gone AS (
+SAVE_CART = f"""
+WITH cart AS ({LOCK_CART}), gone AS (
     DELETE FROM cart_lines USING cart
     WHERE cart_lines.cart_id = cart.id
       AND NOT (cart_lines.product_id = ANY(%(product_ids)s::bigint[]))

@@ -34,6 +34,7 @@ CONNECTION_LOST_STATES = {"57P01", "57P02", "57P03"}
 CONNECTION_EXCEPTION_CLASS = "08"
 
 TRANSIENT_STATES = {SERIALIZATION_FAILURE, DEADLOCK_DETECTED}
+DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = %s"
 
 
 def first_line(error: BaseException) -> str:
@@ -130,9 +131,7 @@ def _database_missing(settings: ConnectionSettings) -> bool:
         try:
             parameters = settings.for_database(maintenance).parameters()
             with psycopg.connect(**parameters, autocommit=True) as connection:
-                found = connection.execute(
-                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-                ).fetchone()
+                found = connection.execute(DATABASE_EXISTS, (name,)).fetchone()
                 return found is None
         except psycopg.Error:
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -171,7 +172,17 @@ def _count(cursor: Any) -> int:
     return int(row[0])
 
 
-class PostgresCatalogImport(CatalogImport):
+@dataclass(frozen=True, slots=True)
+class CopyBatch:
+    """A batch prepared for ``stage``: its rows as the data of ``COPY_ROWS``, and the SKUs
+    that may have been in an earlier batch."""
+
+    rows: int
+    copy_data: str
+    maybe_seen: list[str]
+
+
+class PostgresCatalogImport(CatalogImport[CopyBatch]):
     """One import's bulk upsert on a psycopg connection, inside its current transaction."""
 
     def __init__(self, connection: Connection[Any]) -> None:
@@ -183,7 +194,7 @@ class PostgresCatalogImport(CatalogImport):
         self._seen_rows: int | None = None  # rows in import_seen, None once it is indexed
         self.rows_written = 0  # products created or updated so far
 
-    def stage(self, rows: Sequence[CatalogRow]) -> dict[str, ImportMatch]:
+    def prepare(self, rows: Sequence[CatalogRow]) -> CopyBatch:
         null, text = _NULL, _copy_text
         lines = [
             f"{r.line}\t{r.sku}\t{text(r.name)}\t{null if r.price is None else r.price}\t"
@@ -194,6 +205,9 @@ class PostgresCatalogImport(CatalogImport):
         if self._seen_skus is None:
             self._seen_skus = _SeenSkus()
         maybe_seen = self._seen_skus.check_and_add(r.sku for r in rows)
+        return CopyBatch(len(rows), "".join(lines), maybe_seen)
+
+    def stage(self, batch: CopyBatch) -> dict[str, ImportMatch]:
         if not self._import_tables_ready:
             self._driver.execute(CREATE_IMPORT_TABLES)
             self._import_tables_ready = True
@@ -203,15 +217,15 @@ class PostgresCatalogImport(CatalogImport):
                 cursor.execute(CLEAR_STAGED)
             self._rows_staged = True
             with cursor.copy(COPY_ROWS) as copy:
-                copy.write("".join(lines))
+                copy.write(batch.copy_data)
             earlier: dict[str, int] = {}
-            if maybe_seen:
+            if batch.maybe_seen:
                 if self._seen_rows is not None and self._seen_rows > SEEN_INDEX_AFTER:
                     cursor.execute(INDEX_SEEN)
                     self._seen_rows = None
-                earlier = dict(cursor.execute(EARLIER_LINES, (maybe_seen,)).fetchall())
+                earlier = dict(cursor.execute(EARLIER_LINES, (batch.maybe_seen,)).fetchall())
             if self._seen_rows is not None:
-                self._seen_rows += len(rows)
+                self._seen_rows += batch.rows
             # Statements without parameters share a round trip. The SKUs are remembered before
             # the unchanged rows leave: a later batch repeating one is still a duplicate.
             cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {DROP_UNCHANGED}; {LOCK_STORED}")
@@ -224,7 +238,7 @@ class PostgresCatalogImport(CatalogImport):
             locked: dict[str, int] = dict(
                 cursor.fetchall()
             )  # stored and changed: staged and locked
-        self._staged = (len(rows) - len(unchanged), len(locked))
+        self._staged = (batch.rows - len(unchanged), len(locked))
         reserved = unchanged | locked
         matches = {}
         shared: dict[int, ImportMatch] = {}  # a re-import matches every row: share the objects

@@ -2,7 +2,8 @@
 
 Each check's query returns one row ``(subject, detail)`` per violation. Constraints may
 have been dropped or rows written behind shopctl's back, so the checks do not rely on them.
-They read ``scoped_products``, ``scoped_orders`` and ``scoped_charges`` (``SCOPED``): the whole
+They read ``scoped_products``, ``scoped_users``, ``scoped_orders`` and ``scoped_charges``
+(``SCOPED``): the whole
 shop for ``shopctl audit``, or one simulation run's products and shoppers (``Scope``).
 Statements take parameters: a literal ``%`` is written ``%%``.
 """
@@ -43,10 +44,11 @@ SCOPED = """
 WITH scoped_products AS (
     SELECT * FROM products
     WHERE %(sku_prefix)s::text IS NULL OR starts_with(sku, %(sku_prefix)s)
+), scoped_users AS (
+    SELECT id AS user_id FROM users
+    WHERE %(user_domain)s::text IS NULL OR email LIKE '%%@' || %(user_domain)s
 ), scoped_orders AS (
-    SELECT * FROM orders
-    WHERE %(user_domain)s::text IS NULL OR user_id IN (
-        SELECT id FROM users WHERE email LIKE '%%@' || %(user_domain)s)
+    SELECT * FROM orders WHERE user_id IN (SELECT user_id FROM scoped_users)
 ), scoped_charges AS (
     SELECT * FROM mock_gateway_charges
     WHERE kind = 'charge' AND (%(user_domain)s::text IS NULL OR idempotency_key IN (

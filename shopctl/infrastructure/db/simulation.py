@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from shopctl.application.audit import Audit
 from shopctl.domain.products import Product
 from shopctl.domain.users import Role, User, normalise_email
-from shopctl.infrastructure.db.invariants import CHECKS, Scope, find_violations
+from shopctl.infrastructure.db.invariants import CHECKS, SCOPED, Scope, find_violations
 from shopctl.infrastructure.db.products import add_products
 from shopctl.infrastructure.db.users import add_users
 
@@ -56,6 +56,7 @@ class SimulationData:
         self.run_id = run_id
         self.prefix = sku_prefix(run_id)
         self.domain = shopper_domain(run_id)
+        self.scope = Scope(sku_prefix=self.prefix, user_domain=self.domain)
 
     def create_catalog(self, count: int, stock: int, seed: int) -> list[SimulatedProduct]:
         """``count`` products with ``stock`` units each (one ``adjust`` movement each), in
@@ -99,8 +100,8 @@ class SimulationData:
         ``paid_orders`` / ``units_paid`` are what the shoppers were told: the database must
         agree with them; every product started with ``stock`` units and sold at most those.
         """
-        scope = Scope(sku_prefix=self.prefix, user_domain=self.domain)
-        parameters = {"prefix": self.prefix, "domain": self.domain}
+        scope = self.scope
+        parameters = scope.parameters()
         with self._database.transaction(read_only=True, snapshot=True) as sql:
             violations = [
                 f"{v.check}: {v.subject}: {v.detail}" for v in find_violations(sql, scope, CHECKS)
@@ -132,47 +133,53 @@ class SimulationData:
 
     def cleanup(self) -> None:
         """Delete everything the run created, and nothing else (one transaction)."""
-        parameters = {"prefix": self.prefix, "domain": self.domain}
+        parameters = self.scope.parameters()
+        if not (parameters["sku_prefix"] and parameters["user_domain"]):
+            raise ValueError("cleanup deletes a run's rows only, never the whole shop's")
         with self._database.transaction() as sql:
             for statement in CLEANUP:
                 sql.run(statement, parameters)
 
 
-SIM_USERS = "SELECT id FROM users WHERE email LIKE '%%@' || %(domain)s"
-SIM_ORDERS = f"SELECT id FROM orders WHERE user_id IN ({SIM_USERS})"
-SIM_PRODUCTS = "SELECT id FROM products WHERE sku LIKE %(prefix)s || '%%'"
-
-PRODUCT_AUDIT = """
+# The run's rows are the scope's (``invariants.SCOPED``): its products by SKU prefix, its
+# orders by their shoppers' email domain.
+PRODUCT_AUDIT = (
+    SCOPED
+    + """
 SELECT p.sku, p.reserved,
        coalesce((SELECT sum(delta) FROM stock_movements m
                  WHERE m.product_id = p.id AND m.reason = 'adjust'), 0) AS initial,
        coalesce((SELECT -sum(delta) FROM stock_movements m
                  WHERE m.product_id = p.id AND m.reason IN ('sale', 'restock_cancel')), 0)
            AS sold
-FROM products p
-WHERE p.sku LIKE %(prefix)s || '%%'
+FROM scoped_products p
 ORDER BY p.sku
 """
+)
 
-PAID_TOTALS = f"""
+PAID_TOTALS = (
+    SCOPED
+    + """
 SELECT count(DISTINCT o.id), coalesce(sum(l.quantity), 0)
-FROM orders o JOIN order_lines l ON l.order_id = o.id
-WHERE o.id IN ({SIM_ORDERS}) AND o.status IN ('paid', 'fulfilled')
+FROM scoped_orders o JOIN order_lines l ON l.order_id = o.id
+WHERE o.status IN ('paid', 'fulfilled')
 """
-
-SIM_KEYS = f"SELECT idempotency_key FROM payments WHERE order_id IN ({SIM_ORDERS})"
+)
 
 # In foreign-key order. A product that someone else's order refers to is archived, not
 # deleted (history stays intact); everything else of the run goes.
 CLEANUP = [
-    f"""DELETE FROM mock_gateway_charges WHERE charge_reference IN
-        (SELECT reference FROM mock_gateway_charges WHERE idempotency_key IN ({SIM_KEYS}))""",
-    f"DELETE FROM mock_gateway_charges WHERE idempotency_key IN ({SIM_KEYS})",
-    f"DELETE FROM payments WHERE order_id IN ({SIM_ORDERS})",
-    f"DELETE FROM orders WHERE user_id IN ({SIM_USERS})",
-    f"DELETE FROM carts WHERE user_id IN ({SIM_USERS})",
-    "DELETE FROM users WHERE email LIKE '%%@' || %(domain)s",
-    f"""DELETE FROM products p WHERE p.id IN ({SIM_PRODUCTS})
-        AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.product_id = p.id)""",
-    "UPDATE products SET active = false WHERE sku LIKE %(prefix)s || '%%'",
+    SCOPED + statement
+    for statement in (
+        "DELETE FROM mock_gateway_charges"
+        " WHERE charge_reference IN (SELECT reference FROM scoped_charges)",  # refunds
+        "DELETE FROM mock_gateway_charges WHERE id IN (SELECT id FROM scoped_charges)",
+        "DELETE FROM payments WHERE order_id IN (SELECT id FROM scoped_orders)",
+        "DELETE FROM orders WHERE id IN (SELECT id FROM scoped_orders)",
+        "DELETE FROM carts WHERE user_id IN (SELECT user_id FROM scoped_users)",
+        "DELETE FROM users WHERE id IN (SELECT user_id FROM scoped_users)",
+        "DELETE FROM products p WHERE p.id IN (SELECT id FROM scoped_products)"
+        " AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.product_id = p.id)",
+        "UPDATE products SET active = false WHERE id IN (SELECT id FROM scoped_products)",
+    )
 ]
