@@ -107,3 +107,37 @@ def test_a_unit_of_work_waiting_on_a_lock_can_be_watched(engine: Any) -> None:
         wait_until_a_session_waits_on_a_lock(engine)
     thread.join(30)
     assert not thread.is_alive()
+
+
+@pytest.fixture(scope="module")
+def password_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A PostgreSQL of this test's own that asks for passwords (scram-sha-256), with a role
+    shop/right-password: the shared test server may trust everyone."""
+    import os
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    home = tmp_path_factory.mktemp("password-server")
+    os.chmod(home, 0o755)  # noqa: S103 (as root, pgserver runs the server as a user of its own)
+    server = pgserver.get_server(home / "pgdata", cleanup_mode="stop")  # type: ignore[attr-defined]
+    server.psql("CREATE ROLE shop LOGIN PASSWORD 'right-password';")
+    (home / "pgdata" / "pg_hba.conf").write_text(
+        "local all postgres trust\nlocal all all scram-sha-256\n"
+    )
+    server.psql("SELECT pg_reload_conf();")
+    socket_dir = str(home / "pgdata")
+    yield lambda password: f"postgresql://shop:{password}@/postgres?host={socket_dir}"
+    server.cleanup()
+
+
+def test_a_wrong_password_is_refused_and_never_shown(password_server: Any) -> None:
+    ConnectionSettings(password_server("right-password")).connect().close()
+    with pytest.raises(DatabaseUnavailable) as raised:
+        ConnectionSettings(password_server("wrong-password")).connect()
+    assert not isinstance(raised.value, DatabaseMissing)
+    assert raised.value.hint is Hint.CHECK_DATABASE_URL
+    assert "password authentication failed" in raised.value.message
+    assert "wrong-password" not in raised.value.message and "***" in raised.value.message
