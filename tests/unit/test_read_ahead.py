@@ -41,3 +41,15 @@ def test_leaving_early_stops_the_producer() -> None:
         assert next(iter(items)) == 0
     assert not any(t.name == "shopctl-producer" for t in threading.enumerate())
     assert len(produced) <= 3  # the one taken, the one waiting, the one being put
+
+
+def test_the_switch_interval_is_short_while_reading_ahead_and_restored_after() -> None:
+    import sys
+
+    from shopctl.infrastructure.read_ahead import SWITCH_INTERVAL
+
+    before = sys.getswitchinterval()
+    with in_background(iter([1])) as items:
+        assert sys.getswitchinterval() == SWITCH_INTERVAL
+        list(items)
+    assert sys.getswitchinterval() == before
