@@ -162,3 +162,22 @@ def test_browsing_loads_no_sqlalchemy(db_url: str, config_dir: Path) -> None:
         env, ["products", "list", "--json"], ["products", "get", "NOPE"]
     )
     assert (codes, heavy) == ([0, 5], [])
+
+
+def test_commands_that_write_load_no_sqlalchemy_either(
+    shopctl: Shopctl, db_url: str, config_dir: Path
+) -> None:
+    """Only `shopctl db` (Alembic) needs SQLAlchemy: every other command runs on psycopg."""
+    from tests.e2e.conftest import login
+
+    seed(db_url)
+    login(shopctl, "alice@example.com")
+    env = clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
+    codes, heavy, _ = run_in_fresh_process(
+        env,
+        ["-p", "alice", "cart", "add", "TEA-1"],
+        ["-p", "alice", "order", "place", "--json"],
+        ["-p", "alice", "pay", "order", "1"],
+        ["-p", "alice", "users", "whoami"],
+    )
+    assert (codes, heavy) == ([0, 0, 0, 0], [])
