@@ -115,7 +115,7 @@ class Shop:
 
     @cached_property
     def reader(self) -> PostgresReader:
-        """The read side: browsing and the session check, outside any unit of work."""
+        """The read side: browsing and the signing key, outside any unit of work."""
         from shopctl.infrastructure.db.reads import PostgresReader
 
         return PostgresReader(self.database)

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+# At module level: this runs for every statement. The module is only loaded by commands that
+# use the database, which import psycopg anyway.
+from psycopg.pq import ExecStatus
+from psycopg.rows import tuple_row
+
 from shopctl.infrastructure.db.schema import check_schema
 from shopctl.infrastructure.db.urls import libpq_url
 
@@ -79,8 +84,6 @@ class Sql:
 
     def tuples(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Rows as plain tuples, for statements whose columns have no distinct names."""
-        from psycopg.rows import tuple_row
-
         with self.connection.cursor(row_factory=tuple_row) as cursor:
             cursor.execute(query, params)
             return cursor.fetchall() if _returns_rows(cursor) else []
@@ -97,10 +100,6 @@ class Sql:
         """Run a statement that returns no rows; how many rows it changed."""
         return self.connection.execute(query, params).rowcount
 
-    def many(self, query: str, params: Iterable[Any]) -> None:
-        with self.connection.cursor() as cursor:
-            cursor.executemany(query, params)
-
     def stream(self, query: str, params: Any = None, *, size: int = 1000) -> Iterator[Any]:
         """Rows from a server-side cursor, ``size`` at a time (constant memory)."""
         with self.connection.cursor(name="shopctl_stream") as cursor:
@@ -110,8 +109,6 @@ class Sql:
 
 
 def _returns_rows(cursor: Any) -> bool:
-    from psycopg.pq import ExecStatus
-
     result = cursor.pgresult  # not .description: that builds column objects
     return result is not None and result.status == ExecStatus.TUPLES_OK
 
