@@ -9,7 +9,7 @@ from shopctl.application.dto import CartView
 from shopctl.application.products import UnitOfWorkFactory
 from shopctl.domain.carts import Cart
 from shopctl.domain.errors import NotFound
-from shopctl.domain.products import Product
+from shopctl.domain.products import Product, is_sku
 from shopctl.domain.repositories import UnitOfWork
 
 
@@ -50,7 +50,7 @@ class _EditCart:
 
 
 def _product(uow: UnitOfWork, sku: str) -> Product:
-    product = uow.products.get_by_sku(sku)
+    product = uow.products.get_by_sku(sku) if is_sku(sku) else None
     if product is None:
         raise NotFound(f"no product with SKU {sku!r}")
     return product

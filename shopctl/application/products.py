@@ -10,13 +10,14 @@ from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.application.dto import ProductView
 from shopctl.domain.errors import InvalidInput, NotFound
 from shopctl.domain.money import parse_money
-from shopctl.domain.products import Product, validate_quantity
+from shopctl.domain.products import Product, is_sku, validate_quantity
 from shopctl.domain.repositories import (
     ProductCatalog,
     ProductQuery,
     ProductRepository,
     UnitOfWork,
 )
+from shopctl.domain.text import storable
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
@@ -30,7 +31,7 @@ def _found(product: Product | None, sku: str) -> Product:
 
 
 def _find(products: ProductRepository, sku: str, *, for_update: bool = False) -> Product:
-    return _found(products.get_by_sku(sku, for_update=for_update), sku)
+    return _found(products.get_by_sku(sku, for_update=for_update) if is_sku(sku) else None, sku)
 
 
 class ListProducts:
@@ -42,9 +43,11 @@ class ListProducts:
 
     def __call__(self, query: ProductQuery) -> list[ProductView]:
         if not 1 <= query.limit <= MAX_PAGE:
-            raise InvalidInput(f"--limit must be between 1 and {MAX_PAGE}, got {query.limit}")
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}, got {query.limit}")
         if query.offset < 0:
-            raise InvalidInput(f"--offset must be 0 or more, got {query.offset}")
+            raise InvalidInput(f"offset must be 0 or more, got {query.offset}")
+        if query.search is not None:
+            storable(query.search, "search text")
         return [ProductView.of(p, self._currency) for p in self._catalog.list(query)]
 
 
@@ -56,7 +59,8 @@ class GetProduct:
         self._currency = currency
 
     def __call__(self, sku: str) -> ProductView:
-        return ProductView.of(_found(self._catalog.get_by_sku(sku), sku), self._currency)
+        found = self._catalog.get_by_sku(sku) if is_sku(sku) else None
+        return ProductView.of(_found(found, sku), self._currency)
 
 
 class CreateProduct:

@@ -1,10 +1,15 @@
-"""All terminal output. Data goes to stdout (table, JSON or CSV); messages go to stderr."""
+"""All terminal output. Data goes to stdout (table, JSON or CSV); messages go to stderr.
+
+Tables and messages show text through ``for_terminal`` (no control character reaches the
+terminal raw) and are never read as Rich markup; JSON and CSV carry the text as stored.
+"""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -12,6 +17,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import IO, Any
+
+from shopctl.cli.sanitize import for_terminal
 
 
 class OutputFormat(StrEnum):
@@ -48,6 +55,16 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str) -> Any:
+    """A table cell: shown safely, and taken as text, not Rich markup ("[red]" stays)."""
+    from rich.text import Text
+
+    return Text(for_terminal(value))
+
+
 class Output:
     def __init__(
         self, stdout: IO[str] | None = None, stderr: IO[str] | None = None, *, quiet: bool = False
@@ -64,13 +81,13 @@ class Output:
 
     def message(self, text: str) -> None:
         if not self.quiet:
-            self.stderr.write(f"{text}\n")
+            self.stderr.write(f"{for_terminal(text)}\n")
 
     def success(self, text: str) -> None:
         self.message(f"✓ {text}" if self.interactive else text)
 
     def warning(self, text: str) -> None:
-        self.stderr.write(f"warning: {text}\n")
+        self.stderr.write(f"warning: {for_terminal(text)}\n")
 
     def reading_stdin(self, what: str, stdin: IO[Any] | None = None) -> bool:
         """Tell a person at a terminal that the command now waits for them to type ``what``
@@ -100,13 +117,15 @@ class Output:
         line = f"error: {text}"
         if hint:
             line += f" (hint: {hint})"
-        self.stderr.write(f"{line}\n")
+        self.stderr.write(f"{for_terminal(line)}\n")
 
     # -- data (stdout) --------------------------------------------------------------------
 
     def json(self, data: Any) -> None:
-        json.dump(plain(data), self.stdout, indent=2, ensure_ascii=False)
-        self.stdout.write("\n")
+        text = json.dumps(plain(data), indent=2, ensure_ascii=False)
+        if not text.isascii():  # a lone surrogate (from a broken file) as its JSON escape
+            text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        self.stdout.write(text + "\n")
 
     def record(self, item: Any, fmt: OutputFormat, *, title: str | None = None) -> None:
         """One object: a two-column table, a JSON object, or a one-row CSV."""
@@ -116,11 +135,11 @@ class Output:
         elif fmt is OutputFormat.csv:
             self.rows([data], list(data), fmt)
         else:
-            table = self._table(title=title, show_header=False)
+            table = self._table(title=None if title is None else _text(title), show_header=False)
             table.add_column("field", style="bold")
             table.add_column("value", overflow="fold")
             for key, value in data.items():
-                table.add_row(key, cell(value))
+                table.add_row(_text(key), _text(cell(value)))
             self._print_table(table)
 
     def rows(
@@ -164,10 +183,11 @@ class Output:
                 no_wrap=column in no_wrap,
             )
         for row in data:
-            table.add_row(*(cell(row.get(column)) for column in columns))
+            table.add_row(*(_text(cell(row.get(column))) for column in columns))
         self._print_table(table)
 
     def _table(self, **options: Any) -> Any:
+        """A Rich table; its cells are ``_text`` objects, never markup."""
         from rich import box
         from rich.table import Table
 

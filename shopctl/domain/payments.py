@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from shopctl.domain.errors import Conflict, InvalidInput
+from shopctl.domain.text import storable
 
 DEFAULT_CARD = "4242424242424242"
 TRANSIENT_DECLINE_CODES = frozenset({"processing_error"})
@@ -33,7 +34,7 @@ def validate_card(number: str) -> str:
 
 
 def validate_idempotency_key(key: str) -> str:
-    key = key.strip()
+    key = storable(key, "idempotency key").strip()
     if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable():
         raise InvalidInput(f"idempotency key must be 1-{IDEMPOTENCY_KEY_MAX} printable characters")
     return key

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from shopctl.domain.errors import Conflict, InvalidInput
 from shopctl.domain.money import parse_money
+from shopctl.domain.text import storable
 
 SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 NAME_MAX = 200
@@ -32,14 +33,20 @@ def validate_sku(value: str) -> str:
     return value
 
 
+def is_sku(value: str) -> bool:
+    """Whether ``value`` could be a product's SKU (a text that is not cannot name one)."""
+    return SKU_PATTERN.fullmatch(value) is not None
+
+
 def validate_name(value: str) -> str:
-    name = value.strip()
+    name = storable(value, "name").strip()
     if not 1 <= len(name) <= NAME_MAX:
         raise InvalidInput(f"name must be 1-{NAME_MAX} characters, got {len(name)}")
     return name
 
 
 def validate_description(value: str) -> str:
+    storable(value, "description")
     if len(value) > DESCRIPTION_MAX:
         raise InvalidInput(
             f"description must be at most {DESCRIPTION_MAX} characters, got {len(value)}"
@@ -67,7 +74,7 @@ def validate_positive(value: int, *, field: str = "quantity") -> int:
 def validate_note(value: str | None) -> str | None:
     if value is None:
         return None
-    note = value.strip()
+    note = storable(value, "reason").strip()
     if len(note) > NOTE_MAX:
         raise InvalidInput(f"reason must be at most {NOTE_MAX} characters, got {len(note)}")
     return note or None

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shopctl.domain.errors import Conflict, InvalidInput, NotAuthenticated
+from shopctl.domain.text import storable
 
 EMAIL_MAX = 254  # RFC 5321: the longest address that can be delivered
 # Deliberately loose: one @, no spaces, a dot in the domain. Real validation is a mail.
@@ -30,13 +31,14 @@ def parse_role(value: str) -> Role:
 
 def normalise_email(value: str) -> str:
     """Trim and lower-case an address, then check its shape."""
-    email = value.strip().lower()
+    email = storable(value, "email").strip().lower()
     if len(email) > EMAIL_MAX or not EMAIL_PATTERN.fullmatch(email):
         raise InvalidInput(f"invalid email address {value!r}")
     return email
 
 
 def validate_password(value: str) -> str:
+    storable(value, "password")
     if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
         raise InvalidInput(
             f"password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters, got {len(value)}"

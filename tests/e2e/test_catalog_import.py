@@ -275,3 +275,64 @@ def test_the_import_and_its_session_check_load_no_sqlalchemy(
     codes, heavy, stdout = run_in_fresh_process(env, importing)
     assert (codes, heavy) == ([0], [])
     assert json.loads(stdout)["created"] == 3
+
+
+HOSTILE = [
+    *(chr(c) for c in range(1, 0x20)),  # C0 but NUL
+    "\x7f",
+    *(chr(c) for c in range(0x80, 0xA0)),  # C1
+    "\u061c", "\u200e", "\u200f", *(chr(c) for c in range(0x202A, 0x202F)),
+    *(chr(c) for c in range(0x2066, 0x206A)),  # bidirectional overrides and isolates
+]  # fmt: skip
+RAW_CONTROL = "".join(c for c in HOSTILE if c not in "\n\t")
+
+
+def test_hostile_text_imports_except_nul_exports_faithfully_and_never_reaches_the_terminal(
+    shopctl: Shopctl, admin: str, tmp_path: Path, db_url: str, config_dir: Path
+) -> None:
+    rows = [
+        {"sku": f"H-{n:03d}", "name": f"name {char} end", "price": "1.00", "description": char}
+        for n, char in enumerate(HOSTILE)
+    ]
+    rows.insert(10, {"sku": "NUL-NAME", "name": "a\x00b", "price": "1.00"})
+    rows.insert(20, {"sku": "NUL-DESC", "name": "ok", "price": "1.00", "description": "\x00"})
+    rows.insert(30, {"sku": "SURROGATE", "name": "broken \ud800 text", "price": "1.00"})
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))  # \u escapes: exact
+
+    result = shopctl("products", "import", str(path), "--on-error", "skip", "--json", profile=admin)
+    assert result.exit_code == 2, result
+    report = result.json()
+    assert report["created"] == len(HOSTILE) and report["failed"] == 3
+    assert {(e["sku"], e["line"]) for e in report["errors"]} == {
+        ("NUL-NAME", 11), ("NUL-DESC", 21), ("SURROGATE", 31)
+    }  # fmt: skip
+    assert any("NUL" in e["message"] for e in report["errors"])
+    assert not any(c in result.stderr for c in RAW_CONTROL)
+
+    stored = {row["sku"]: row for row in rows if row["sku"].startswith("H-")}
+    exported = shopctl("products", "export", "--output-format", "jsonl", profile=admin)
+    assert exported.exit_code == 0
+    lines = exported.stdout.split("\n")  # JSON Lines end at \n (U+0085 is text)
+    back = {r["sku"]: r for r in map(json.loads, filter(None, lines))}
+    assert {sku: (r["name"], r["description"]) for sku, r in back.items()} == {
+        sku: (r["name"], r["description"]) for sku, r in stored.items()
+    }
+    listed = shopctl("products", "list", "--limit", "500", "--json").json()
+    assert {p["sku"]: p["name"] for p in listed} == {s: r["name"] for s, r in stored.items()}
+    # CSV as bytes: the test runner's text mode would turn a stored \r into \n
+    env = clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
+    as_csv = subprocess.run(
+        [sys.executable, "-m", "shopctl", "products", "list", "--limit", "500", "--format", "csv"],
+        capture_output=True, env=env, check=True,
+    ).stdout.decode("utf-8")  # fmt: skip
+    parsed = {r["sku"]: r["name"] for r in csv.DictReader(io.StringIO(as_csv, newline=""))}
+    assert parsed == {s: r["name"] for s, r in stored.items()}
+
+    table = shopctl("products", "list", "--limit", "500", COLUMNS="200")
+    assert table.exit_code == 0
+    assert not any(c in table.stdout for c in RAW_CONTROL), "a raw control character"
+    assert "name ^[ end" in table.stdout  # ESC, shown in caret notation
+    one = shopctl("products", "get", "H-026")  # ESC is 0x1b: the 27th of HOSTILE
+    assert one.exit_code == 0 and "^[" in one.stdout
+    assert not any(c in one.stdout for c in RAW_CONTROL)

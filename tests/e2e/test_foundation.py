@@ -181,3 +181,32 @@ def test_commands_that_write_load_no_sqlalchemy_either(
         ["-p", "alice", "users", "whoami"],
     )
     assert (codes, heavy) == ([0, 0, 0, 0], [])
+
+
+def test_a_read_only_database_refuses_writes_with_exit_8_and_serves_reads(
+    db_url: str, admin: str, shopctl: Shopctl
+) -> None:
+    """A hot standby, or a database set to default_transaction_read_only: writing commands
+    say so (exit 8) and write nothing; reads work."""
+    from sqlalchemy import text
+
+    seed(db_url)
+    engine = inspection_engine(db_url)
+    with engine.connect() as connection:
+        name = connection.execute(text("SELECT current_database()")).scalar_one()
+        connection.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+        connection.commit()
+    try:
+        created = shopctl(
+            "products", "create", "--sku", "NEW-1", "--name", "New", "--price", "1", profile=admin
+        )
+        assert created.exit_code == 8, created
+        assert "read-only (a standby?)" in created.stderr and "Traceback" not in created.stderr
+        assert shopctl("products", "list", "--json").exit_code == 0
+        assert shopctl("products", "get", "TEA-1", "--json").json()["sku"] == "TEA-1"
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" RESET default_transaction_read_only'))
+            connection.commit()
+        engine.dispose()
+    assert shopctl("products", "get", "NEW-1").exit_code == 5  # nothing was written

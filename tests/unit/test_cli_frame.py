@@ -19,7 +19,13 @@ def test_each_command_loads_and_the_root_help_matches_it(name: str) -> None:
         assert isinstance(command, click.Group) and command.list_commands(click.Context(command))
 
 
-FRAME = {"shopctl.cli.app", "shopctl.cli.context", "shopctl.cli.errors", "shopctl.cli.output"}
+FRAME = {
+    "shopctl.cli.app",
+    "shopctl.cli.context",
+    "shopctl.cli.errors",
+    "shopctl.cli.output",
+    "shopctl.cli.sanitize",
+}
 
 
 def cli_modules_loaded_by(argv: list[str]) -> tuple[str, list[str]]:

@@ -64,3 +64,12 @@ def test_what_the_user_is_told() -> None:
     assert isinstance(lost, DatabaseUnavailable) and lost.hint is Hint.CHECK_DATABASE_URL
     assert translate(URL, errors.UndefinedTable("no such table")) is None  # a bug: exit 1
     assert translate(URL, ValueError("not a driver error")) is None
+
+
+def test_a_read_only_server_refuses_writes_in_words_of_its_own() -> None:
+    refused = errors.ReadOnlySqlTransaction("cannot execute INSERT in a read-only transaction")
+    assert classify(refused) == "read_only"
+    told = translate(URL, refused)
+    assert isinstance(told, DatabaseUnavailable) and "read-only (a standby?)" in told.message
+    # a write inside a unit of work that meant to read only is a bug, not the server's state
+    assert translate(URL, refused, writing=False) is None

@@ -66,9 +66,9 @@ def test_in_stock_and_search(uow: FakeUnitOfWork) -> None:
 
 
 def test_limit_and_offset_are_checked(uow: FakeUnitOfWork) -> None:
-    with pytest.raises(InvalidInput, match="--limit"):
+    with pytest.raises(InvalidInput, match="limit must be between 1 and"):
         ListProducts(uow.products, "USD")(ProductQuery(limit=0))
-    with pytest.raises(InvalidInput, match="--offset"):
+    with pytest.raises(InvalidInput, match="offset must be 0 or more"):
         ListProducts(uow.products, "USD")(ProductQuery(offset=-1))
     assert [p.sku for p in ListProducts(uow.products, "USD")(ProductQuery(limit=1, offset=1))] == [
         "B-2"

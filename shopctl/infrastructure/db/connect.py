@@ -165,7 +165,7 @@ class Database:
 
         from shopctl.infrastructure.db.errors import translated
 
-        with translated(self.url):
+        with translated(self.url, writing=not read_only):
             connection = self.connection()
             begin_unit(connection, read_only=read_only)
             if snapshot:

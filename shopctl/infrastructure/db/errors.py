@@ -34,6 +34,7 @@ CONNECTION_LOST_STATES = {"57P01", "57P02", "57P03"}
 CONNECTION_EXCEPTION_CLASS = "08"
 
 TRANSIENT_STATES = {SERIALIZATION_FAILURE, DEADLOCK_DETECTED}
+READ_ONLY_SQL_TRANSACTION = "25006"  # a hot standby, or default_transaction_read_only
 DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = %s"
 
 
@@ -60,10 +61,13 @@ def missing_database(url: str) -> DatabaseMissing:
 
 def classify(error: psycopg.Error) -> str:
     """What ``error`` is, by its SQLSTATE: transient, lost (the connection is gone), refused
-    (authentication), missing (no such database), or other."""
+    (authentication), missing (no such database), read_only (the server takes no writes), or
+    other."""
     state = error.sqlstate or ""
     if state in TRANSIENT_STATES:
         return "transient"
+    if state == READ_ONLY_SQL_TRANSACTION:
+        return "read_only"
     if state == INVALID_CATALOG_NAME:
         return "missing"
     if state in (INVALID_PASSWORD, INVALID_AUTHORIZATION):
@@ -77,8 +81,9 @@ def classify(error: psycopg.Error) -> str:
     return "other"
 
 
-def translate(url: str, error: BaseException) -> ShopError | None:
-    """The user's error for a driver error that ended a unit of work; None: a bug."""
+def translate(url: str, error: BaseException, *, writing: bool = True) -> ShopError | None:
+    """The user's error for a driver error that ended a unit of work; None: a bug. A write
+    refused in a unit of work that meant to read only is a bug too (``writing=False``)."""
     import psycopg
 
     if isinstance(error, ShopError):
@@ -86,6 +91,13 @@ def translate(url: str, error: BaseException) -> ShopError | None:
     if not isinstance(error, psycopg.Error):
         return None
     kind = classify(error)
+    if kind == "read_only":
+        if not writing:
+            return None
+        return DatabaseUnavailable(
+            f"the database at {mask_url(url)} is read-only (a standby?): nothing was written",
+            hint=Hint.CHECK_DATABASE_URL,
+        )
     if kind == "transient":
         return TransientConflict("the database refused a concurrent change; retry")
     if kind == "missing":
@@ -96,14 +108,14 @@ def translate(url: str, error: BaseException) -> ShopError | None:
 
 
 @contextmanager
-def translated(url: str) -> Iterator[None]:
+def translated(url: str, *, writing: bool = True) -> Iterator[None]:
     """Raise the user's error instead of a driver error that has one."""
     import psycopg
 
     try:
         yield
     except psycopg.Error as error:
-        shop_error = translate(url, error)
+        shop_error = translate(url, error, writing=writing)
         if shop_error is None:
             raise
         raise shop_error from error

@@ -61,7 +61,7 @@ class PostgresUnitOfWork(UnitOfWork):
         finally:
             end_unit(self.connection)  # rolls back what was not committed
         if exc is not None:
-            shop_error = translate(self._database.url, exc)
+            shop_error = translate(self._database.url, exc, writing=not self._read_only)
             if shop_error is not None and shop_error is not exc:
                 raise shop_error from exc
             if exc_type is None:
