@@ -7,7 +7,6 @@ the size of the file.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -274,13 +273,10 @@ class ExportCatalog:
         require_user(principal)
         # The unit of work opens now, so that a refused export fails before the first row is
         # asked for; the rows are streamed from it, and it closes with the stream.
-        scope = ExitStack()
-        uow = scope.enter_context(self._uow())
-        try:
+        with ExitStack() as opening:  # closed here only if the check fails
+            uow = opening.enter_context(self._uow())
             authorize(uow.accounts, principal, admin=True)
-        except BaseException:
-            scope.__exit__(*sys.exc_info())
-            raise
+            scope = opening.pop_all()
         return self._records(scope, uow)
 
     @staticmethod
