@@ -89,7 +89,13 @@ class Shop:
             from shopctl.infrastructure.db import embedded
 
             url = embedded.ensure_running(self.settings.data_dir).url()
-        return ConnectionSettings(url, application_name=self.application_name)
+        return ConnectionSettings(
+            url,
+            application_name=self.application_name,
+            pooler=self.settings.database_pooler,
+            statement_timeout_ms=self.settings.statement_timeout_ms,
+            lock_timeout_ms=self.settings.lock_timeout_ms,
+        )
 
     @property
     def database_url(self) -> str:

@@ -15,3 +15,18 @@ class TransientConflict(ShopError):
     """A serialization failure or deadlock: the whole unit of work may simply be run again."""
 
     kind = ErrorKind.CONFLICT
+
+
+class ConnectionLost(DatabaseUnavailable):
+    """The connection broke while a command used it (a server or pooler restart, a failover,
+    ``pg_terminate_backend``): its open transaction was rolled back by the server."""
+
+
+class LockTimeout(ShopError):
+    """A lock stayed busy for longer than ``lock_timeout``: another session holds it."""
+
+    kind = ErrorKind.CONFLICT
+
+
+class StatementTimeout(DatabaseUnavailable):
+    """A statement ran for longer than ``statement_timeout`` and the server cancelled it."""

@@ -36,9 +36,14 @@ class CliContext:
 
     @cached_property
     def shop(self) -> Shop:
+        import click
+
         from shopctl.bootstrap import Shop
 
-        return Shop(self.settings, warn=self.output.warning)
+        # What a DBA sees in pg_stat_activity: "shopctl products import"
+        current = click.get_current_context(silent=True)
+        name = current.command_path if current is not None else "shopctl"
+        return Shop(self.settings, warn=self.output.warning, application_name=name)
 
     @cached_property
     def authenticated(self) -> Authenticated | None:

@@ -26,7 +26,13 @@ DEFAULTS: dict[str, str | None] = {
     "access_token_ttl": "15m",
     "refresh_token_ttl": "30d",
     "jwt_secret": None,
+    "database_pooler": "none",
+    "statement_timeout": None,
+    "lock_timeout": None,
 }
+POOLERS = ("none", "transaction")
+TIMEOUT_PATTERN = re.compile(r"(\d+)\s*(ms|[smh]?)")
+TIMEOUT_UNITS_MS = {"ms": 1, "": 1000, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 
 def parse_duration(text: str, *, name: str = "duration") -> timedelta:
@@ -37,6 +43,23 @@ def parse_duration(text: str, *, name: str = "duration") -> timedelta:
             f"{name} {text!r} is not a duration: use whole seconds or a number with s, m, h or d"
         )
     return timedelta(seconds=int(match.group(1)) * DURATION_UNITS[match.group(2)])
+
+
+def parse_timeout(text: str | None, *, name: str) -> int | None:
+    """A server-side timeout in milliseconds: ``500ms``, ``30``/``30s``, ``2m``, ``1h``; None
+    (the server's own setting) when unset; ``0`` or ``off`` switches it off for shopctl."""
+    if text is None or not str(text).strip():
+        return None
+    value = str(text).strip().lower()
+    if value == "off":
+        return 0
+    match = TIMEOUT_PATTERN.fullmatch(value)
+    if not match:
+        raise InvalidInput(
+            f"{name} {text!r} is not a timeout: use whole seconds or a number with ms, s, m or h"
+            " (0 or off: none)"
+        )
+    return int(match.group(1)) * TIMEOUT_UNITS_MS[match.group(2)]
 
 
 def resolve_config_dir(flag: str | None, environ: Mapping[str, str]) -> Path:
@@ -76,6 +99,9 @@ class Settings:
     access_token_ttl: timedelta
     refresh_token_ttl: timedelta
     jwt_secret: str | None
+    database_pooler: str = "none"
+    statement_timeout_ms: int | None = None
+    lock_timeout_ms: int | None = None
 
     @property
     def config_file(self) -> Path:
@@ -132,6 +158,13 @@ def load_settings(
     def duration(key: str) -> timedelta:
         return parse_duration(value(key) or "", name=key)
 
+    pooler = (value("database_pooler") or "none").strip().lower()
+    if pooler not in POOLERS:
+        raise InvalidInput(
+            f"database_pooler {pooler!r} must be one of: {', '.join(POOLERS)}"
+            " (transaction: behind PgBouncer in transaction pooling mode)"
+        )
+
     return Settings(
         profile=name,
         config_dir=directory,
@@ -142,4 +175,7 @@ def load_settings(
         access_token_ttl=duration("access_token_ttl"),
         refresh_token_ttl=duration("refresh_token_ttl"),
         jwt_secret=value("jwt_secret"),
+        database_pooler=pooler,
+        statement_timeout_ms=parse_timeout(value("statement_timeout"), name="statement_timeout"),
+        lock_timeout_ms=parse_timeout(value("lock_timeout"), name="lock_timeout"),
     )

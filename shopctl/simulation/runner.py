@@ -143,7 +143,7 @@ class Simulation:
         self,
         settings: Settings,
         *,
-        shop_factory: Callable[[], Shop] | None = None,
+        shop_factory: Callable[[str], Shop] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         progress_interval: float = 0.25,
     ) -> None:
@@ -152,10 +152,11 @@ class Simulation:
         self._on_progress = on_progress
         self._interval = progress_interval
 
-    def _new_shop(self) -> Shop:
+    def _new_shop(self, name: str) -> Shop:
+        """A Shop whose connections name their part (``shopctl simulate worker 3``)."""
         from shopctl.bootstrap import Shop
 
-        return Shop(self._settings)
+        return Shop(self._settings, application_name=name)
 
     def __call__(
         self, principal: Principal | None, options: SimulationOptions, *, run_id: str | None = None
@@ -164,7 +165,7 @@ class Simulation:
 
         require_user(principal)
         run_id = run_id or secrets.token_hex(4)
-        admin_shop = self._shop_factory()
+        admin_shop = self._shop_factory("shopctl simulate")
         try:
             with admin_shop.read_uow() as uow:
                 authorize(uow.accounts, principal, admin=True)
@@ -180,7 +181,7 @@ class Simulation:
             for index in range(options.concurrency):
                 workers.append(
                     Worker(
-                        self._shop_factory(),
+                        self._shop_factory(f"shopctl simulate worker {index + 1}"),
                         shoppers[index :: options.concurrency],
                         products,
                         data.prefix,

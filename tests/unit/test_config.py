@@ -4,7 +4,12 @@ from pathlib import Path
 import pytest
 
 from shopctl.domain.errors import InvalidInput
-from shopctl.infrastructure.config import ensure_private_dir, load_settings, parse_duration
+from shopctl.infrastructure.config import (
+    ensure_private_dir,
+    load_settings,
+    parse_duration,
+    parse_timeout,
+)
 
 
 @pytest.mark.parametrize(
@@ -85,3 +90,46 @@ def test_private_dir_is_0700(tmp_path: Path) -> None:
     target.chmod(0o755)
     ensure_private_dir(target)
     assert target.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    ("text", "milliseconds"),
+    [
+        ("500ms", 500),
+        ("30", 30_000),
+        ("30s", 30_000),
+        ("2m", 120_000),
+        ("1h", 3_600_000),
+        ("0", 0),
+        ("off", 0),
+        (" 5S ", 5000),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parses_timeouts(text: str | None, milliseconds: int | None) -> None:
+    assert parse_timeout(text, name="lock_timeout") == milliseconds
+
+
+@pytest.mark.parametrize("text", ["-1s", "1.5s", "2d", "soon", "ms"])
+def test_rejects_bad_timeouts(text: str) -> None:
+    with pytest.raises(InvalidInput, match="lock_timeout .* is not a timeout"):
+        parse_timeout(text, name="lock_timeout")
+
+
+def test_connection_settings_come_from_every_source(tmp_path: Path) -> None:
+    defaults = load_settings(config_dir=str(tmp_path), environ={})
+    assert defaults.database_pooler == "none"
+    assert defaults.statement_timeout_ms is None and defaults.lock_timeout_ms is None
+    (tmp_path / "config.toml").write_text(
+        "[profiles.default]\ndatabase_pooler = 'transaction'\nlock_timeout = '2s'\n"
+    )
+    from_file = load_settings(config_dir=str(tmp_path), environ={})
+    assert from_file.database_pooler == "transaction" and from_file.lock_timeout_ms == 2000
+    from_env = load_settings(
+        config_dir=str(tmp_path),
+        environ={"SHOPCTL_DATABASE_POOLER": "None", "SHOPCTL_STATEMENT_TIMEOUT": "1m"},
+    )
+    assert from_env.database_pooler == "none" and from_env.statement_timeout_ms == 60_000
+    with pytest.raises(InvalidInput, match="database_pooler 'session' must be one of"):
+        load_settings(config_dir=str(tmp_path), environ={"SHOPCTL_DATABASE_POOLER": "session"})

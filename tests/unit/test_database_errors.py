@@ -6,7 +6,13 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from shopctl.application.errors import DatabaseUnavailable, TransientConflict
+from shopctl.application.errors import (
+    ConnectionLost,
+    DatabaseUnavailable,
+    LockTimeout,
+    StatementTimeout,
+    TransientConflict,
+)
 from shopctl.domain.errors import Hint
 from shopctl.infrastructure.db.errors import DatabaseMissing, classify, translate
 
@@ -28,7 +34,10 @@ URL = "postgresql://shop:secret@db.internal/shop"
         (errors.ConnectionException, "lost"),
         (errors.UniqueViolation, "other"),
         (errors.UndefinedTable, "other"),
-        (errors.QueryCanceled, "other"),
+        (errors.QueryCanceled, "statement_timeout"),
+        (errors.LockNotAvailable, "lock_timeout"),
+        (errors.InvalidSqlStatementName, "pooled"),
+        (errors.InsufficientPrivilege, "other"),
     ],
 )
 def test_every_class_by_its_sqlstate(error: type[psycopg.Error], kind: str) -> None:
@@ -61,7 +70,8 @@ def test_what_the_user_is_told() -> None:
     assert refused.hint is Hint.CHECK_DATABASE_URL
     assert "secret" not in refused.message and "***" in refused.message
     lost = translate(URL, errors.AdminShutdown("terminating connection"))
-    assert isinstance(lost, DatabaseUnavailable) and lost.hint is Hint.CHECK_DATABASE_URL
+    assert isinstance(lost, ConnectionLost) and "rolled back" in lost.message
+    assert "secret" not in lost.message and lost.hint is Hint.RUN_AGAIN
     assert translate(URL, errors.UndefinedTable("no such table")) is None  # a bug: exit 1
     assert translate(URL, ValueError("not a driver error")) is None
 
@@ -73,3 +83,15 @@ def test_a_read_only_server_refuses_writes_in_words_of_its_own() -> None:
     assert isinstance(told, DatabaseUnavailable) and "read-only (a standby?)" in told.message
     # a write inside a unit of work that meant to read only is a bug, not the server's state
     assert translate(URL, refused, writing=False) is None
+
+
+def test_timeouts_and_a_pooler_are_named_with_the_setting_that_decides() -> None:
+    busy = translate(URL, errors.LockNotAvailable("canceling statement due to lock timeout"))
+    assert isinstance(busy, LockTimeout) and busy.kind.value == "conflict"
+    assert "lock_timeout" in busy.message and "nothing was written" in busy.message
+    assert isinstance(busy.hint, str) and "pg_stat_activity" in busy.hint
+    slow = translate(URL, errors.QueryCanceled("canceling statement due to statement timeout"))
+    assert isinstance(slow, StatementTimeout) and "statement_timeout" in slow.message
+    pooled = translate(URL, errors.InvalidSqlStatementName('prepared statement "_pg3_0"'))
+    assert isinstance(pooled, DatabaseUnavailable) and not isinstance(pooled, ConnectionLost)
+    assert isinstance(pooled.hint, str) and "database_pooler = transaction" in pooled.hint

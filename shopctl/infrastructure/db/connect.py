@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,21 +29,63 @@ if TYPE_CHECKING:
     from psycopg import Connection
 
 
+POOLERS = ("none", "transaction")
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Where and how to connect. The one place for connection parameters."""
+    """Where and how to connect. The one place for connection parameters.
+
+    ``pooler="transaction"``: a transaction pooler (PgBouncer in transaction mode) stands in
+    front, and each transaction may run on another server session. Nothing then relies on
+    session state: no server-side prepared statements, and the timeouts are set per
+    transaction (``SET LOCAL``) instead of as connection options, which PgBouncer refuses.
+    TLS and every other libpq parameter come from the URL (``?sslmode=require&...``).
+    """
 
     url: str
     application_name: str = "shopctl"
     connect_timeout: int = 10
+    pooler: str = "none"
+    statement_timeout_ms: int | None = None  # None: the server's own setting
+    lock_timeout_ms: int | None = None
+
+    @property
+    def transaction_pooling(self) -> bool:
+        return self.pooler == "transaction"
+
+    def _timeouts(self) -> dict[str, int]:
+        timeouts = {
+            "statement_timeout": self.statement_timeout_ms,
+            "lock_timeout": self.lock_timeout_ms,
+        }
+        return {name: value for name, value in timeouts.items() if value is not None}
+
+    @property
+    def transaction_setup(self) -> str | None:
+        """What each transaction runs first behind a transaction pooler (None: nothing)."""
+        if not self.transaction_pooling or not self._timeouts():
+            return None
+        settings = ", ".join(
+            f"set_config('{name}', '{value}ms', true)" for name, value in self._timeouts().items()
+        )
+        return f"SELECT {settings}"
 
     def parameters(self) -> dict[str, Any]:
         """The connection parameters of every connection shopctl opens."""
-        return {
-            "conninfo": libpq_url(self.url),
+        conninfo = libpq_url(self.url)
+        parameters: dict[str, Any] = {
+            "conninfo": conninfo,
             "connect_timeout": self.connect_timeout,
             "application_name": self.application_name,
         }
+        if self._timeouts() and not self.transaction_pooling:
+            from psycopg.conninfo import conninfo_to_dict
+
+            given = str(conninfo_to_dict(conninfo).get("options") or "")
+            ours = " ".join(f"-c {name}={value}ms" for name, value in self._timeouts().items())
+            parameters["options"] = f"{given} {ours}".strip()
+        return parameters
 
     def connect(self, *, autocommit: bool = True, **overrides: Any) -> Connection[Any]:
         """A new connection; exit code 8 (``DatabaseUnavailable``) when it cannot be had."""
@@ -58,6 +100,8 @@ class ConnectionSettings:
             "row_factory": namedtuple_row,
             **overrides,
         }
+        if self.transaction_pooling:  # a prepared statement lives on one server session
+            parameters["prepare_threshold"] = None
         try:
             return psycopg.Connection.connect(**parameters)
         except psycopg.OperationalError as error:
@@ -66,8 +110,7 @@ class ConnectionSettings:
     def for_database(self, name: str) -> ConnectionSettings:
         """The same server and credentials, another database (``db upgrade`` creates one)."""
         parts = urlsplit(libpq_url(self.url))
-        url = urlunsplit(parts._replace(path="/" + name))
-        return ConnectionSettings(url, self.application_name, self.connect_timeout)
+        return replace(self, url=urlunsplit(parts._replace(path="/" + name)))
 
 
 class Sql:
@@ -158,6 +201,16 @@ class Database:
         return Sql(self.connection())
 
     @contextmanager
+    def reading(self, *, read_only: bool = True) -> Iterator[Sql]:
+        """For the read side's one-statement reads: autocommit, unless the timeouts must be
+        set per transaction (behind a transaction pooler), then a transaction of its own."""
+        if self.settings.transaction_setup is None:
+            yield self.sql()
+            return
+        with self.transaction(read_only=read_only) as sql:
+            yield sql
+
+    @contextmanager
     def transaction(self, *, read_only: bool = False, snapshot: bool = False) -> Iterator[Sql]:
         """One transaction, committed when the block ends without an error. ``snapshot``:
         every statement sees the same snapshot (REPEATABLE READ)."""
@@ -167,7 +220,7 @@ class Database:
 
         with translated(self.url, writing=not read_only):
             connection = self.connection()
-            begin_unit(connection, read_only=read_only)
+            begin_unit(connection, read_only=read_only, setup=self.settings.transaction_setup)
             if snapshot:
                 connection.isolation_level = IsolationLevel.REPEATABLE_READ
             try:
@@ -184,14 +237,21 @@ class Database:
         self._local = threading.local()
 
 
-def begin_unit(connection: Connection[Any], *, read_only: bool) -> None:
+def begin_unit(connection: Connection[Any], *, read_only: bool, setup: str | None = None) -> None:
     """Start a unit of work's transaction (lazily: psycopg sends BEGIN with its first
-    statement). Units of work of one thread never nest."""
+    statement; ``setup``, the settings of this transaction, is that first statement). Units
+    of work of one thread never nest."""
     from psycopg.pq import TransactionStatus
 
     assert connection.info.transaction_status == TransactionStatus.IDLE, "a transaction is open"
     connection.autocommit = False
     connection.read_only = True if read_only else None
+    if setup is not None:
+        try:
+            connection.execute(setup)
+        except BaseException:
+            end_unit(connection)
+            raise
 
 
 def end_unit(connection: Connection[Any]) -> None:

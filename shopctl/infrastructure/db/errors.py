@@ -9,11 +9,18 @@ maintenance database with the same credentials and looks the database up in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from shopctl.application.errors import DatabaseUnavailable, TransientConflict
+from shopctl.application.errors import (
+    ConnectionLost,
+    DatabaseUnavailable,
+    LockTimeout,
+    StatementTimeout,
+    TransientConflict,
+)
 from shopctl.domain.errors import Hint, ShopError
 from shopctl.infrastructure.db.urls import database_name, mask_url
 
@@ -35,6 +42,10 @@ CONNECTION_EXCEPTION_CLASS = "08"
 
 TRANSIENT_STATES = {SERIALIZATION_FAILURE, DEADLOCK_DETECTED}
 READ_ONLY_SQL_TRANSACTION = "25006"  # a hot standby, or default_transaction_read_only
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
+QUERY_CANCELED = "57014"  # statement_timeout (Ctrl-C is a KeyboardInterrupt before this)
+INVALID_SQL_STATEMENT_NAME = "26000"  # "prepared statement ... does not exist"
+_RELATION = re.compile(r'relation "([^"]+)"')
 DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = %s"
 
 
@@ -61,11 +72,18 @@ def missing_database(url: str) -> DatabaseMissing:
 
 def classify(error: psycopg.Error) -> str:
     """What ``error`` is, by its SQLSTATE: transient, lost (the connection is gone), refused
-    (authentication), missing (no such database), read_only (the server takes no writes), or
-    other."""
+    (authentication), missing (no such database), read_only (the server takes no writes),
+    lock_timeout, statement_timeout, pooled (a prepared statement vanished: a transaction
+    pooler in front), or other."""
     state = error.sqlstate or ""
     if state in TRANSIENT_STATES:
         return "transient"
+    if state == LOCK_NOT_AVAILABLE:
+        return "lock_timeout"
+    if state == QUERY_CANCELED:
+        return "statement_timeout"
+    if state == INVALID_SQL_STATEMENT_NAME:
+        return "pooled"
     if state == READ_ONLY_SQL_TRANSACTION:
         return "read_only"
     if state == INVALID_CATALOG_NAME:
@@ -102,9 +120,40 @@ def translate(url: str, error: BaseException, *, writing: bool = True) -> ShopEr
         return TransientConflict("the database refused a concurrent change; retry")
     if kind == "missing":
         return missing_database(url)
-    if kind in ("lost", "refused"):
+    if kind == "refused":
         return unreachable(url, first_line(error))
+    if kind == "lost":
+        return ConnectionLost(
+            f"lost the connection to the database at {mask_url(url)} ({first_line(error)}):"
+            " its open transaction was rolled back",
+            hint=Hint.RUN_AGAIN,
+        )
+    if kind == "lock_timeout":
+        return LockTimeout(
+            f"{_busy(error)} stayed locked by another session for longer than lock_timeout:"
+            " nothing was written",
+            hint="pg_stat_activity shows who holds it (application_name names shopctl's"
+            " commands); run again when it is free",
+        )
+    if kind == "statement_timeout":
+        return StatementTimeout(
+            "the database cancelled a statement that ran longer than statement_timeout:"
+            " nothing was written",
+            hint="raise statement_timeout (SHOPCTL_STATEMENT_TIMEOUT), or 0 for none",
+        )
+    if kind == "pooled":
+        return DatabaseUnavailable(
+            f"a prepared statement vanished at {mask_url(url)}: a transaction pooler"
+            " (PgBouncer in transaction mode) is in front",
+            hint="set database_pooler = transaction (SHOPCTL_DATABASE_POOLER=transaction)",
+        )
     return None
+
+
+def _busy(error: psycopg.Error) -> str:
+    """What the statement waited for, as the server's context names it."""
+    found = _RELATION.search(error.diag.context or "")
+    return f"a row of {found.group(1)}" if found else "a row or table this command needs"
 
 
 @contextmanager
@@ -124,7 +173,7 @@ def translated(url: str, *, writing: bool = True) -> Iterator[None]:
 def connect_failure(settings: ConnectionSettings, error: psycopg.OperationalError) -> ShopError:
     """Why a connection could not be opened. With a SQLSTATE (some drivers and poolers send
     one), by it; without, the server is asked whether the database exists."""
-    if error.sqlstate:
+    if error.sqlstate and classify(error) != "lost":  # not lost: it was never had
         translated_error = translate(settings.url, error)
         if translated_error is not None:
             return translated_error

@@ -32,6 +32,15 @@ if TYPE_CHECKING:
 # in a later batch is still caught. It is only read for the few SKUs that the import's Bloom
 # filter (`_SeenSkus`) may have seen before: by a scan, until it is large enough for an index
 # to cost less than scanning it again and again (SEEN_INDEX_AFTER).
+#
+# Behind a transaction pooler no temporary table may outlive its transaction: the staging
+# table is made anew in each (ON COMMIT DROP), and the SKUs seen so far are kept on this side
+# (`_SeenLines`, about a hundred bytes per distinct SKU).
+CREATE_POOLED_IMPORT_TABLE = """
+CREATE TEMPORARY TABLE import_rows (
+    line integer NOT NULL, sku text NOT NULL, name text, price numeric(12, 2),
+    description text, stock integer, active boolean) ON COMMIT DROP
+"""
 CREATE_IMPORT_TABLES = """
 CREATE TEMPORARY TABLE IF NOT EXISTS import_seen (sku text NOT NULL, line integer NOT NULL);
 CREATE TEMPORARY TABLE IF NOT EXISTS import_rows (
@@ -166,6 +175,22 @@ class _SeenSkus:
         return maybe
 
 
+class _SeenLines:
+    """Every SKU of an import's earlier batches with its first line, on this side (behind a
+    transaction pooler, where ``import_seen`` cannot outlive a transaction)."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, int] = {}
+
+    def check_and_add(self, rows: Sequence[CatalogRow]) -> dict[str, int]:
+        """The first line of each SKU among ``rows`` seen in an earlier batch; then adds them."""
+        lines = self._lines
+        earlier = {r.sku: lines[r.sku] for r in rows if r.sku in lines}
+        for r in rows:
+            lines.setdefault(r.sku, r.line)
+        return earlier
+
+
 def _count(cursor: Any) -> int:
     row = cursor.fetchone()
     assert row is not None
@@ -175,18 +200,21 @@ def _count(cursor: Any) -> int:
 @dataclass(frozen=True, slots=True)
 class CopyBatch:
     """A batch prepared for ``stage``: its rows as the data of ``COPY_ROWS``, and the SKUs
-    that may have been in an earlier batch."""
+    that may have been in an earlier batch (or, kept on this side, the first line of those
+    that were: ``earlier``)."""
 
     rows: int
     copy_data: str
     maybe_seen: list[str]
+    earlier: dict[str, int] | None = None
 
 
 class PostgresCatalogImport(CatalogImport[CopyBatch]):
     """One import's bulk upsert on a psycopg connection, inside its current transaction."""
 
-    def __init__(self, connection: Connection[Any]) -> None:
+    def __init__(self, connection: Connection[Any], *, transaction_pooling: bool = False) -> None:
         self._driver = connection
+        self._seen_lines = _SeenLines() if transaction_pooling else None
         self._import_tables_ready = False
         self._staged = (0, 0)  # (rows, stored products among them) still staged
         self._seen_skus: _SeenSkus | None = None  # made by the first prepare_import
@@ -202,12 +230,22 @@ class PostgresCatalogImport(CatalogImport[CopyBatch]):
             f"{null if r.active is None else 't' if r.active else 'f'}\n"
             for r in rows
         ]
+        if self._seen_lines is not None:
+            return CopyBatch(len(rows), "".join(lines), [], self._seen_lines.check_and_add(rows))
         if self._seen_skus is None:
             self._seen_skus = _SeenSkus()
         maybe_seen = self._seen_skus.check_and_add(r.sku for r in rows)
         return CopyBatch(len(rows), "".join(lines), maybe_seen)
 
+    def transaction_ended(self) -> None:
+        """The transaction committed: behind a transaction pooler its staging table is gone."""
+        if self._seen_lines is not None:
+            self._import_tables_ready = False
+            self._rows_staged = False
+
     def stage(self, batch: CopyBatch) -> dict[str, ImportMatch]:
+        if batch.earlier is not None:
+            return self._stage(batch, batch.earlier)
         if not self._import_tables_ready:
             self._driver.execute(CREATE_IMPORT_TABLES)
             self._import_tables_ready = True
@@ -231,13 +269,31 @@ class PostgresCatalogImport(CatalogImport[CopyBatch]):
             cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {DROP_UNCHANGED}; {LOCK_STORED}")
             cursor.nextset()
             cursor.nextset()
-            unchanged: dict[str, int] = dict(
-                cursor.fetchall()
-            )  # stored, left as they are: no longer staged
+            return self._matches(batch, earlier, cursor)
+
+    def _stage(self, batch: CopyBatch, earlier: dict[str, int]) -> dict[str, ImportMatch]:
+        """``stage`` behind a transaction pooler: the staging table of this transaction, and
+        the earlier lines as this side knows them."""
+        with self._driver.cursor(row_factory=tuple_row) as cursor:
+            if not self._import_tables_ready:
+                cursor.execute(CREATE_POOLED_IMPORT_TABLE)
+                self._import_tables_ready = True
+            elif self._rows_staged:
+                cursor.execute(CLEAR_STAGED)
+            self._rows_staged = True
+            with cursor.copy(COPY_ROWS) as copy:
+                copy.write(batch.copy_data)
+            cursor.execute(f"{PROBE_CATALOG}; {DROP_UNCHANGED}; {LOCK_STORED}")
             cursor.nextset()
-            locked: dict[str, int] = dict(
-                cursor.fetchall()
-            )  # stored and changed: staged and locked
+            return self._matches(batch, earlier, cursor)
+
+    def _matches(
+        self, batch: CopyBatch, earlier: dict[str, int], cursor: Any
+    ) -> dict[str, ImportMatch]:
+        """From the results of DROP_UNCHANGED and LOCK_STORED, in turn on ``cursor``."""
+        unchanged: dict[str, int] = dict(cursor.fetchall())  # stored, left as they are
+        cursor.nextset()
+        locked: dict[str, int] = dict(cursor.fetchall())  # stored and changed: staged, locked
         self._staged = (batch.rows - len(unchanged), len(locked))
         reserved = unchanged | locked
         matches = {}
@@ -300,8 +356,11 @@ class PostgresImportUnitOfWork(ImportUnitOfWork):
         from shopctl.infrastructure.db.users import PostgresAccounts
 
         self._connection = self._database.connection()
-        begin_unit(self._connection, read_only=False)
-        self.products = PostgresCatalogImport(self._connection)
+        settings = self._database.settings
+        begin_unit(self._connection, read_only=False, setup=settings.transaction_setup)
+        self.products = PostgresCatalogImport(
+            self._connection, transaction_pooling=settings.transaction_pooling
+        )
         self.accounts = PostgresAccounts(Sql(self._connection))
         return self
 
@@ -332,7 +391,11 @@ class PostgresImportUnitOfWork(ImportUnitOfWork):
 
     def commit(self) -> None:
         self._connection.commit()
+        self.products.transaction_ended()
         self._committed_rows = self.products.rows_written
+        setup = self._database.settings.transaction_setup
+        if setup is not None:  # the next transaction's settings
+            self._connection.execute(setup)
 
     def _analyze(self) -> None:
         """Fresh planner statistics for the catalog after a bulk change, when the stored ones

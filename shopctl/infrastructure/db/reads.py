@@ -29,17 +29,17 @@ class PostgresReader(ProductCatalog):
     # -- ProductCatalog ---------------------------------------------------------------------
 
     def get_by_sku(self, sku: str) -> Product | None:
-        with translated(self._database.url):
-            row = self._database.sql().first(PRODUCT_BY_SKU, {"sku": sku})
+        with translated(self._database.url, writing=False), self._database.reading() as sql:
+            row = sql.first(PRODUCT_BY_SKU, {"sku": sku})
         return None if row is None else product_from_row(row)
 
     def list(self, query: ProductQuery) -> list[Product]:
         statement, parameters = list_products_parameters(query)
-        with translated(self._database.url):
-            rows = self._database.sql().rows(statement, parameters)
+        with translated(self._database.url, writing=False), self._database.reading() as sql:
+            rows = sql.rows(statement, parameters)
         return [product_from_row(row) for row in rows]
 
     def signing_key(self) -> bytes:
         """The JWT signing key kept in the database (made anew if it was removed)."""
-        with translated(self._database.url):
-            return signing_key(self._database.sql())
+        with translated(self._database.url), self._database.reading(read_only=False) as sql:
+            return signing_key(sql)  # made anew (written) if it was removed

@@ -40,8 +40,15 @@ class PostgresUnitOfWork(UnitOfWork):
         self._read_only = read_only
 
     def __enter__(self) -> Self:
+        from shopctl.infrastructure.db.errors import translated
+
         self.connection = self._database.connection()
-        begin_unit(self.connection, read_only=self._read_only)
+        with translated(self._database.url):
+            begin_unit(
+                self.connection,
+                read_only=self._read_only,
+                setup=self._database.settings.transaction_setup,
+            )
         self.sql = Sql(self.connection)
         return self
 
