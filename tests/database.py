@@ -179,3 +179,112 @@ def empty_db_url() -> Iterator[str]:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+# -- PgBouncer in transaction pooling mode ---------------------------------------------------
+
+
+def pgbouncer_program() -> str | None:
+    """Debian's pgbouncer (in /usr/sbin, which a user's PATH may lack), or None."""
+    import shutil
+
+    return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/local/sbin")
+
+
+class PgBouncer:
+    """A real PgBouncer on loopback in front of the test server, in transaction pooling mode
+    (every transaction may run on another server session). ``restart()`` stops it the way an
+    operator's restart does (its clients' connections break) and starts it on the same port."""
+
+    def __init__(self, program: str, directory: Path) -> None:
+        import socket
+
+        self.program = program
+        self.directory = directory
+        with socket.socket() as probe:  # a free port on loopback
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        host = SERVER["host"]
+        server = f"host={host} port={SERVER['port']} user={SERVER['user']}"
+        if SERVER["password"]:
+            server += f" password={SERVER['password']}"
+        lines = [
+            "[databases]",
+            f"* = {server}",
+            "[pgbouncer]",
+            "listen_addr = 127.0.0.1",
+            f"listen_port = {self.port}",
+            "unix_socket_dir =",
+            "auth_type = any",
+            "pool_mode = transaction",
+            "max_client_conn = 500",
+            "default_pool_size = 20",
+            "server_reset_query =",
+            "ignore_startup_parameters = extra_float_digits",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user = nobody")  # it refuses to run as root
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o755)
+        self.config = directory / "pgbouncer.ini"
+        self.config.write_text("\n".join(lines) + "\n")
+        self.config.chmod(0o644)
+        self.log = directory / "pgbouncer.log"
+        self.process: Any = None
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql://{quote(SERVER['user'])}@127.0.0.1:{self.port}/{dbname}"
+
+    def start(self, *, timeout: float = 30) -> None:
+        import subprocess
+        import time
+
+        import psycopg
+
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [self.program, str(self.config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
+            )
+        deadline = time.monotonic() + timeout
+        while True:  # until it answers through to the server, or it has died
+            assert self.process.poll() is None, f"pgbouncer exited: {self.log.read_text()[-2000:]}"
+            try:
+                with psycopg.connect(self.url("postgres"), connect_timeout=2) as connection:
+                    connection.execute("SELECT 1")
+                return
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline, f"pgbouncer did not answer within {timeout} s"
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: a fast exit, its connections close
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the test server, one per test process. It is
+    skipped, saying why, only where pgbouncer is not installed (``make test`` installs it
+    with apt-get where it can); under CI it must be there."""
+    program = pgbouncer_program()
+    if program is None:
+        message = "pgbouncer is not installed (apt-get install pgbouncer): no pooler tests"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    bouncer = PgBouncer(program, tmp_path_factory.mktemp("pgbouncer"))
+    bouncer.start()
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture
+def pooled_db_url(pgbouncer: PgBouncer, db_url: str) -> str:
+    """The test's database through PgBouncer in transaction mode."""
+    return pgbouncer.url(urlsplit(db_url).path.lstrip("/"))

@@ -236,7 +236,7 @@ def test_killing_an_abort_mode_import_leaves_the_catalog_as_it_was(
     engine = inspection_engine(db_url)
     written = text(
         "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE a.application_name = 'shopctl' AND a.datname = current_database() "
+        "WHERE a.application_name = 'shopctl products import' AND a.datname = current_database() "
         "AND l.relation = 'products'::regclass AND l.mode = 'RowExclusiveLock'"
     )
     deadline = time.monotonic() + 60
@@ -250,7 +250,7 @@ def test_killing_an_abort_mode_import_leaves_the_catalog_as_it_was(
     process.wait()
     process.stdin.close()
     idle = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'shopctl' "
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'shopctl products import' "
         "AND datname = current_database() AND pid <> pg_backend_pid()"
     )
     with engine.connect() as connection:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from shopctl.application.errors import DatabaseUnavailable
+from shopctl.application.errors import ConnectionLost, DatabaseUnavailable
 from shopctl.domain.errors import Hint
 from shopctl.infrastructure.db.connect import ConnectionSettings, Database
 from shopctl.infrastructure.db.errors import DatabaseMissing
@@ -81,7 +81,7 @@ def test_a_terminated_backend_ends_the_unit_of_work_and_the_next_one_reconnects(
     assert terminated == 1
     thread.join(30)
     [error] = outcome
-    assert isinstance(error, DatabaseUnavailable) and "cannot reach" in error.message
+    assert isinstance(error, ConnectionLost) and "rolled back" in error.message
     with PostgresUnitOfWork(database) as uow:  # this thread's connection was replaced
         assert uow.products.get_by_sku("KEPT-1") is None
 

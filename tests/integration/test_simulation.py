@@ -172,7 +172,7 @@ def test_each_worker_has_its_own_connection(db_url: str, tmp_path: Path, engine:
             count(
                 engine,
                 "SELECT count(DISTINCT pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND application_name = 'shopctl' "
+                "WHERE datname = current_database() AND application_name LIKE 'shopctl simulate%' "
                 "AND pid <> pg_backend_pid()",
             )
         )

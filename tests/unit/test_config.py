@@ -113,7 +113,7 @@ def test_parses_timeouts(text: str | None, milliseconds: int | None) -> None:
 
 @pytest.mark.parametrize("text", ["-1s", "1.5s", "2d", "soon", "ms"])
 def test_rejects_bad_timeouts(text: str) -> None:
-    with pytest.raises(InvalidInput, match="lock_timeout .* is not a timeout"):
+    with pytest.raises(InvalidInput, match=r"lock_timeout .* is not a timeout"):
         parse_timeout(text, name="lock_timeout")
 
 

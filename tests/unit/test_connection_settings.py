@@ -43,7 +43,10 @@ def test_another_database_keeps_every_setting() -> None:
         URL, application_name="shopctl db upgrade", pooler="transaction", lock_timeout_ms=5
     )
     other = settings.for_database("postgres")
-    assert other.url == "postgresql://shop@db.internal/postgres?sslmode=require&sslrootcert=/etc/ca.pem"
+    assert (
+        other.url
+        == "postgresql://shop@db.internal/postgres?sslmode=require&sslrootcert=/etc/ca.pem"
+    )
     assert (other.application_name, other.pooler, other.lock_timeout_ms) == (
         "shopctl db upgrade",
         "transaction",
