@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -33,18 +33,26 @@ def rows(*items: Mapping[str, object]) -> list[SourceRow]:
     return [SourceRow(line, fields) for line, fields in enumerate(items, start=2)]
 
 
-@pytest.fixture
-def run_import(engine: Any) -> Callable[..., Any]:
-    """The import on its unit of work, as the CLI runs it."""
+@pytest.fixture(params=["direct", "pgbouncer"])
+def run_import(request: pytest.FixtureRequest, engine: Any) -> Iterator[Callable[..., Any]]:
+    """The import on its unit of work, as the CLI runs it: straight to the server, and through
+    PgBouncer in transaction mode with ``database_pooler = transaction`` (every transaction
+    may then run on another server session)."""
+    database = database_of(engine)
+    if request.param == "pgbouncer":
+        pooled = ConnectionSettings(request.getfixturevalue("pooled_db_url"), pooler="transaction")
+        database = Database(pooled)
 
     def unit_of_work() -> ImportUnitOfWork:
-        return PostgresImportUnitOfWork(database_of(engine))
+        return PostgresImportUnitOfWork(database)
 
     def run(items: list[SourceRow], batch_size: int = 1000, **options: Any) -> Any:
         use_case = ImportCatalog(unit_of_work, batch_size=batch_size)
         return use_case(ADMIN, items, **options)
 
-    return run
+    yield run
+    if database is not database_of(engine):
+        database.close()
 
 
 def catalog(engine: Any) -> dict[str, tuple[Any, ...]]:

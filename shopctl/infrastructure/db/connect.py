@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from psycopg import Connection
 
 
-POOLERS = ("none", "transaction")
-
-
 @dataclass(frozen=True)
 class ConnectionSettings:
     """Where and how to connect. The one place for connection parameters.

@@ -244,18 +244,22 @@ class PostgresCatalogImport(CatalogImport[CopyBatch]):
             self._rows_staged = False
 
     def stage(self, batch: CopyBatch) -> dict[str, ImportMatch]:
-        if batch.earlier is not None:
-            return self._stage(batch, batch.earlier)
-        if not self._import_tables_ready:
-            self._driver.execute(CREATE_IMPORT_TABLES)
-            self._import_tables_ready = True
-            self._seen_rows = 0
+        # ``earlier`` comes with the batch behind a transaction pooler (see prepare)
+        pooled = batch.earlier is not None
         with self._driver.cursor(row_factory=tuple_row) as cursor:
-            if self._rows_staged:  # the previous batch was not applied (see apply_import)
+            if not self._import_tables_ready:
+                cursor.execute(CREATE_POOLED_IMPORT_TABLE if pooled else CREATE_IMPORT_TABLES)
+                self._import_tables_ready = True
+                self._seen_rows = 0
+            elif self._rows_staged:  # the previous batch was not applied (see apply_import)
                 cursor.execute(CLEAR_STAGED)
             self._rows_staged = True
             with cursor.copy(COPY_ROWS) as copy:
                 copy.write(batch.copy_data)
+            if batch.earlier is not None:
+                cursor.execute(f"{PROBE_CATALOG}; {DROP_UNCHANGED}; {LOCK_STORED}")
+                cursor.nextset()
+                return self._matches(batch, batch.earlier, cursor)
             earlier: dict[str, int] = {}
             if batch.maybe_seen:
                 if self._seen_rows is not None and self._seen_rows > SEEN_INDEX_AFTER:
@@ -268,22 +272,6 @@ class PostgresCatalogImport(CatalogImport[CopyBatch]):
             # the unchanged rows leave: a later batch repeating one is still a duplicate.
             cursor.execute(f"{PROBE_CATALOG}; {REMEMBER_SKUS}; {DROP_UNCHANGED}; {LOCK_STORED}")
             cursor.nextset()
-            cursor.nextset()
-            return self._matches(batch, earlier, cursor)
-
-    def _stage(self, batch: CopyBatch, earlier: dict[str, int]) -> dict[str, ImportMatch]:
-        """``stage`` behind a transaction pooler: the staging table of this transaction, and
-        the earlier lines as this side knows them."""
-        with self._driver.cursor(row_factory=tuple_row) as cursor:
-            if not self._import_tables_ready:
-                cursor.execute(CREATE_POOLED_IMPORT_TABLE)
-                self._import_tables_ready = True
-            elif self._rows_staged:
-                cursor.execute(CLEAR_STAGED)
-            self._rows_staged = True
-            with cursor.copy(COPY_ROWS) as copy:
-                copy.write(batch.copy_data)
-            cursor.execute(f"{PROBE_CATALOG}; {DROP_UNCHANGED}; {LOCK_STORED}")
             cursor.nextset()
             return self._matches(batch, earlier, cursor)
 
