@@ -191,6 +191,15 @@ def pgbouncer_program() -> str | None:
     return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/local/sbin")
 
 
+def _unix_user_of(host: str) -> str:
+    """Who owns the server's socket directory (the embedded server's own user), else nobody."""
+    import pwd
+
+    if not host.startswith("/"):
+        return "nobody"
+    return pwd.getpwuid(os.stat(host).st_uid).pw_name
+
+
 class PgBouncer:
     """A real PgBouncer on loopback in front of the test server, in transaction pooling mode
     (every transaction may run on another server session). ``restart()`` stops it the way an
@@ -222,8 +231,8 @@ class PgBouncer:
             "server_reset_query =",
             "ignore_startup_parameters = extra_float_digits",
         ]
-        if os.geteuid() == 0:
-            lines.append("user = nobody")  # it refuses to run as root
+        if os.geteuid() == 0:  # it refuses to run as root: as the server's user, who may
+            lines.append(f"user = {_unix_user_of(host)}")  # open its socket directory
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o755)
         self.config = directory / "pgbouncer.ini"
@@ -279,9 +288,11 @@ def pgbouncer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgBouncer]:
             pytest.fail(message)
         pytest.skip(message)
     bouncer = PgBouncer(program, tmp_path_factory.mktemp("pgbouncer"))
-    bouncer.start()
-    yield bouncer
-    bouncer.stop()
+    try:
+        bouncer.start()
+        yield bouncer
+    finally:
+        bouncer.stop()
 
 
 @pytest.fixture
