@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench bench-startup bench-checkout bench-import clean
+.PHONY: test tools lint typecheck pytest demo bench bench-startup bench-checkout bench-import clean
 
 test: lint typecheck pytest
 
@@ -38,7 +38,15 @@ ODD_ENV := XDG_CONFIG_HOME=/nonexistent/xdg-config XDG_DATA_HOME=/nonexistent/xd
 	SHOPCTL_ACCESS_TOKEN_TTL=1s SHOPCTL_JWT_SECRET=short
 WORKERS ?= 4
 
-pytest: $(INSTALLED)
+# PgBouncer, for the tests that run through a transaction pooler: Debian's package, installed
+# with apt-get where this runs as root; elsewhere those tests are skipped and say why.
+tools:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+	else echo "pgbouncer is not installed: the tests through PgBouncer will be skipped"; fi
+
+pytest: $(INSTALLED) tools
 	env $(ODD_ENV) $(BIN)/pytest -p no:cacheprovider tests/unit
 	env $(ODD_ENV) $(BIN)/pytest -p no:cacheprovider -n $(WORKERS) tests/integration tests/e2e
 
