@@ -55,3 +55,35 @@ def test_with_the_setting_every_read_works_on_any_server_session(pooled_db_url: 
     finally:
         holder.close()
         database.close()
+
+
+@pytest.mark.parametrize("route", ["direct", "pgbouncer"])
+def test_a_lock_held_past_lock_timeout_ends_the_unit_of_work_naming_the_table(
+    route: str, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Directly the timeout is a connection option; through the pooler it is set per
+    transaction. Either way the waiting unit of work ends as a conflict, nothing written."""
+    from shopctl.application.errors import LockTimeout
+    from shopctl.infrastructure.db.uow import PostgresUnitOfWork
+
+    url, pooler = (db_url, "none")
+    if route == "pgbouncer":
+        url, pooler = (request.getfixturevalue("pooled_db_url"), "transaction")
+    with psycopg.connect(db_url, autocommit=True) as setup:
+        setup.execute("INSERT INTO products (sku, name, price) VALUES ('BUSY-1', 'Busy', 1)")
+    database = Database(ConnectionSettings(url, pooler=pooler, lock_timeout_ms=50))
+    holder = psycopg.connect(db_url)
+    try:
+        holder.execute("SELECT 1 FROM products WHERE sku = 'BUSY-1' FOR UPDATE")
+        with pytest.raises(LockTimeout) as raised, PostgresUnitOfWork(database) as uow:
+            uow.sql.run("UPDATE products SET name = 'Changed' WHERE sku = 'BUSY-1'")
+            uow.commit()
+        assert "a row of products" in raised.value.message
+        assert "nothing was written" in raised.value.message
+    finally:
+        holder.close()
+        database.close()
+    with psycopg.connect(db_url) as check:
+        assert check.execute("SELECT name FROM products WHERE sku = 'BUSY-1'").fetchone() == (
+            "Busy",
+        )
