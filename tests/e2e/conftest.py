@@ -68,11 +68,40 @@ def config_dir(tmp_path: Path) -> Path:
     return tmp_path / "config"
 
 
+ROUTES = ("direct", "pgbouncer")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every e2e test that runs ``shopctl`` runs twice: straight to the server, and through a
+    real PgBouncer in transaction pooling mode with ``database_pooler = transaction`` (what
+    a managed PostgreSQL puts in front). ``@pytest.mark.direct_only`` keeps a test to the
+    first, for what only a direct connection can show."""
+    if "shopctl" not in metafunc.fixturenames:
+        return
+    routes = ROUTES[:1] if metafunc.definition.get_closest_marker("direct_only") else ROUTES
+    metafunc.parametrize("route", routes, indirect=True)
+
+
 @pytest.fixture
-def shopctl(db_url: str, config_dir: Path) -> Shopctl:
-    """``shopctl(*args, input=..., profile=...)`` on a fresh, migrated database."""
+def route(request: pytest.FixtureRequest) -> str:
+    """How the test's shopctl reaches its database: "direct" or "pgbouncer"."""
+    return getattr(request, "param", "direct")
+
+
+@pytest.fixture
+def shop_url(route: str, db_url: str, request: pytest.FixtureRequest) -> str:
+    """The URL the test's shopctl is given: the database itself, or it through PgBouncer."""
+    if route == "pgbouncer":
+        return str(request.getfixturevalue("pooled_db_url"))
+    return db_url
+
+
+@pytest.fixture
+def shopctl(shop_url: str, route: str, config_dir: Path) -> Shopctl:
+    """``shopctl(*args, input=..., profile=...)`` on a fresh, migrated database, by ``route``."""
+    pooler = {"SHOPCTL_DATABASE_POOLER": "transaction"} if route == "pgbouncer" else {}
     return make_runner(
-        clean_environ(SHOPCTL_DATABASE_URL=db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
+        clean_environ(SHOPCTL_DATABASE_URL=shop_url, SHOPCTL_CONFIG_DIR=str(config_dir), **pooler)
     )
 
 

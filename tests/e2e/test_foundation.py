@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import insert
 
 from shopctl.infrastructure.db.tables import products
@@ -183,6 +184,7 @@ def test_commands_that_write_load_no_sqlalchemy_either(
     assert (codes, heavy) == ([0, 0, 0, 0], [])
 
 
+@pytest.mark.direct_only  # PgBouncer's open server sessions keep the old database default
 def test_a_read_only_database_refuses_writes_with_exit_8_and_serves_reads(
     db_url: str, admin: str, shopctl: Shopctl
 ) -> None:
