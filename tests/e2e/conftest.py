@@ -76,7 +76,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     real PgBouncer in transaction pooling mode with ``database_pooler = transaction`` (what
     a managed PostgreSQL puts in front). ``@pytest.mark.direct_only`` keeps a test to the
     first, for what only a direct connection can show."""
-    if "shopctl" not in metafunc.fixturenames:
+    if "route" not in metafunc.fixturenames:
         return
     routes = ROUTES[:1] if metafunc.definition.get_closest_marker("direct_only") else ROUTES
     metafunc.parametrize("route", routes, indirect=True)
@@ -85,24 +85,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def route(request: pytest.FixtureRequest) -> str:
     """How the test's shopctl reaches its database: "direct" or "pgbouncer"."""
-    return getattr(request, "param", "direct")
+    return str(getattr(request, "param", "direct"))
+
+
+RunnerFor = Callable[[str], Shopctl]
 
 
 @pytest.fixture
-def shop_url(route: str, db_url: str, request: pytest.FixtureRequest) -> str:
-    """The URL the test's shopctl is given: the database itself, or it through PgBouncer."""
-    if route == "pgbouncer":
-        return str(request.getfixturevalue("pooled_db_url"))
-    return db_url
+def runner_for(route: str, config_dir: Path, request: pytest.FixtureRequest) -> RunnerFor:
+    """``runner_for(url)``: a shopctl for the database at ``url``, reached by ``route`` (through
+    PgBouncer: the same database by name, with ``database_pooler = transaction``)."""
+
+    def runner(url: str) -> Shopctl:
+        env = {"SHOPCTL_DATABASE_URL": url, "SHOPCTL_CONFIG_DIR": str(config_dir)}
+        if route == "pgbouncer":
+            from urllib.parse import urlsplit
+
+            pgbouncer = request.getfixturevalue("pgbouncer")
+            env["SHOPCTL_DATABASE_URL"] = pgbouncer.url(urlsplit(url).path.lstrip("/"))
+            env["SHOPCTL_DATABASE_POOLER"] = "transaction"
+        return make_runner(clean_environ(**env))
+
+    return runner
 
 
 @pytest.fixture
-def shopctl(shop_url: str, route: str, config_dir: Path) -> Shopctl:
+def shopctl(runner_for: RunnerFor, db_url: str) -> Shopctl:
     """``shopctl(*args, input=..., profile=...)`` on a fresh, migrated database, by ``route``."""
-    pooler = {"SHOPCTL_DATABASE_POOLER": "transaction"} if route == "pgbouncer" else {}
-    return make_runner(
-        clean_environ(SHOPCTL_DATABASE_URL=shop_url, SHOPCTL_CONFIG_DIR=str(config_dir), **pooler)
-    )
+    return runner_for(db_url)
 
 
 # -- logging in --------------------------------------------------------------------------

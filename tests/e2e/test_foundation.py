@@ -12,7 +12,13 @@ from sqlalchemy import insert
 
 from shopctl.infrastructure.db.tables import products
 from tests.database import inspection_engine
-from tests.e2e.conftest import Shopctl, clean_environ, make_runner, run_in_fresh_process
+from tests.e2e.conftest import (
+    RunnerFor,
+    Shopctl,
+    clean_environ,
+    make_runner,
+    run_in_fresh_process,
+)
 
 
 def seed(db_url: str) -> None:
@@ -110,11 +116,11 @@ def test_bad_options_are_exit_2_without_traceback(shopctl: Shopctl) -> None:
 
 
 def test_unmigrated_database_is_exit_8_then_upgrade_fixes_it(
-    empty_db_url: str, config_dir: Any
+    empty_db_url: str, runner_for: RunnerFor
 ) -> None:
-    shopctl = make_runner(
-        clean_environ(SHOPCTL_DATABASE_URL=empty_db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
-    )
+    """Migrations run, forward and back, straight to the server and through PgBouncer in
+    transaction mode (each migration in one transaction, no session state)."""
+    shopctl = runner_for(empty_db_url)
     result = shopctl("products", "list")
     assert result.exit_code == 8
     assert len(result.stderr.strip().splitlines()) == 1

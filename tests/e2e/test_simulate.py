@@ -71,3 +71,35 @@ def test_simulate_bad_options(shopctl: Shopctl, admin: str) -> None:
     assert csv.exit_code == 2 and "not CSV" in csv.stderr
     duration = shopctl("simulate", "--duration", "soon", profile=admin)
     assert duration.exit_code == 2 and "Traceback" not in duration.stderr
+
+
+def test_eight_concurrent_shoppers_run_400_flows_without_an_error(
+    shopctl: Shopctl, admin: str
+) -> None:
+    """Eight workers on their own connections, a hot SKU that sells out: no flow errors, the
+    audit holds and the data is gone afterwards. Through PgBouncer in transaction mode every
+    transaction may land on another server session, so nothing may rely on session state
+    (prepared statements, SET, session locks, temporary tables)."""
+    result = shopctl(
+        "simulate",
+        "--concurrency",
+        "8",
+        "--orders",
+        "400",
+        "--hot-skus",
+        "2",
+        "--stock",
+        "30",
+        "--seed",
+        "8",
+        "--json",
+        profile=admin,
+    )
+    assert result.exit_code == 0, result
+    report = result.json()
+    assert report["outcomes"]["errors"] == 0, report
+    assert report["outcomes"]["out_of_stock"] > 0  # the hot SKUs sold out under contention
+    assert sum(report["outcomes"].values()) == 400
+    assert report["invariants"]["ok"] is True and report["invariants"]["units_reserved"] == 0
+    assert report["cleaned_up"] is True
+    assert shopctl("audit", profile=admin).exit_code == 0
