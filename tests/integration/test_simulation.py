@@ -163,22 +163,34 @@ def test_only_admins_simulate(simulation: Simulation, engine: Any) -> None:
     assert simulated_rows(engine)["products"] == 0
 
 
-def test_each_worker_has_its_own_connection(db_url: str, tmp_path: Path, engine: Any) -> None:
-    """While the flows run, the database sees at least one session per worker."""
+def test_each_worker_has_its_own_connection_named_after_it(
+    db_url: str, tmp_path: Path, engine: Any
+) -> None:
+    """While the flows run, the database sees one session per worker, each named
+    ``shopctl simulate worker N`` in pg_stat_activity (a DBA can tell them apart)."""
     seen: list[int] = []
+    names: set[str] = set()
 
     def probe(_: Progress) -> None:
-        seen.append(
-            count(
-                engine,
-                "SELECT count(DISTINCT pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND application_name LIKE 'shopctl simulate%' "
-                "AND pid <> pg_backend_pid()",
-            )
-        )
+        with engine.connect() as connection:
+            sessions = connection.execute(
+                text(
+                    "SELECT pid, application_name FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name LIKE 'shopctl%' "
+                    "AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        seen.append(len({pid for pid, _ in sessions}))
+        names.update(name for _, name in sessions)
 
     settings = load_settings(database_url=db_url, config_dir=str(tmp_path), environ={})
     simulation = Simulation(settings, on_progress=probe, progress_interval=0.05)
     report = simulation(ADMIN, SimulationOptions(shoppers=4, concurrency=4, duration=0.6, seed=2))
     assert report.ok
     assert seen and max(seen) >= 4 + 1  # 4 workers + the run's own (catalog, audit)
+    assert {f"shopctl simulate worker {n}" for n in range(1, 5)} <= names
+    assert names <= {
+        "shopctl",
+        "shopctl simulate",
+        *(f"shopctl simulate worker {n}" for n in range(1, 5)),
+    }

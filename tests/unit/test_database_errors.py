@@ -95,3 +95,13 @@ def test_timeouts_and_a_pooler_are_named_with_the_setting_that_decides() -> None
     pooled = translate(URL, errors.InvalidSqlStatementName('prepared statement "_pg3_0"'))
     assert isinstance(pooled, DatabaseUnavailable) and not isinstance(pooled, ConnectionLost)
     assert isinstance(pooled.hint, str) and "database_pooler = transaction" in pooled.hint
+
+
+def test_a_lock_timeout_names_the_busy_table_from_the_statement_when_the_server_does_not() -> None:
+    # A second waiter queues on the tuple lock, and then the server's context is empty.
+    waited = errors.LockNotAvailable("canceling statement due to lock timeout")
+    waited.add_note("SELECT id, stock_on_hand\nFROM products\nWHERE sku = %(sku)s FOR UPDATE")
+    busy = translate(URL, waited)
+    assert isinstance(busy, LockTimeout) and busy.message.startswith("a row of products ")
+    unknown = translate(URL, errors.LockNotAvailable("canceling statement due to lock timeout"))
+    assert isinstance(unknown, LockTimeout) and unknown.message.startswith("a row or table")

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 # At module level: this runs for every statement. The module is only loaded by commands that
 # use the database, which import psycopg anyway.
+from psycopg.errors import LockNotAvailable
 from psycopg.pq import ExecStatus
 from psycopg.rows import tuple_row
 
@@ -26,7 +27,7 @@ from shopctl.infrastructure.db.schema import check_schema
 from shopctl.infrastructure.db.urls import libpq_url
 
 if TYPE_CHECKING:
-    from psycopg import Connection
+    from psycopg import Connection, Cursor
 
 
 @dataclass(frozen=True)
@@ -119,17 +120,21 @@ class Sql:
         self.connection = connection
 
     def rows(self, query: str, params: Any = None) -> list[Any]:
-        cursor = self.connection.execute(query, params)
+        cursor = self._execute(query, params)
         return cursor.fetchall() if _returns_rows(cursor) else []
 
     def tuples(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Rows as plain tuples, for statements whose columns have no distinct names."""
         with self.connection.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(query, params)
+            try:
+                cursor.execute(query, params)
+            except LockNotAvailable as error:
+                error.add_note(query)
+                raise
             return cursor.fetchall() if _returns_rows(cursor) else []
 
     def first(self, query: str, params: Any = None) -> Any:
-        cursor = self.connection.execute(query, params)
+        cursor = self._execute(query, params)
         return cursor.fetchone() if _returns_rows(cursor) else None
 
     def scalar(self, query: str, params: Any = None) -> Any:
@@ -138,7 +143,16 @@ class Sql:
 
     def run(self, query: str, params: Any = None) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
-        return self.connection.execute(query, params).rowcount
+        return self._execute(query, params).rowcount
+
+    def _execute(self, query: str, params: Any) -> Cursor[Any]:
+        try:
+            return self.connection.execute(query, params)
+        except LockNotAvailable as error:
+            # The server names the busy relation only when it waited on the row's locker;
+            # the statement text lets the error say what was busy in every case.
+            error.add_note(query)
+            raise
 
     def stream(self, query: str, params: Any = None, *, size: int = 1000) -> Iterator[Any]:
         """Rows from a server-side cursor, ``size`` at a time (constant memory)."""

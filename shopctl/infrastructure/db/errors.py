@@ -46,6 +46,7 @@ LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
 QUERY_CANCELED = "57014"  # statement_timeout (Ctrl-C is a KeyboardInterrupt before this)
 INVALID_SQL_STATEMENT_NAME = "26000"  # "prepared statement ... does not exist"
 _RELATION = re.compile(r'relation "([^"]+)"')
+_FIRST_TABLE = re.compile(r"\b(?:FROM|UPDATE|INTO)\s+([A-Za-z_][A-Za-z0-9_]*)")
 DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = %s"
 
 
@@ -151,9 +152,16 @@ def translate(url: str, error: BaseException, *, writing: bool = True) -> ShopEr
 
 
 def _busy(error: psycopg.Error) -> str:
-    """What the statement waited for, as the server's context names it."""
+    """What the statement waited for: the relation the server's context names, else the
+    first table of the statement that gave up (``Sql`` notes it on the error)."""
     found = _RELATION.search(error.diag.context or "")
-    return f"a row of {found.group(1)}" if found else "a row or table this command needs"
+    if found:
+        return f"a row of {found.group(1)}"
+    for statement in getattr(error, "__notes__", ()):
+        table = _FIRST_TABLE.search(statement)
+        if table:
+            return f"a row of {table.group(1)}"
+    return "a row or table this command needs"
 
 
 @contextmanager
