@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import pytest
 from pytest_postgresql import factories
@@ -205,7 +206,14 @@ class PgBouncer:
     (every transaction may run on another server session). ``restart()`` stops it the way an
     operator's restart does (its clients' connections break) and starts it on the same port."""
 
-    def __init__(self, program: str, directory: Path) -> None:
+    def __init__(
+        self,
+        program: str,
+        directory: Path,
+        *,
+        databases: Sequence[str] = (),
+        settings: Sequence[str] = (),
+    ) -> None:
         import socket
 
         self.program = program
@@ -219,17 +227,19 @@ class PgBouncer:
             server += f" password={SERVER['password']}"
         lines = [
             "[databases]",
+            *(f"{line} {server}" for line in databases),
             f"* = {server}",
             "[pgbouncer]",
             "listen_addr = 127.0.0.1",
             f"listen_port = {self.port}",
             "unix_socket_dir =",
-            "auth_type = any",
+            *(["auth_type = any"] if not any(s.startswith("auth_type") for s in settings) else []),
             "pool_mode = transaction",
             "max_client_conn = 500",
             "default_pool_size = 20",
             "server_reset_query =",
             "ignore_startup_parameters = extra_float_digits",
+            *settings,
         ]
         if os.geteuid() == 0:  # it refuses to run as root: as the server's user, who may
             lines.append(f"user = {_unix_user_of(host)}")  # open its socket directory
@@ -240,9 +250,11 @@ class PgBouncer:
         self.config.chmod(0o644)
         self.log = directory / "pgbouncer.log"
         self.process: Any = None
+        self.probe_url = self.url("postgres")
 
-    def url(self, dbname: str) -> str:
-        return f"postgresql://{quote(SERVER['user'])}@127.0.0.1:{self.port}/{dbname}"
+    def url(self, dbname: str, **params: str) -> str:
+        query = f"?{urlencode(params)}" if params else ""
+        return f"postgresql://{quote(SERVER['user'])}@127.0.0.1:{self.port}/{dbname}{query}"
 
     def start(self, *, timeout: float = 30) -> None:
         import subprocess
@@ -258,7 +270,7 @@ class PgBouncer:
         while True:  # until it answers through to the server, or it has died
             assert self.process.poll() is None, f"pgbouncer exited: {self.log.read_text()[-2000:]}"
             try:
-                with psycopg.connect(self.url("postgres"), connect_timeout=2) as connection:
+                with psycopg.connect(self.probe_url, connect_timeout=2) as connection:
                     connection.execute("SELECT 1")
                 return
             except psycopg.OperationalError:
@@ -276,18 +288,22 @@ class PgBouncer:
         self.start()
 
 
-@pytest.fixture(scope="session")
-def pgbouncer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgBouncer]:
-    """PgBouncer in transaction mode in front of the test server, one per test process. It is
-    skipped, saying why, only where pgbouncer is not installed (``make test`` installs it
-    with apt-get where it can); under CI it must be there."""
+def required_pgbouncer() -> str:
+    """The pgbouncer program; skips the test, saying why, only where it is not installed
+    (``make test`` installs it with apt-get where it can); under CI it must be there."""
     program = pgbouncer_program()
     if program is None:
         message = "pgbouncer is not installed (apt-get install pgbouncer): no pooler tests"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    bouncer = PgBouncer(program, tmp_path_factory.mktemp("pgbouncer"))
+    return program
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the test server, one per test process."""
+    bouncer = PgBouncer(required_pgbouncer(), tmp_path_factory.mktemp("pgbouncer"))
     try:
         bouncer.start()
         yield bouncer
@@ -299,3 +315,78 @@ def pgbouncer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgBouncer]:
 def pooled_db_url(pgbouncer: PgBouncer, db_url: str) -> str:
     """The test's database through PgBouncer in transaction mode."""
     return pgbouncer.url(urlsplit(db_url).path.lstrip("/"))
+
+
+# -- a server with TLS ---------------------------------------------------------------------
+
+
+# -- a server with TLS -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TlsServer:
+    """A PostgreSQL endpoint on loopback that speaks TLS only (a PgBouncer that terminates it,
+    as managed PostgreSQL's poolers do: the embedded server is built without TLS)."""
+
+    bouncer: PgBouncer
+    ca: Path  # signed the server's certificate (for 127.0.0.1)
+    other_ca: Path  # signed nothing the server shows
+    client_cert: Path  # CN = the test server's user, for the database "certified"
+    client_key: Path
+
+    def url(self, dbname: str = "postgres", **params: str) -> str:
+        return self.bouncer.url(dbname, **params)
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    """TLS is required (a plain connection is refused); the database name "certified" (the
+    server's postgres database) takes only a client certificate whose CN is the user."""
+    import pwd
+
+    import trustme
+
+    program = required_pgbouncer()
+    home = tmp_path_factory.mktemp("tls")
+    home.chmod(0o755)
+    ca, other = trustme.CA(), trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1")
+    server_cert.cert_chain_pems[0].write_to_path(str(home / "server.crt"))
+    server_cert.private_key_pem.write_to_path(str(home / "server.key"))
+    ca.cert_pem.write_to_path(str(home / "ca.crt"))
+    other.cert_pem.write_to_path(str(home / "other-ca.crt"))
+    client = ca.issue_cert("client.invalid", common_name=SERVER["user"])
+    client.cert_chain_pems[0].write_to_path(str(home / "client.crt"))
+    client.private_key_pem.write_to_path(str(home / "client.key"))
+    (home / "client.key").chmod(0o600)  # libpq refuses a key that others may read
+    (home / "hba.conf").write_text(
+        "hostssl certified all 127.0.0.1/32 cert\nhostssl all all 127.0.0.1/32 trust\n"
+    )
+    (home / "users.txt").write_text(f'"{SERVER["user"]}" ""\n')  # hba's trust needs the name
+    for name in ("server.crt", "ca.crt", "hba.conf", "users.txt"):
+        (home / name).chmod(0o644)
+    (home / "server.key").chmod(0o600)
+    if os.geteuid() == 0:  # pgbouncer drops to the server's user: it must read its key
+        owner = pwd.getpwnam(_unix_user_of(SERVER["host"]))
+        os.chown(home / "server.key", owner.pw_uid, owner.pw_gid)
+    bouncer = PgBouncer(
+        program,
+        home / "pgbouncer",
+        databases=["certified = dbname=postgres"],
+        settings=[
+            "client_tls_sslmode = require",
+            f"client_tls_cert_file = {home / 'server.crt'}",
+            f"client_tls_key_file = {home / 'server.key'}",
+            f"client_tls_ca_file = {home / 'ca.crt'}",
+            "auth_type = hba",
+            f"auth_hba_file = {home / 'hba.conf'}",
+            f"auth_file = {home / 'users.txt'}",
+        ],
+    )
+    bouncer.probe_url = bouncer.url("postgres", sslmode="require")
+    try:
+        bouncer.start()
+        yield TlsServer(bouncer, home / "ca.crt", home / "other-ca.crt", home / "client.crt",
+                        home / "client.key")  # fmt: skip
+    finally:
+        bouncer.stop()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from tests.database import inspection_engine, wait_until_a_session_waits_on_a_lock
-from tests.e2e.conftest import Result, Shopctl
+from tests.database import TlsServer, inspection_engine, wait_until_a_session_waits_on_a_lock
+from tests.e2e.conftest import Result, Shopctl, clean_environ, make_runner
 
 
 @pytest.fixture
@@ -84,3 +85,35 @@ def test_bad_timeouts_are_exit_2(shopctl: Shopctl) -> None:
         result = shopctl("products", "list", **{name: "soon"})
         assert result.exit_code == 2, result
         assert "is not a timeout" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_cli_migrates_and_works_over_verified_tls(
+    tls_server: TlsServer, empty_db_url: str, tmp_path: Path
+) -> None:
+    """The TLS parameters ride in the URL; a plain connection to a TLS-only server is one line."""
+    from urllib.parse import urlsplit
+
+    name = urlsplit(empty_db_url).path.lstrip("/")
+
+    def runner(**params: str) -> Shopctl:
+        return make_runner(
+            clean_environ(
+                SHOPCTL_DATABASE_URL=tls_server.url(name, **params),
+                SHOPCTL_DATABASE_POOLER="transaction",  # the TLS endpoint is a PgBouncer
+                SHOPCTL_CONFIG_DIR=str(tmp_path / "config"),
+            )
+        )
+
+    shopctl = runner(sslmode="verify-full", sslrootcert=str(tls_server.ca))
+    assert shopctl("db", "upgrade").exit_code == 0
+    assert shopctl("db", "status", "--json").json()["up_to_date"] is True
+    created = shopctl("users", "create-admin", "--email", "ops@example.com", "--password-stdin",
+                      input="correct-horse-9\n")  # fmt: skip
+    assert created.exit_code == 0, created
+    listed = shopctl("products", "list", "--json")
+    assert listed.exit_code == 0 and listed.json() == []
+    plain = runner(sslmode="disable")("products", "list")
+    assert plain.exit_code == 8 and "Traceback" not in plain.stderr
+    assert len(plain.stderr.strip().splitlines()) == 1 and "SSL required" in plain.stderr
+    untrusted = runner(sslmode="verify-full", sslrootcert=str(tls_server.other_ca))("db", "status")
+    assert untrusted.exit_code == 8 and "certificate verify failed" in untrusted.stderr

@@ -185,9 +185,13 @@ def connect_failure(settings: ConnectionSettings, error: psycopg.OperationalErro
         translated_error = translate(settings.url, error)
         if translated_error is not None:
             return translated_error
-    if _database_missing(settings):
+    # Asked only when the refusal names the database: a pooler's alias (a name the server's
+    # pg_database does not hold) refused for another reason, a missing client certificate
+    # say, must not read as a database to create.
+    said = first_line(error)
+    if database_name(settings.url) in said and _database_missing(settings):
         return missing_database(settings.url)
-    return unreachable(settings.url, first_line(error))
+    return unreachable(settings.url, said)
 
 
 def _database_missing(settings: ConnectionSettings) -> bool:
