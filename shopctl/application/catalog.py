@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from shopctl.application.auth import Principal, authorize, require_user
+from shopctl.application.errors import Interrupted
 from shopctl.application.ports import ReadAhead, in_step
 from shopctl.domain.catalog import CatalogRow, parse_catalog_row
 from shopctl.domain.errors import InvalidInput
@@ -121,25 +122,30 @@ class ImportCatalog:
     ) -> ImportReport:
         require_user(principal)
         tally = _Tally()
-        with self._uow() as uow:
-            actor = authorize(uow.accounts, principal, admin=True).email
-            checked = self._checked_batches(
-                rows, uow.products.prepare, keep_sources=rejected is not None
-            )
-            with self._read_ahead(checked) as batches:
-                for batch in batches:
-                    assert isinstance(batch, _Batch)
-                    failures = self._apply(uow, batch, tally, actor, on_error)
-                    if on_error is OnError.SKIP and not dry_run:
-                        uow.commit()
-                    failures.sort(key=lambda failure: failure[0].line)
-                    for error, source in failures:
-                        tally.errors.append(error)
-                        if rejected is not None:
-                            rejected(error, source)
-            applied = not dry_run and not (tally.errors and on_error is OnError.ABORT)
-            if applied:
-                uow.commit()
+        committed: list[tuple[int, int, int]] = []  # skip mode: the counts at each commit
+        try:
+            with self._uow() as uow:
+                actor = authorize(uow.accounts, principal, admin=True).email
+                checked = self._checked_batches(
+                    rows, uow.products.prepare, keep_sources=rejected is not None
+                )
+                with self._read_ahead(checked) as batches:
+                    for batch in batches:
+                        assert isinstance(batch, _Batch)
+                        failures = self._apply(uow, batch, tally, actor, on_error)
+                        if on_error is OnError.SKIP and not dry_run:
+                            uow.commit()
+                            committed.append((tally.created, tally.updated, tally.unchanged))
+                        failures.sort(key=lambda failure: failure[0].line)
+                        for error, source in failures:
+                            tally.errors.append(error)
+                            if rejected is not None:
+                                rejected(error, source)
+                applied = not dry_run and not (tally.errors and on_error is OnError.ABORT)
+                if applied:
+                    uow.commit()
+        except KeyboardInterrupt:
+            raise Interrupted(_kept(committed)) from None
         if tally.errors and on_error is OnError.ABORT:
             tally.created = tally.updated = tally.unchanged = 0
         return ImportReport(
@@ -240,6 +246,19 @@ class ImportCatalog:
         tally.updated += updated
         tally.unchanged += len(rows) - len(skip) - created - updated
         return failures
+
+
+def _kept(committed: list[tuple[int, int, int]]) -> str:
+    """What an interrupted import had kept: its committed batches (skip mode), or nothing."""
+    if not committed:
+        return "nothing was imported"
+    created, updated, unchanged = committed[-1]
+    batches = f"{len(committed)} batch{'es' if len(committed) > 1 else ''}"
+    return (
+        f"{batches} of the file were committed ({created} created, {updated} updated,"
+        f" {unchanged} unchanged); importing it again applies the rest, and leaves the rows"
+        " already imported unchanged"
+    )
 
 
 def _sku_of(source: SourceRow) -> str | None:

@@ -17,6 +17,10 @@ class TransientConflict(ShopError):
     kind = ErrorKind.CONFLICT
 
 
+class DatabaseUnreachable(DatabaseUnavailable):
+    """A connection could not be opened: the server (or the pooler in front) did not take it."""
+
+
 class ConnectionLost(DatabaseUnavailable):
     """The connection broke while a command used it (a server or pooler restart, a failover,
     ``pg_terminate_backend``): its open transaction was rolled back by the server."""
@@ -30,3 +34,14 @@ class LockTimeout(ShopError):
 
 class StatementTimeout(DatabaseUnavailable):
     """A statement ran for longer than ``statement_timeout`` and the server cancelled it."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, carrying what the command had kept when it came (``kept``, one clause: "nothing
+    was imported", "2 batches were committed (…)"). Still a KeyboardInterrupt: whatever does
+    not know it sees an interrupt."""
+
+    def __init__(self, kept: str) -> None:
+        super().__init__(kept)
+        self.kept = kept
+

@@ -177,8 +177,11 @@ def run(argv: Sequence[str] | None = None, *, context: CliContext | None = None)
     except click.ClickException as error:
         error.show(file=obj.output.stderr)
         return 2
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        obj.output.error("interrupted")
+    except (KeyboardInterrupt, click.exceptions.Abort) as interrupt:
+        # What was kept: the command's own words, else what holds for every command (a unit
+        # of work commits whole or not at all).
+        kept = getattr(interrupt, "kept", None) or "any open transaction was rolled back"
+        obj.output.error(f"interrupted: {kept}")
         return 130
     except Exception as raised:
         if debug:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from shopctl.domain.errors import ErrorKind, Hint
 
 EXIT_CODES: dict[ErrorKind, int] = {
@@ -38,3 +41,22 @@ HINTS: dict[Hint, str] = {
 def hint_text(hint: Hint | str | None) -> str | None:
     """What the user reads: a ``Hint`` as the command line to run, a sentence as it is."""
     return HINTS[hint] if isinstance(hint, Hint) else hint
+
+
+@contextmanager
+def outcome_unknown(what: str, check: str) -> Iterator[None]:
+    """For a command whose effect may have happened when its connection broke or Ctrl-C came
+    (the server may have committed the last step before the client heard): say so, how to
+    find out (``check``, a command), and that running it again is safe."""
+    from shopctl.application.errors import ConnectionLost, Interrupted
+
+    find_out = f"`{check}` tells; running the same command again is safe"
+    try:
+        yield
+    except ConnectionLost as lost:
+        raise ConnectionLost(f"{lost.message}; {what} may have happened", hint=find_out) from lost
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(f"{what} may have happened: {find_out}") from None
+

@@ -101,8 +101,13 @@ def cancel(
     ctx: typer.Context, order_id: OrderId, fmt: Format = OutputFormat.table, json_: Json = False
 ) -> None:
     """Cancel an order: a pending one releases its units; a paid one is refunded and restocked."""
+    from shopctl.cli.errors import outcome_unknown
+
     cli = state(ctx)
-    order = cli.shop.cancel_order()(cli.principal(), order_id)
+    cancel_order = cli.shop.cancel_order()
+    principal = cli.principal()
+    with outcome_unknown(f"the cancellation of order {order_id}", f"shopctl order show {order_id}"):
+        order = cancel_order(principal, order_id)
     render_order(cli, order, output_format(fmt, json_))
     cli.output.success(f"order {order.id} cancelled")
 

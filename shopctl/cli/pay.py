@@ -42,10 +42,13 @@ def pay_order(
     json_: Json = False,
 ) -> None:
     """Charge a pending order. Declined or failed: exit 7 and the order stays payable."""
+    from shopctl.cli.errors import outcome_unknown
+
     cli = state(ctx)
-    payment = cli.shop.pay_order()(
-        cli.principal(), order_id, card=card, idempotency_key=idempotency_key
-    )
+    pay = cli.shop.pay_order()
+    principal = cli.principal()
+    with outcome_unknown(f"the payment of order {order_id}", f"shopctl pay show {order_id}"):
+        payment = pay(principal, order_id, card=card, idempotency_key=idempotency_key)
     cli.output.record(payment, output_format(fmt, json_), title=f"payment {payment.id}")
     cli.output.success(f"order {order_id} paid")
 

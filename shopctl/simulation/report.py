@@ -8,7 +8,9 @@ from typing import Any
 from shopctl.application.audit import Audit
 from shopctl.simulation.stats import LatencySummary
 
-OUTCOMES = ("paid", "declined", "out_of_stock", "cancelled", "errors")
+# connection_lost: flows whose connection broke (a restart, a failover); each waited for the
+# database and settled what it left, so the audit still holds.
+OUTCOMES = ("paid", "declined", "out_of_stock", "cancelled", "connection_lost", "errors")
 STEPS = ("browse", "cart", "place", "pay", "cancel", "flow")
 
 

@@ -18,7 +18,9 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from shopctl.application.auth import Principal, authorize, require_user
+from shopctl.application.errors import ConnectionLost, DatabaseUnreachable, Interrupted
 from shopctl.domain.errors import Conflict, PaymentFailed, ShopError
+from shopctl.domain.orders import OrderStatus
 from shopctl.domain.repositories import ProductQuery
 from shopctl.domain.users import Role
 from shopctl.simulation.plan import BROWSE_PAGE, FlowPlan, Intent, SimulationOptions, plan_flow
@@ -34,6 +36,32 @@ T = TypeVar("T")
 
 DECLINED_CARD = "4000000000000002"  # the mock gateway declines it: card_declined
 ERROR_SAMPLES = 5
+# How long a run waits for a database that stopped answering (a restart, a failover) before
+# it gives up with exit 8; the waits between tries double up to a second.
+PATIENCE_SECONDS = 60.0
+FIRST_WAIT, LONGEST_WAIT = 0.05, 1.0
+DISCONNECTED = (ConnectionLost, DatabaseUnreachable)
+
+
+def when_answered(
+    call: Callable[[], T],
+    *,
+    patience: float = PATIENCE_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """``call()``, tried again while the database does not answer (a lost connection is
+    replaced on the next use), for at most ``patience`` seconds; then its error."""
+    deadline = clock() + patience
+    wait = FIRST_WAIT
+    while True:
+        try:
+            return call()
+        except DISCONNECTED:
+            if clock() >= deadline:
+                raise
+            sleep(wait)
+            wait = min(wait * 2, LONGEST_WAIT)
 
 
 @dataclass(frozen=True)
@@ -55,6 +83,9 @@ class Worker:
         shoppers: Sequence[SimulatedShopper],
         products: Sequence[SimulatedProduct],
         prefix: str,
+        *,
+        patience: float = PATIENCE_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.shop = shop
         self.principals = [Principal(s.id, s.email, Role.CUSTOMER) for s in shoppers]
@@ -67,7 +98,11 @@ class Worker:
         self.paid = 0
         self.units_paid = 0
         self.errors: list[str] = []
+        self.paid_unseen = 0  # flows that lost their connection, and whose payment went through
         self._next_shopper = 0
+        self._order_id: int | None = None  # the current flow's order, once placed
+        self._patience = patience
+        self._sleep = sleep
         # the use cases, built once per worker
         self.browse = shop.list_products()
         self.add_to_cart = shop.add_to_cart()
@@ -75,6 +110,8 @@ class Worker:
         self.place_order = shop.place_order()
         self.pay_order = shop.pay_order()
         self.cancel_order = shop.cancel_order()
+        self.get_order = shop.get_order()
+        self.list_orders = shop.list_orders()
 
     def _timed(self, step: str, call: Callable[[], T]) -> T:
         started = time.perf_counter()
@@ -84,12 +121,18 @@ class Worker:
             self.latency.add(step, time.perf_counter() - started)
 
     def run(self, plan: FlowPlan) -> str:
-        """One purchase flow; returns its outcome."""
+        """One purchase flow; returns its outcome. A flow that lost its connection waits for
+        the database to answer and settles what it left (``connection_lost``); if the database
+        does not answer within the patience, its error ends the run."""
         shopper = self.principals[self._next_shopper % len(self.principals)]
         self._next_shopper += 1
+        self._order_id = None
         started = time.perf_counter()
         try:
             outcome = self._flow(plan, shopper)
+        except DISCONNECTED:
+            self._when_answered(lambda: self._settle(plan, shopper))
+            outcome = "connection_lost"
         except ShopError as error:
             outcome = self._unexpected(plan, f"{type(error).__name__}: {error.message}", shopper)
         except Exception as error:  # a bug or a driver error: report it, keep the run going
@@ -112,7 +155,7 @@ class Worker:
             self.clear_cart(shopper)
             return "out_of_stock"
         self.placed += 1
-        order_id = order.id
+        order_id = self._order_id = order.id
         if plan.intent is Intent.CANCEL:
             self._timed("cancel", lambda: self.cancel_order(shopper, order_id))
             return "cancelled"
@@ -127,6 +170,28 @@ class Worker:
         self._timed("pay", lambda: self.pay_order(shopper, order_id))
         self.units_paid += sum(quantity for _, quantity in plan.items)
         return "paid"
+
+    def _when_answered(self, call: Callable[[], T]) -> T:
+        return when_answered(call, patience=self._patience, sleep=self._sleep)
+
+    def _settle(self, plan: FlowPlan, shopper: Principal) -> None:
+        """After a lost connection, end what the flow left as its shopper would: the cart
+        emptied; an order it meant to pay paid (again: the same attempt, which the gateway
+        replays, never a second charge) and counted; any other pending order cancelled (one
+        whose placement was lost included). Safe to run again: each step looks first."""
+        self.clear_cart(shopper)
+        order_id = self._order_id
+        if order_id is not None and plan.intent is Intent.PAY:
+            status = self.get_order(shopper, order_id).status
+            if status == OrderStatus.PENDING_PAYMENT:
+                self.pay_order(shopper, order_id)
+                status = OrderStatus.PAID
+            self._order_id = None  # counted once, even if a later step is tried again
+            if status == OrderStatus.PAID:
+                self.paid_unseen += 1
+                self.units_paid += sum(quantity for _, quantity in plan.items)
+        for pending in self.list_orders(shopper, status=OrderStatus.PENDING_PAYMENT):
+            self.cancel_order(shopper, pending.id)
 
     def _unexpected(self, plan: FlowPlan, message: str, shopper: Principal) -> str:
         if len(self.errors) < ERROR_SAMPLES:
@@ -146,11 +211,15 @@ class Simulation:
         shop_factory: Callable[[str], Shop] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         progress_interval: float = 0.25,
+        patience: float = PATIENCE_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
         self._shop_factory = shop_factory or self._new_shop
         self._on_progress = on_progress
         self._interval = progress_interval
+        self._patience = patience
+        self._sleep = sleep
 
     def _new_shop(self, name: str) -> Shop:
         """A Shop whose connections name their part (``shopctl simulate worker 3``)."""
@@ -175,6 +244,7 @@ class Simulation:
         data = SimulationData(admin_shop.database, run_id)
         workers: list[Worker] = []
         cleaned_up = False
+        answered = partial(when_answered, patience=self._patience, sleep=self._sleep)
         try:
             products = data.create_catalog(options.products, options.stock, options.seed)
             shoppers = data.create_shoppers(options.shoppers)
@@ -185,19 +255,27 @@ class Simulation:
                         shoppers[index :: options.concurrency],
                         products,
                         data.prefix,
+                        patience=self._patience,
+                        sleep=self._sleep,
                     )
                 )
             elapsed = self._run_workers(workers, options)
-            audit = data.audit(
-                stock=options.stock,
-                paid_orders=sum(w.outcomes["paid"] for w in workers),
-                units_paid=sum(w.units_paid for w in workers),
+            audit = answered(
+                lambda: data.audit(
+                    stock=options.stock,
+                    paid_orders=sum(w.outcomes["paid"] + w.paid_unseen for w in workers),
+                    units_paid=sum(w.units_paid for w in workers),
+                )
             )
+        except KeyboardInterrupt:
+            kept = "kept (--keep): its run id is " + run_id if options.keep else "removed"
+            flows = sum(w.done for w in workers)
+            raise Interrupted(f"the run stopped after {flows} flows; its data was {kept}") from None
         finally:
             for worker in workers:
                 worker.shop.close()
             if not options.keep:
-                data.cleanup()
+                answered(data.cleanup)
                 cleaned_up = True
             admin_shop.close()
         outcomes: Counter[str] = Counter()
@@ -237,10 +315,16 @@ class Simulation:
                 next_index += 1
                 return index
 
+        failed: list[BaseException] = []
+
         def work(worker: Worker) -> None:
             barrier.wait()
-            while (index := take()) is not None:
-                worker.run(plan_flow(options, index))
+            try:
+                while (index := take()) is not None:
+                    worker.run(plan_flow(options, index))
+            except BaseException as error:  # the database stopped answering: end the run
+                failed.append(error)
+                stop.set()
 
         threads = [
             threading.Thread(target=work, args=(w,), name=f"shopper-{i}", daemon=True)
@@ -262,6 +346,8 @@ class Simulation:
             for thread in threads:
                 thread.join()
             raise
+        if failed:
+            raise failed[0]
         return time.perf_counter() - start
 
     @staticmethod

@@ -31,7 +31,15 @@ def test_simulate_json_report_and_nothing_left_behind(shopctl: Shopctl, admin: s
     report = result.json()
     assert report["ok"] is True and report["paid_orders"] == report["outcomes"]["paid"]
     assert sum(report["outcomes"].values()) == 40
-    assert set(report["outcomes"]) == {"paid", "declined", "out_of_stock", "cancelled", "errors"}
+    assert set(report["outcomes"]) == {
+        "paid",
+        "declined",
+        "out_of_stock",
+        "cancelled",
+        "connection_lost",
+        "errors",
+    }
+    assert report["outcomes"]["connection_lost"] == 0
     assert report["orders_per_second"] > 0 and report["flows_per_second"] > 0
     assert set(report["latency_ms"]["place"]) >= {"p50", "p95", "p99", "max"}
     assert report["invariants"] == {

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
 import pytest
 
 from shopctl.application.auth import Principal
+from shopctl.application.errors import Interrupted
 from shopctl.application.catalog import (
     ExportCatalog,
     ImportCatalog,
@@ -155,3 +156,24 @@ def test_export_then_import_is_all_unchanged(uow: FakeUnitOfWork) -> None:
     ]  # fmt: skip
     report = ImportCatalog(uow)(ADMIN, rows(*fields))
     assert (report.created, report.updated, report.unchanged) == (0, 0, 2)
+
+
+def interrupted_after(count: int) -> Iterator[SourceRow]:
+    """Rows ``A1``… and then Ctrl-C, as the reader sees it while the file is still coming."""
+    for n in range(count):
+        yield SourceRow(n + 2, {"sku": f"A{n}", "name": "A", "price": "1"})
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_says_what_was_kept(uow: FakeUnitOfWork) -> None:
+    with pytest.raises(Interrupted) as aborted:  # abort mode: one transaction, rolled back
+        ImportCatalog(uow, batch_size=2)(ADMIN, interrupted_after(5))
+    assert aborted.value.kept == "nothing was imported" and not uow.committed
+    fresh = FakeUnitOfWork([], principals=[ADMIN])
+    with pytest.raises(Interrupted) as skipped:  # skip mode: the batches before it stay
+        ImportCatalog(fresh, batch_size=2)(ADMIN, interrupted_after(5), on_error=OnError.SKIP)
+    assert skipped.value.kept.startswith("2 batches of the file were committed (4 created,")
+    assert "importing it again applies the rest" in skipped.value.kept and fresh.committed
+    with pytest.raises(Interrupted) as early:
+        ImportCatalog(fresh, batch_size=2)(ADMIN, interrupted_after(1), on_error=OnError.SKIP)
+    assert early.value.kept == "nothing was imported"

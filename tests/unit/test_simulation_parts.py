@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
 from shopctl.application.audit import Audit
+from shopctl.application.errors import ConnectionLost, DatabaseUnavailable, DatabaseUnreachable
 from shopctl.cli.output import Output, OutputFormat
 from shopctl.cli.simulate import render
 from shopctl.domain.errors import InvalidInput
@@ -22,6 +24,7 @@ from shopctl.simulation.plan import (
     plan_flow,
 )
 from shopctl.simulation.report import SimulationReport
+from shopctl.simulation.runner import when_answered
 from shopctl.simulation.stats import LatencyRecorder, LatencySummary, percentile
 
 
@@ -149,6 +152,7 @@ def test_report_json_has_the_spec_shape() -> None:
         "declined": 1,
         "out_of_stock": 1,
         "cancelled": 2,
+        "connection_lost": 0,
         "errors": 0,
     }
     assert data["latency_ms"]["place"] == {
@@ -164,6 +168,8 @@ def test_report_json_has_the_spec_shape() -> None:
 
 def test_report_is_not_ok_on_errors_or_violations() -> None:
     assert not report(errors=1).ok
+    lost = replace(report(), outcomes={**report().outcomes, "connection_lost": 3})
+    assert lost.ok  # lost connections are the database's faults, settled: not a broken rule
     broken = report(violations=("SIM-1: sold 11 > stock 10",))
     assert not broken.ok and broken.as_json()["invariants"]["ok"] is False
 
@@ -180,3 +186,55 @@ def test_render_json_and_table() -> None:
     assert "3.0" in table and "paid orders/s" in table
     assert "place" in table and "7.5" in table
     assert "SIM-1: sold 11 > stock 10" in table
+
+
+class FakeClock:
+    """Time that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_a_call_is_tried_again_until_the_database_answers() -> None:
+    clock = FakeClock()
+    answers = iter(
+        [ConnectionLost("lost"), DatabaseUnreachable("down"), DatabaseUnreachable("down")]
+    )
+
+    def call() -> str:
+        failure = next(answers, None)
+        if failure is not None:
+            raise failure
+        return "answered"
+
+    assert (
+        when_answered(call, patience=10, sleep=clock.sleep, clock=lambda: clock.now) == "answered"
+    )
+    assert clock.sleeps == [0.05, 0.1, 0.2]  # doubling from the first wait
+
+
+def test_a_database_that_never_answers_ends_the_wait_after_the_patience() -> None:
+    clock = FakeClock()
+
+    def down() -> None:
+        raise DatabaseUnreachable("cannot reach the database")
+
+    with pytest.raises(DatabaseUnreachable):
+        when_answered(down, patience=5, sleep=clock.sleep, clock=lambda: clock.now)
+    assert 5 <= clock.now <= 6 and max(clock.sleeps) == 1.0  # the waits stop growing at 1 s
+
+
+def test_other_errors_are_not_waited_on() -> None:
+    clock = FakeClock()
+
+    def refused() -> None:
+        raise DatabaseUnavailable("the database is read-only (a standby?)")
+
+    with pytest.raises(DatabaseUnavailable):
+        when_answered(refused, patience=5, sleep=clock.sleep, clock=lambda: clock.now)
+    assert clock.sleeps == []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from shopctl.application.errors import (
     ConnectionLost,
     DatabaseUnavailable,
+    DatabaseUnreachable,
     LockTimeout,
     StatementTimeout,
     TransientConflict,
@@ -55,8 +56,8 @@ def first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def unreachable(url: str, reason: str) -> DatabaseUnavailable:
-    return DatabaseUnavailable(
+def unreachable(url: str, reason: str) -> DatabaseUnreachable:
+    return DatabaseUnreachable(
         f"cannot reach the database at {mask_url(url)}: {reason}", hint=Hint.CHECK_DATABASE_URL
     )
 
