@@ -44,4 +44,3 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, kept: str) -> None:
         super().__init__(kept)
         self.kept = kept
-

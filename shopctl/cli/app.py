@@ -80,6 +80,22 @@ class LazyCommands(TyperGroup):
         with formatter.section("Commands"):
             formatter.write_dl([(name, entry.help) for name, entry in COMMANDS.items()])
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as interrupt:
+            # Typer turns an interrupt into a silent exit 130: carry it past, and what the
+            # command had kept with it, to ``run``, which says so.
+            raise _Interrupted(getattr(interrupt, "kept", None)) from interrupt
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during a command, on its way to ``run``; ``kept`` as the command said, or None."""
+
+    def __init__(self, kept: str | None) -> None:
+        super().__init__(kept)
+        self.kept = kept
+
 
 def load_command(name: str, entry: Entry) -> click.Command:
     import inspect
@@ -177,7 +193,7 @@ def run(argv: Sequence[str] | None = None, *, context: CliContext | None = None)
     except click.ClickException as error:
         error.show(file=obj.output.stderr)
         return 2
-    except (KeyboardInterrupt, click.exceptions.Abort) as interrupt:
+    except (_Interrupted, KeyboardInterrupt, click.exceptions.Abort) as interrupt:
         # What was kept: the command's own words, else what holds for every command (a unit
         # of work commits whole or not at all).
         kept = getattr(interrupt, "kept", None) or "any open transaction was rolled back"

@@ -59,4 +59,3 @@ def outcome_unknown(what: str, check: str) -> Iterator[None]:
         raise
     except KeyboardInterrupt:
         raise Interrupted(f"{what} may have happened: {find_out}") from None
-

@@ -35,9 +35,6 @@ class Result:
         )
 
 
-Shopctl = Callable[..., Result]
-
-
 def clean_environ(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPCTL_")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -45,9 +42,15 @@ def clean_environ(**extra: str) -> dict[str, str]:
     return env
 
 
-def make_runner(env: dict[str, str]) -> Shopctl:
-    def run(
-        *args: str, input: str | None = None, profile: str | None = None, **extra: str
+class Shopctl:
+    """``shopctl(*args, input=..., profile=..., **env)`` runs the real CLI to its end;
+    ``spawn(...)`` starts it and hands back the process (for a signal or a fault mid-way)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(
+        self, *args: str, input: str | None = None, profile: str | None = None, **extra: str
     ) -> Result:
         argv = [*(["--profile", profile] if profile else []), *args]
         completed = subprocess.run(
@@ -55,12 +58,42 @@ def make_runner(env: dict[str, str]) -> Shopctl:
             input=input if input is not None else "",
             capture_output=True,
             text=True,
-            env={**env, **extra},
+            env={**self.env, **extra},
             timeout=120,
         )
         return Result(argv, completed.returncode, completed.stdout, completed.stderr)
 
-    return run
+    def spawn(
+        self, *args: str, profile: str | None = None, stdin: int | None = subprocess.DEVNULL,
+        **extra: str,
+    ) -> Spawned:  # fmt: skip
+        argv = [*(["--profile", profile] if profile else []), *args]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shopctl", *argv],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**self.env, **extra},
+        )
+        return Spawned(argv, process)
+
+
+@dataclass
+class Spawned:
+    args: Sequence[str]
+    process: subprocess.Popen[bytes]
+
+    def finish(self, *, timeout: float = 120) -> Result:
+        """Wait for its end (closing its stdin first); its result."""
+        stdout, stderr = self.process.communicate(timeout=timeout)
+        return Result(
+            self.args, self.process.returncode, stdout.decode(errors="replace"),
+            stderr.decode(errors="replace"),
+        )  # fmt: skip
+
+
+def make_runner(env: dict[str, str]) -> Shopctl:
+    return Shopctl(env)
 
 
 @pytest.fixture
@@ -75,10 +108,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every e2e test that runs ``shopctl`` runs twice: straight to the server, and through a
     real PgBouncer in transaction pooling mode with ``database_pooler = transaction`` (what
     a managed PostgreSQL puts in front). ``@pytest.mark.direct_only`` keeps a test to the
-    first, for what only a direct connection can show."""
+    first, for what only a direct connection can show; ``pgbouncer_only`` to the second (a
+    pooler restart)."""
     if "route" not in metafunc.fixturenames:
         return
-    routes = ROUTES[:1] if metafunc.definition.get_closest_marker("direct_only") else ROUTES
+    marked = metafunc.definition.get_closest_marker
+    routes = (
+        ROUTES[:1] if marked("direct_only") else ROUTES[1:] if marked("pgbouncer_only") else ROUTES
+    )
     metafunc.parametrize("route", routes, indirect=True)
 
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from shopctl.application.auth import Principal
-from shopctl.application.errors import Interrupted
 from shopctl.application.catalog import (
     ExportCatalog,
     ImportCatalog,
@@ -16,6 +15,7 @@ from shopctl.application.catalog import (
     RowError,
     SourceRow,
 )
+from shopctl.application.errors import Interrupted
 from shopctl.domain.errors import Forbidden, InvalidInput, NotAuthenticated
 from shopctl.domain.products import Product, StockReason
 from shopctl.domain.users import Role

@@ -225,20 +225,26 @@ class Database:
     def transaction(self, *, read_only: bool = False, snapshot: bool = False) -> Iterator[Sql]:
         """One transaction, committed when the block ends without an error. ``snapshot``:
         every statement sees the same snapshot (REPEATABLE READ)."""
-        from psycopg import IsolationLevel
+        import psycopg
 
-        from shopctl.infrastructure.db.errors import translated
+        from shopctl.infrastructure.db.errors import translate, translated
 
         with translated(self.url, writing=not read_only):
             connection = self.connection()
+        try:
             begin_unit(connection, read_only=read_only, setup=self.settings.transaction_setup)
             if snapshot:
-                connection.isolation_level = IsolationLevel.REPEATABLE_READ
-            try:
-                yield Sql(connection)
-                connection.commit()
-            finally:
-                end_unit(connection)
+                connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            yield Sql(connection)
+            connection.commit()
+        except psycopg.Error as error:
+            end_unit(connection)
+            shop_error = translate(self.url, error, writing=not read_only, gone=gone(connection))
+            if shop_error is None:
+                raise
+            raise shop_error from error
+        finally:
+            end_unit(connection)
 
     def close(self) -> None:
         with self._lock:
@@ -263,6 +269,11 @@ def begin_unit(connection: Connection[Any], *, read_only: bool, setup: str | Non
         except BaseException:
             end_unit(connection)
             raise
+
+
+def gone(connection: Connection[Any]) -> bool:
+    """Whether ``connection`` can no longer be used (it broke, or ``end_unit`` closed it)."""
+    return connection.closed or connection.broken
 
 
 def end_unit(connection: Connection[Any]) -> None:

@@ -101,9 +101,13 @@ def classify(error: psycopg.Error) -> str:
     return "other"
 
 
-def translate(url: str, error: BaseException, *, writing: bool = True) -> ShopError | None:
+def translate(
+    url: str, error: BaseException, *, writing: bool = True, gone: bool = False
+) -> ShopError | None:
     """The user's error for a driver error that ended a unit of work; None: a bug. A write
-    refused in a unit of work that meant to read only is a bug too (``writing=False``)."""
+    refused in a unit of work that meant to read only is a bug too (``writing=False``).
+    ``gone``: the unit's connection is broken or closed after it, so whatever the driver said
+    last (a COPY it could not end, say), the connection was lost."""
     import psycopg
 
     if isinstance(error, ShopError):
@@ -111,6 +115,8 @@ def translate(url: str, error: BaseException, *, writing: bool = True) -> ShopEr
     if not isinstance(error, psycopg.Error):
         return None
     kind = classify(error)
+    if kind == "other" and gone:
+        kind = "lost"
     if kind == "read_only":
         if not writing:
             return None

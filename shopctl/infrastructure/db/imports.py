@@ -19,7 +19,7 @@ from psycopg.rows import tuple_row
 from shopctl.domain.catalog import CatalogRow, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.repositories import CatalogImport, ImportUnitOfWork
-from shopctl.infrastructure.db.connect import Sql, begin_unit, end_unit
+from shopctl.infrastructure.db.connect import Sql, begin_unit, end_unit, gone
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -373,7 +373,7 @@ class PostgresImportUnitOfWork(ImportUnitOfWork):
                     " its open transaction was rolled back",
                     hint="run the import again: rows already applied report unchanged",
                 ) from exc
-            shop_error = translate(self._database.url, exc)
+            shop_error = translate(self._database.url, exc, gone=gone(self._connection))
             if shop_error is not None:
                 raise shop_error from exc
 

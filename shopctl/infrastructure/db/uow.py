@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from shopctl.domain.repositories import UnitOfWork
-from shopctl.infrastructure.db.connect import Sql, begin_unit, end_unit
+from shopctl.infrastructure.db.connect import Sql, begin_unit, end_unit, gone
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -68,7 +68,9 @@ class PostgresUnitOfWork(UnitOfWork):
         finally:
             end_unit(self.connection)  # rolls back what was not committed
         if exc is not None:
-            shop_error = translate(self._database.url, exc, writing=not self._read_only)
+            shop_error = translate(
+                self._database.url, exc, writing=not self._read_only, gone=gone(self.connection)
+            )
             if shop_error is not None and shop_error is not exc:
                 raise shop_error from exc
             if exc_type is None:
