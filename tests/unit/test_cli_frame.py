@@ -7,7 +7,10 @@ import sys
 import click
 import pytest
 
+from shopctl.application.errors import Interrupted
 from shopctl.cli.app import COMMANDS, app, load_command, main, run
+from shopctl.cli.context import CliContext
+from shopctl.cli.output import Output
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -79,3 +82,38 @@ def test_the_program_exits_with_the_exit_code_and_the_heap_frozen(
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+class Interrupting:
+    """A shop whose product listing is cut by Ctrl-C (``kept``: what the command kept)."""
+
+    def __init__(self, interrupt: KeyboardInterrupt) -> None:
+        self.interrupt = interrupt
+
+    def list_products(self) -> object:
+        def cut(*_: object, **__: object) -> None:
+            raise self.interrupt
+
+        return cut
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("interrupt", "line"),
+    [
+        (KeyboardInterrupt(), "error: interrupted: any open transaction was rolled back\n"),
+        (Interrupted("nothing was imported"), "error: interrupted: nothing was imported\n"),
+    ],
+)
+def test_ctrl_c_is_exit_130_and_one_line_of_what_was_kept(
+    interrupt: KeyboardInterrupt, line: str
+) -> None:
+    import io
+
+    err = io.StringIO()
+    context = CliContext(output=Output(io.StringIO(), err))
+    context.__dict__["shop"] = Interrupting(interrupt)
+    assert run(["products", "list"], context=context) == 130
+    assert err.getvalue() == line
