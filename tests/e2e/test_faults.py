@@ -115,15 +115,11 @@ COMMITTED_BEFORE_IT = 16_000
 def test_a_skip_mode_import_keeps_its_committed_batches_and_a_rerun_completes_it(
     shopctl: Shopctl, admin: str, engine: Any
 ) -> None:
-    holder = lock_the_product(engine, a_product(shopctl, admin, LOCKED_SKU))
-    try:
-        importing = start_import(shopctl, admin, "--on-error", "skip")
-        wait_until_a_session_waits_on_a_lock(engine)
-        assert terminate(engine, f"{IMPORTING} AND wait_event_type = 'Lock'") == 1
-        result = importing.finish()
-    finally:
-        holder.rollback()
-        holder.close()
+    result = while_it_waits_on(
+        engine, a_product(shopctl, admin, LOCKED_SKU),
+        lambda: start_import(shopctl, admin, "--on-error", "skip"),
+        cut_the_waiting_connection(engine),
+    )  # fmt: skip
     assert result.exit_code == 8, result
     assert "lost the connection" in one_line(result)
     assert scalar(engine, IMPORTED) == COMMITTED_BEFORE_IT + 1  # the locked one was there
@@ -150,6 +146,29 @@ def lock_the_product(engine: Any, sku: str) -> Any:
     return holder
 
 
+def while_it_waits_on(
+    engine: Any, sku: str, start: Callable[[], Spawned], fault: Callable[[Spawned], Result]
+) -> Result:
+    """``start()`` a command while ``sku``'s row is locked; once it waits on that lock, the
+    ``fault``, which ends it; then the lock goes. The command's result."""
+    holder = lock_the_product(engine, sku)
+    try:
+        spawned = start()
+        wait_until_a_session_waits_on_a_lock(engine)
+        return fault(spawned)
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def cut_the_waiting_connection(engine: Any) -> Callable[[Spawned], Result]:
+    def fault(spawned: Spawned) -> Result:
+        assert terminate(engine, "wait_event_type = 'Lock'") == 1
+        return spawned.finish()
+
+    return fault
+
+
 def a_pending_order(shopctl: Shopctl, admin: str, customer: str) -> int:
     a_product(shopctl, admin, "TEA-1")
     assert shopctl("cart", "add", "TEA-1", "--quantity", "2", profile=customer).exit_code == 0
@@ -164,15 +183,11 @@ def test_a_payment_lost_after_the_charge_says_how_to_find_out_and_a_rerun_charge
     order_id = a_pending_order(shopctl, admin, customer)
     # The product's row is locked: the payment's second step (recording the charge, selling
     # the units) waits on it, after the gateway charged. Then its connection goes.
-    holder = lock_the_product(engine, "TEA-1")
-    try:
-        paying = shopctl.spawn("pay", "order", str(order_id), profile=customer)
-        wait_until_a_session_waits_on_a_lock(engine)
-        assert terminate(engine, "wait_event_type = 'Lock'") == 1
-        lost = paying.finish()
-    finally:
-        holder.rollback()
-        holder.close()
+    lost = while_it_waits_on(
+        engine, "TEA-1",
+        lambda: shopctl.spawn("pay", "order", str(order_id), profile=customer),
+        cut_the_waiting_connection(engine),
+    )  # fmt: skip
     assert lost.exit_code == 8, lost
     line = one_line(lost)
     assert f"the payment of order {order_id} may have happened" in line
@@ -192,15 +207,11 @@ def test_a_cancel_whose_connection_is_lost_says_how_to_find_out(
     shopctl: Shopctl, admin: str, customer: str, engine: Any
 ) -> None:
     order_id = a_pending_order(shopctl, admin, customer)
-    holder = lock_the_product(engine, "TEA-1")
-    try:
-        cancelling = shopctl.spawn("order", "cancel", str(order_id), profile=customer)
-        wait_until_a_session_waits_on_a_lock(engine)
-        assert terminate(engine, "wait_event_type = 'Lock'") == 1
-        lost = cancelling.finish()
-    finally:
-        holder.rollback()
-        holder.close()
+    lost = while_it_waits_on(
+        engine, "TEA-1",
+        lambda: shopctl.spawn("order", "cancel", str(order_id), profile=customer),
+        cut_the_waiting_connection(engine),
+    )  # fmt: skip
     assert lost.exit_code == 8, lost
     assert f"`shopctl order show {order_id}` tells" in one_line(lost)
     shown = shopctl("order", "show", str(order_id), "--json", profile=customer).json()
@@ -276,15 +287,16 @@ def test_a_payment_cut_by_a_pgbouncer_restart_is_safe_to_run_again(
     shopctl: Shopctl, admin: str, customer: str, engine: Any, pgbouncer: PgBouncer
 ) -> None:
     order_id = a_pending_order(shopctl, admin, customer)
-    holder = lock_the_product(engine, "TEA-1")
-    try:
-        paying = shopctl.spawn("pay", "order", str(order_id), profile=customer)
-        wait_until_a_session_waits_on_a_lock(engine)
+
+    def restart(paying: Spawned) -> Result:
         pgbouncer.restart()
-        lost = paying.finish()
-    finally:
-        holder.rollback()
-        holder.close()
+        return paying.finish()
+
+    lost = while_it_waits_on(
+        engine, "TEA-1",
+        lambda: shopctl.spawn("pay", "order", str(order_id), profile=customer),
+        restart,
+    )  # fmt: skip
     assert lost.exit_code == 8, lost
     assert f"shopctl pay show {order_id}" in one_line(lost)
     assert shopctl("pay", "order", str(order_id), profile=customer).exit_code == 0
@@ -317,14 +329,13 @@ def test_ctrl_c_mid_import_says_nothing_was_imported_and_nothing_was(
 def test_ctrl_c_mid_skip_mode_import_names_the_batches_it_kept(
     shopctl: Shopctl, admin: str, engine: Any
 ) -> None:
-    holder = lock_the_product(engine, a_product(shopctl, admin, LOCKED_SKU))
-    try:
-        importing = start_import(shopctl, admin, "--on-error", "skip")
-        wait_until_a_session_waits_on_a_lock(engine)
-        line = one_line(interrupt(importing))
-    finally:
-        holder.rollback()
-        holder.close()
+    line = one_line(
+        while_it_waits_on(
+            engine, a_product(shopctl, admin, LOCKED_SKU),
+            lambda: start_import(shopctl, admin, "--on-error", "skip"),
+            interrupt,
+        )
+    )  # fmt: skip
     assert line.startswith(
         f"error: interrupted: 4 batches of the file were committed ({COMMITTED_BEFORE_IT} created,"
         " 0 updated, 0 unchanged); importing it again applies the rest"
@@ -334,20 +345,17 @@ def test_ctrl_c_mid_skip_mode_import_names_the_batches_it_kept(
 
 
 def test_ctrl_c_while_waiting_on_a_lock_rolls_back(
-    shopctl: Shopctl, admin: str, customer: str, engine: Any
+    shopctl: Shopctl, admin: str, engine: Any
 ) -> None:
-    order_id = a_pending_order(shopctl, admin, customer)
-    holder = lock_the_product(engine, "TEA-1")
-    try:
-        changing = shopctl.spawn("products", "stock", "TEA-1", "--add", "3", profile=admin)
-        wait_until_a_session_waits_on_a_lock(engine)
-        line = one_line(interrupt(changing))
-    finally:
-        holder.rollback()
-        holder.close()
+    a_product(shopctl, admin, "TEA-1")
+    changing = while_it_waits_on(
+        engine, "TEA-1",
+        lambda: shopctl.spawn("products", "stock", "TEA-1", "--add", "3", profile=admin),
+        interrupt,
+    )  # fmt: skip
+    line = one_line(changing)
     assert line == "error: interrupted: any open transaction was rolled back"
     assert shopctl("products", "get", "TEA-1", "--json").json()["stock_on_hand"] == 5
-    assert order_id > 0
     audit_passes(shopctl, admin)
 
 
