@@ -2,12 +2,15 @@
 # The main job of shopctl, end to end, on the embedded PostgreSQL with no configuration:
 # migrate, create an admin, import the catalog, replay customers buying, run a short
 # simulation, and show the results. Everything lives in .demo/ (config, sessions,
-# database); run it as often as you like.
+# database), or in $DEMO_DIR; run it as often as you like. The step titles are bold only
+# on a terminal, and not with NO_COLOR set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset SHOPCTL_DATABASE_URL SHOPCTL_PROFILE
-export SHOPCTL_CONFIG_DIR="$PWD/.demo/config"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+export SHOPCTL_CONFIG_DIR="${DEMO_DIR:-$PWD/.demo}/config"
+bold='' plain=''
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain" >&2; }
 ADMIN_EMAIL=admin@demo.example
 ADMIN_PASSWORD=demo-admin-password
 

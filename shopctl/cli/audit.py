@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from shopctl.application.audit import Violation
 from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import OutputFormat
+from shopctl.cli.output import Columns, OutputFormat
+
+COLUMNS = Columns.of(Violation)
 
 
 def audit(ctx: typer.Context, fmt: Format = OutputFormat.table, json_: Json = False) -> None:
@@ -19,9 +22,7 @@ def audit(ctx: typer.Context, fmt: Format = OutputFormat.table, json_: Json = Fa
     if fmt is OutputFormat.json:
         cli.output.json(report)
     else:
-        cli.output.rows(
-            report.violations, ("check", "subject", "detail"), fmt, empty="no violations"
-        )
+        cli.output.rows(report.violations, COLUMNS, fmt, empty="no violations")
     if not report.ok:
         raise CheckFailed(
             f"{len(report.violations)} invariant violation(s) in {len(report.checks)} checks"

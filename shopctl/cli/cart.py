@@ -6,16 +6,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from shopctl.application.dto import LineView
 from shopctl.cli.context import CliContext, output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import OutputFormat
+from shopctl.cli.output import Columns, OutputFormat
 
 if TYPE_CHECKING:
     from shopctl.application.dto import CartView
 
 app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
-ITEM_COLUMNS = ("sku", "name", "quantity", "unit_price", "line_total")
+ITEM_COLUMNS = Columns.of(LineView)
 
 Sku = Annotated[str, typer.Argument(help="The product's SKU.")]
 

@@ -6,13 +6,14 @@ from typing import Annotated
 
 import typer
 
+from shopctl.application.dto import ReservationView
 from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import OutputFormat
+from shopctl.cli.output import Columns, OutputFormat
 
 app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
-COLUMNS = ("id", "order_id", "sku", "quantity", "status", "expires_at")
+COLUMNS = Columns.of(ReservationView, ("id", "order_id", "sku", "quantity", "status", "expires_at"))
 
 
 @app.command()

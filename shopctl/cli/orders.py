@@ -6,17 +6,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from shopctl.application.dto import LineView
 from shopctl.cli.context import CliContext, output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import OutputFormat
+from shopctl.cli.output import Columns, OutputFormat
 
 if TYPE_CHECKING:
     from shopctl.application.dto import OrderView
 
 app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
-LIST_COLUMNS = ("id", "status", "total", "currency", "items", "created_at")
-ITEM_COLUMNS = ("sku", "name", "quantity", "unit_price", "line_total")
+# A listed order: its summary and how many items it has (``order show`` has the items).
+LIST_COLUMNS = Columns(("id", "status", "total", "currency", "items", "created_at"))
+ITEM_COLUMNS = Columns.of(LineView)
+# CSV of ``order show``: a row per item, each with its order's id.
+ORDER_ITEMS = Columns(("order_id", *ITEM_COLUMNS.fields))
 SUMMARY = ("id", "status", "total", "currency", "created_at", "expires_at", "paid_at")
 
 OrderId = Annotated[int, typer.Argument(help="The order's id.", show_default=False)]
@@ -28,7 +32,7 @@ def render_order(cli: CliContext, order: OrderView, fmt: OutputFormat) -> None:
         cli.output.json(order)
     elif fmt is OutputFormat.csv:
         rows = [{"order_id": order.id, **_plain(item)} for item in order.items]
-        cli.output.rows(rows, ("order_id", *ITEM_COLUMNS), fmt)
+        cli.output.rows(rows, ORDER_ITEMS, fmt)
     else:
         cli.output.record({k: getattr(order, k) for k in SUMMARY}, fmt, title=f"order {order.id}")
         cli.output.rows(order.items, ITEM_COLUMNS, fmt)
@@ -81,7 +85,7 @@ def list_orders(
         cli.output.json(found)
         return
     rows = [
-        {**{k: getattr(o, k) for k in LIST_COLUMNS if k != "items"}, "items": len(o.items)}
+        {**{k: getattr(o, k) for k in LIST_COLUMNS.fields if k != "items"}, "items": len(o.items)}
         for o in found
     ]
     cli.output.rows(rows, LIST_COLUMNS, fmt, empty="no orders")

@@ -2,6 +2,10 @@
 
 Tables and messages show text through ``for_terminal`` (no control character reaches the
 terminal raw) and are never read as Rich markup; JSON and CSV carry the text as stored.
+A table is drawn for a terminal only: sent to a pipe or a file, it is tab-separated lines
+under a header line, never wrapped, truncated or coloured (what ``cut`` and ``awk`` read).
+Each list command declares its columns once (``Columns``): CSV's header and a piped table's
+come from it, the same with zero rows as with many.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
@@ -56,6 +62,52 @@ def cell(value: Any) -> str:
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A piped table's cell: one line, no tab inside it (a backslash is doubled, so it stays
+# readable back).
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n"})
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A list command's one declaration of its columns.
+
+    ``fields``: every field of a row, in order: the CSV header, whatever the row count (JSON
+    carries the same keys). ``shown``: the table's columns, a subset in table order (None:
+    all of them). ``labels``: shorter headers for a terminal's table. ``no_wrap``: columns a
+    terminal's table never folds (identifiers such as a SKU)."""
+
+    fields: tuple[str, ...]
+    shown: tuple[str, ...] | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    no_wrap: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.table) - set(self.fields)
+        assert not unknown, f"shown columns that are not fields: {sorted(unknown)}"
+
+    @classmethod
+    def of(
+        cls,
+        view: type,
+        shown: Sequence[str] | None = None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        no_wrap: Sequence[str] = (),
+    ) -> Columns:
+        """The columns of a DTO (a dataclass): its fields, in declaration order."""
+        return cls(
+            tuple(f.name for f in dataclasses.fields(view)),
+            None if shown is None else tuple(shown),
+            tuple((labels or {}).items()),
+            tuple(no_wrap),
+        )
+
+    @property
+    def table(self) -> tuple[str, ...]:
+        return self.fields if self.shown is None else self.shown
+
+    def label(self, column: str) -> str:
+        return dict(self.labels).get(column, column)
 
 
 def _text(value: str) -> Any:
@@ -65,13 +117,37 @@ def _text(value: str) -> Any:
     return Text(for_terminal(value))
 
 
+def console(file: IO[str]) -> Any:
+    """A Rich console on a terminal's ``file``: as wide as the terminal, or $COLUMNS; with
+    NO_COLOR set (and not empty), no colour or style code at all, bold included."""
+    from rich.console import Console
+
+    return Console(file=file, color_system=None if os.environ.get("NO_COLOR") else "auto")
+
+
 class Output:
+    """``terminal``: whether stdout is a terminal (default: ask it); tables are drawn only there."""
+
     def __init__(
-        self, stdout: IO[str] | None = None, stderr: IO[str] | None = None, *, quiet: bool = False
+        self,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        *,
+        quiet: bool = False,
+        terminal: bool | None = None,
     ) -> None:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.quiet = quiet
+        self._terminal = terminal
+
+    @property
+    def terminal(self) -> bool:
+        """Whether stdout is a terminal: a table is drawn there, and tab-separated elsewhere."""
+        if self._terminal is None:
+            isatty = getattr(self.stdout, "isatty", None)
+            self._terminal = bool(isatty and isatty())
+        return self._terminal
 
     # -- messages (stderr) ----------------------------------------------------------------
 
@@ -106,10 +182,9 @@ class Output:
         if self.quiet or not self.interactive or not shown:
             yield lambda _amount: None
             return
-        from rich.console import Console
         from rich.progress import Progress
 
-        with Progress(console=Console(file=self.stderr), transient=True) as bar:
+        with Progress(console=console(self.stderr), transient=True) as bar:
             task = bar.add_task(description, total=total)
             yield lambda amount: bar.advance(task, amount)
 
@@ -128,12 +203,16 @@ class Output:
         self.stdout.write(text + "\n")
 
     def record(self, item: Any, fmt: OutputFormat, *, title: str | None = None) -> None:
-        """One object: a two-column table, a JSON object, or a one-row CSV."""
+        """One object: a two-column table (off a terminal: ``field<TAB>value`` lines), a JSON
+        object, or a one-row CSV."""
         data = plain(item)
         if fmt is OutputFormat.json:
             self.json(data)
         elif fmt is OutputFormat.csv:
-            self.rows([data], list(data), fmt)
+            self.rows([data], Columns(tuple(data)), fmt)
+        elif not self.terminal:
+            for key, value in data.items():
+                self._tsv_line((key, cell(value)))
         else:
             table = self._table(title=None if title is None else _text(title), show_header=False)
             table.add_column("field", style="bold")
@@ -145,46 +224,53 @@ class Output:
     def rows(
         self,
         items: Iterable[Any],
-        columns: Sequence[str],
+        columns: Columns,
         fmt: OutputFormat,
         *,
-        all_columns: bool = True,
         empty: str = "nothing to show",
-        labels: Mapping[str, str] | None = None,
-        no_wrap: Sequence[str] = (),
     ) -> None:
-        """Many objects: a table of ``columns``; JSON and CSV carry every field.
-
-        ``labels`` gives short table headers (``{"stock_on_hand": "on hand"}``); ``no_wrap``
-        columns are never folded (identifiers such as a SKU)."""
+        """Many objects: JSON carries every field; CSV ``columns.fields`` under their header;
+        a table ``columns.table``: drawn at a terminal, tab-separated under a header line
+        elsewhere. With no rows, CSV and a piped table still print their header."""
         data = [plain(item) for item in items]
         if fmt is OutputFormat.json:
             self.json(data)
             return
         if fmt is OutputFormat.csv:
-            fields = list(data[0]) if data and all_columns else list(columns)
-            writer = csv.DictWriter(self.stdout, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
+            writer = csv.writer(self.stdout)
+            writer.writerow(columns.fields)
             for row in data:
-                writer.writerow({k: cell(v) for k, v in row.items()})
+                writer.writerow([cell(row.get(name)) for name in columns.fields])
+            return
+        shown = columns.table
+        if not self.terminal:
+            self._tsv_line(shown)
+            for row in data:
+                self._tsv_line([cell(row.get(column)) for column in shown])
+            if not data:
+                self.message(empty)
             return
         if not data:
             self.message(empty)
             return
         table = self._table()
-        for column in columns:
+        for column in shown:
             numeric = isinstance(data[0].get(column), int | float) and not isinstance(
                 data[0].get(column), bool
             )
             table.add_column(
-                (labels or {}).get(column, column),
+                columns.label(column),
                 justify="right" if numeric else "left",
                 overflow="fold",
-                no_wrap=column in no_wrap,
+                no_wrap=column in columns.no_wrap,
             )
         for row in data:
-            table.add_row(*(_text(cell(row.get(column))) for column in columns))
+            table.add_row(*(_text(cell(row.get(column))) for column in shown))
         self._print_table(table)
+
+    def _tsv_line(self, values: Iterable[str]) -> None:
+        line = "\t".join(for_terminal(value.translate(_TSV_ESCAPES)) for value in values)
+        self.stdout.write(line + "\n")
 
     def _table(self, **options: Any) -> Any:
         """A Rich table; its cells are ``_text`` objects, never markup."""
@@ -194,7 +280,4 @@ class Output:
         return Table(box=box.SIMPLE_HEAD, pad_edge=False, **options)
 
     def _print_table(self, table: Any) -> None:
-        from rich.console import Console
-
-        console = Console(file=self.stdout)  # 80 columns unless a terminal or $COLUMNS says
-        console.print(table)
+        console(self.stdout).print(table)

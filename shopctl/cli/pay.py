@@ -6,13 +6,16 @@ from typing import Annotated
 
 import typer
 
+from shopctl.application.dto import PaymentView
 from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import OutputFormat
+from shopctl.cli.output import Columns, OutputFormat
 
 app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
-COLUMNS = ("id", "order_id", "status", "amount", "currency", "decline_code", "created_at")
+COLUMNS = Columns.of(
+    PaymentView, ("id", "order_id", "status", "amount", "currency", "decline_code", "created_at")
+)
 
 OrderId = Annotated[int, typer.Argument(help="The order's id.", show_default=False)]
 

@@ -8,14 +8,19 @@ from typing import IO, Annotated
 
 import typer
 
+from shopctl.application.dto import ProductView
 from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import OutputFormat
+from shopctl.cli.output import Columns, OutputFormat
 
 app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
-LIST_COLUMNS = ("sku", "name", "price", "stock_on_hand", "reserved", "available", "active")
-LIST_LABELS = {"stock_on_hand": "on hand", "available": "avail."}
+LIST_COLUMNS = Columns.of(
+    ProductView,
+    ("sku", "name", "price", "stock_on_hand", "reserved", "available", "active"),
+    labels={"stock_on_hand": "on hand", "available": "avail."},
+    no_wrap=("sku",),
+)
 
 
 @app.command("list")
@@ -47,14 +52,7 @@ def list_products(
         offset=offset,
     )
     found = cli.shop.list_products()(query)
-    cli.output.rows(
-        found,
-        LIST_COLUMNS,
-        output_format(fmt, json_),
-        empty="no products",
-        labels=LIST_LABELS,
-        no_wrap=("sku",),
-    )
+    cli.output.rows(found, LIST_COLUMNS, output_format(fmt, json_), empty="no products")
 
 
 @app.command("get")
@@ -215,7 +213,7 @@ def import_products(
     import sys
     from contextlib import ExitStack
 
-    from shopctl.application.catalog import OnError
+    from shopctl.application.catalog import OnError, RowError
     from shopctl.domain.errors import InvalidInput
     from shopctl.infrastructure import catalog_files
 
@@ -253,7 +251,7 @@ def import_products(
         summary = {k: v for k, v in vars(report).items() if k != "errors"}
         cli.output.record(summary, fmt, title="import")
         if report.errors:
-            cli.output.rows(report.errors, ("line", "sku", "message"), fmt)
+            cli.output.rows(report.errors, Columns.of(RowError), fmt)
     else:
         cli.output.record(report, fmt)
     counts = f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged"

@@ -11,12 +11,12 @@ import typer
 
 from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import Output, OutputFormat
+from shopctl.cli.output import Columns, Output, OutputFormat
 
 if TYPE_CHECKING:  # the replay machinery loads when a replay runs, not for every command
     from shopctl.replay.scenarios import ReplayReport, Scenario, StepReport
 
-REPORT_COLUMNS = ("step", "as", "command", "exit", "result", "ms")
+REPORT_COLUMNS = Columns(("step", "as", "command", "exit", "result", "ms"))
 
 
 def load_scenarios(files: Sequence[str], output: Output) -> list[Scenario]:
@@ -103,4 +103,4 @@ def render(output: Output, report: ReplayReport, fmt: OutputFormat) -> None:
             }
         )
     else:
-        output.rows(report_rows(report), REPORT_COLUMNS, fmt, all_columns=False)
+        output.rows(report_rows(report), REPORT_COLUMNS, fmt)

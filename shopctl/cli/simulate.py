@@ -10,13 +10,13 @@ import typer
 
 from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import Output, OutputFormat
+from shopctl.cli.output import Columns, Output, OutputFormat, console
 
 if TYPE_CHECKING:
     from shopctl.simulation.report import SimulationReport
     from shopctl.simulation.runner import Progress
 
-LATENCY_COLUMNS = ("step", "count", "p50", "p95", "p99", "max")
+LATENCY_COLUMNS = Columns(("step", "count", "p50", "p95", "p99", "max"))
 
 
 def render(output: Output, report: SimulationReport, fmt: OutputFormat) -> None:
@@ -133,7 +133,6 @@ def live_progress(output: Output) -> Iterator[Callable[[Progress], None] | None]
     if not output.interactive:
         yield None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bar
 
@@ -142,7 +141,7 @@ def live_progress(output: Output) -> Iterator[Callable[[Progress], None] | None]
         BarColumn(),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=Console(file=output.stderr),
+        console=console(output.stderr),
         transient=True,
     )
     task = bar.add_task("flows", total=None, status="")

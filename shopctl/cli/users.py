@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
+from shopctl.application.dto import UserView
 from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import OutputFormat
+from shopctl.cli.output import Columns, OutputFormat
 
 app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
-LIST_COLUMNS = ("id", "email", "role", "active", "created_at")
+LIST_COLUMNS = Columns.of(UserView, ("id", "email", "role", "active", "created_at"))
 
 Email = Annotated[str, typer.Option("--email", "-e", help="The user's email address.")]
 PasswordStdin = Annotated[

@@ -264,3 +264,34 @@ def run_at_a_terminal(env: dict[str, str], args: Sequence[str], typed: bytes) ->
             process.kill()
         os.close(keyboard)
         os.close(screen)
+
+
+def stdout_at_a_terminal(env: dict[str, str], args: Sequence[str]) -> tuple[int, bytes]:
+    """Run shopctl with stdout on a pseudo-terminal (stdin empty, stderr discarded): its exit
+    code and what the terminal was sent."""
+    import pty
+
+    screen, stdout = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopctl", *args],
+        stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    os.close(stdout)
+    shown = b""
+    deadline = time.monotonic() + 60
+    try:
+        while True:  # until the process closes its terminal
+            ready, _, _ = select.select([screen], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"shopctl {' '.join(args)} still runs after 60 s: {shown!r}"
+            try:
+                chunk = os.read(screen, 4096)
+            except OSError:  # EIO: the process exited and closed its terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        return process.wait(timeout=60), shown
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(screen)

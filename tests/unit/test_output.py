@@ -1,10 +1,15 @@
+import importlib
 import io
 import json
+import pkgutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
-from shopctl.cli.output import Output, OutputFormat, plain
+import pytest
+
+import shopctl.cli
+from shopctl.cli.output import Columns, Output, OutputFormat, plain
 
 
 @dataclass(frozen=True)
@@ -26,9 +31,12 @@ ROWS = [
 ]
 
 
-def render(fmt: OutputFormat) -> tuple[str, str]:
+COLUMNS = Columns.of(Row, ("sku", "price"))
+
+
+def render(fmt: OutputFormat, *, terminal: bool = True) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
-    Output(out, err).rows(ROWS, ["sku", "price"], fmt)
+    Output(out, err, terminal=terminal).rows(ROWS, COLUMNS, fmt)
     return out.getvalue(), err.getvalue()
 
 
@@ -58,11 +66,82 @@ def test_table_shows_selected_columns() -> None:
 
 def test_empty_list_says_so_on_stderr() -> None:
     out, err = io.StringIO(), io.StringIO()
-    Output(out, err).rows([], ["sku"], OutputFormat.table, empty="no products")
+    Output(out, err, terminal=True).rows([], COLUMNS, OutputFormat.table, empty="no products")
     assert out.getvalue() == ""
     assert err.getvalue().strip() == "no products"
-    Output(out, err).rows([], ["sku"], OutputFormat.json)
+    Output(out, err).rows([], COLUMNS, OutputFormat.json)
     assert json.loads(out.getvalue()) == []
+
+
+def test_off_a_terminal_a_table_is_tab_separated_under_a_header_and_never_wrapped() -> None:
+    long_name = "A very long product name that a terminal table would fold, 60c"
+    rows = [{"sku": "A-1", "name": long_name, "note": "tab\there\nand a \\ backslash"}]
+    out, err = io.StringIO(), io.StringIO()
+    Output(out, err, terminal=False).rows(
+        rows, Columns(("sku", "name", "note")), OutputFormat.table
+    )
+    assert out.getvalue().splitlines() == [
+        "sku\tname\tnote",
+        f"A-1\t{long_name}\ttab\\there\\nand a \\\\ backslash",
+    ]
+    assert "\x1b" not in out.getvalue() and err.getvalue() == ""
+
+
+def test_off_a_terminal_an_empty_table_still_has_its_header() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    Output(out, err, terminal=False).rows([], COLUMNS, OutputFormat.table, empty="no products")
+    assert out.getvalue() == "sku\tprice\n" and err.getvalue() == "no products\n"
+
+
+def test_off_a_terminal_a_record_is_field_tab_value_lines() -> None:
+    out = io.StringIO()
+    Output(out, io.StringIO(), terminal=False).record(ROWS[0], OutputFormat.table, title="A-1")
+    assert out.getvalue().splitlines() == [
+        "sku\tA-1",
+        "price\t9.90",
+        "active\tyes",
+        "created_at\t2026-01-02T03:04:05Z",
+    ]
+
+
+def test_the_terminal_is_asked_when_not_told() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert Output(Tty(), io.StringIO()).terminal is True
+    assert Output(io.StringIO(), io.StringIO()).terminal is False
+
+
+def declared_columns() -> list[tuple[str, Columns]]:
+    """Every ``Columns`` a command module of shopctl.cli declares."""
+    found = []
+    for module_info in pkgutil.iter_modules(shopctl.cli.__path__):
+        module = importlib.import_module(f"shopctl.cli.{module_info.name}")
+        for name, value in vars(module).items():
+            if isinstance(value, Columns) and value.__class__ is Columns:
+                found.append((f"{module_info.name}.{name}", value))
+    return found
+
+
+def test_the_commands_declare_their_columns() -> None:
+    names = {name for name, _ in declared_columns()}
+    assert {"products.LIST_COLUMNS", "orders.LIST_COLUMNS", "users.LIST_COLUMNS"} <= names
+
+
+@pytest.mark.parametrize(("name", "columns"), declared_columns())
+@pytest.mark.parametrize("fmt", [OutputFormat.csv, OutputFormat.table])
+def test_a_list_has_the_same_header_with_no_rows_and_with_rows(
+    name: str, columns: Columns, fmt: OutputFormat
+) -> None:
+    def header(rows: list[dict[str, object]]) -> str:
+        out = io.StringIO()
+        Output(out, io.StringIO(), terminal=False).rows(rows, columns, fmt)
+        return out.getvalue().splitlines()[0]
+
+    # a row whose keys come in another order than the declaration, and with one more
+    row: dict[str, object] = {f: f"value of {f}" for f in reversed(columns.fields)} | {"extra": 1}
+    assert header([]) == header([row]) == header([row, row]), name
 
 
 def test_plain_nested() -> None:

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from shopctl.cli.output import Output, OutputFormat
+from shopctl.cli.output import Columns, Output, OutputFormat
 from shopctl.cli.sanitize import for_terminal
 
 C0 = [chr(c) for c in range(0x20) if chr(c) not in "\n\t"]
@@ -47,15 +47,19 @@ def test_text_a_person_writes_is_left_alone() -> None:
     assert for_terminal(text) == text
 
 
+SKU_AND_NAME = Columns(("sku", "name"))
+
+
 def every_character() -> str:
     return "".join([*C0, "\x7f", *C1, *BIDI])
 
 
-def test_tables_and_messages_show_no_raw_control_character() -> None:
+@pytest.mark.parametrize("terminal", [True, False])
+def test_tables_and_messages_show_no_raw_control_character(terminal: bool) -> None:
     stdout, stderr = io.StringIO(), io.StringIO()
-    output = Output(stdout, stderr)
+    output = Output(stdout, stderr, terminal=terminal)
     name = f"Mug {every_character()} [red]x[/red]"
-    output.rows([{"sku": "M-1", "name": name}], ("sku", "name"), OutputFormat.table)
+    output.rows([{"sku": "M-1", "name": name}], SKU_AND_NAME, OutputFormat.table)
     output.record({"sku": "M-1", "name": name}, OutputFormat.table, title=name)
     output.error(f"no product named {name}", "a hint")
     output.message(name)
@@ -69,7 +73,7 @@ def test_json_and_csv_stay_byte_faithful() -> None:
     name = f"Mug {every_character()}"
     for fmt in (OutputFormat.json, OutputFormat.csv):
         stdout = io.StringIO()
-        Output(stdout, io.StringIO()).rows([{"sku": "M-1", "name": name}], ("sku", "name"), fmt)
+        Output(stdout, io.StringIO()).rows([{"sku": "M-1", "name": name}], SKU_AND_NAME, fmt)
         if fmt is OutputFormat.json:
             assert json.loads(stdout.getvalue()) == [{"sku": "M-1", "name": name}]
         else:
