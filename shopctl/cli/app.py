@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 from collections.abc import Sequence
@@ -114,9 +115,45 @@ def load_command(name: str, entry: Entry) -> click.Command:
             callback=callback,
             help=f"{entry.help}\n\n{details}" if details else entry.help,
         )
-        return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
+        command = get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
+        return with_fields(command)
     group = TyperInfo(module.app, name=name, help=entry.help)
-    return get_group_from_info(group, pretty_exceptions_short=True, rich_markup_mode=None)
+    return with_fields(
+        get_group_from_info(group, pretty_exceptions_short=True, rich_markup_mode=None)
+    )
+
+
+FIELDS_HELP = "Only these fields, in this order: table and CSV columns, JSON keys (a,b,c)."
+# Commands whose output is a report of several parts (a summary and tables of other things),
+# not one list or object to pick fields from.
+WITHOUT_FIELDS = {"simulate", "products import"}
+
+
+def with_fields(command: click.Command, path: str = "") -> click.Command:
+    """``--fields a,b,c`` on every command that lists or shows data (each has ``--format``),
+    added here once: the option hands the names to ``Output.select``, and the renderer
+    applies them to whatever the command shows."""
+    path = f"{path} {command.name}".strip()
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            with_fields(subcommand, path)
+        return command
+    shows = command.callback
+    if shows is None or path in WITHOUT_FIELDS:
+        return command
+    if not any(param.name == "fmt" for param in command.params):
+        return command
+    command.params.append(click.Option(["--fields"], metavar="A,B,C", help=FIELDS_HELP))
+
+    def callback(*args: Any, fields: str | None = None, **params: Any) -> Any:
+        if fields is not None:
+            root = click.get_current_context().find_root().obj
+            assert isinstance(root, CliContext)
+            root.output.select(fields)
+        return shows(*args, **params)
+
+    command.callback = functools.update_wrapper(callback, shows)
+    return command
 
 
 app = typer.Typer(

@@ -33,6 +33,8 @@ def render_order(cli: CliContext, order: OrderView, fmt: OutputFormat) -> None:
     elif fmt is OutputFormat.csv:
         rows = [{"order_id": order.id, **_plain(item)} for item in order.items]
         cli.output.rows(rows, ORDER_ITEMS, fmt)
+    elif cli.output.fields is not None:  # --fields: the order's own fields, as one record
+        cli.output.record(order, fmt, title=f"order {order.id}")
     else:
         cli.output.record({k: getattr(order, k) for k in SUMMARY}, fmt, title=f"order {order.id}")
         cli.output.rows(order.items, ITEM_COLUMNS, fmt)

@@ -140,6 +140,33 @@ class Output:
         self.stderr = stderr or sys.stderr
         self.quiet = quiet
         self._terminal = terminal
+        self.fields: tuple[str, ...] | None = None  # --fields: what to show, in that order
+
+    def select(self, text: str) -> None:
+        """``--fields a,b,c``: only these fields, in this order, in whatever is shown next."""
+        from shopctl.domain.errors import InvalidInput
+
+        names = tuple(name.strip() for name in text.split(","))
+        if not all(names):
+            raise InvalidInput(f"--fields {text!r}: give field names separated by commas")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise InvalidInput(f"--fields names {', '.join(repeated)} more than once")
+        self.fields = names
+
+    def _picked(self, valid: Sequence[str]) -> tuple[str, ...] | None:
+        """The selected fields, checked against ``valid``; None: no selection."""
+        if self.fields is None:
+            return None
+        unknown = [name for name in self.fields if name not in valid]
+        if unknown:
+            from shopctl.domain.errors import InvalidInput
+
+            raise InvalidInput(
+                f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+                f" for --fields; valid: {', '.join(valid)}"
+            )
+        return self.fields
 
     @property
     def terminal(self) -> bool:
@@ -197,15 +224,33 @@ class Output:
     # -- data (stdout) --------------------------------------------------------------------
 
     def json(self, data: Any) -> None:
-        text = json.dumps(plain(data), indent=2, ensure_ascii=False)
+        """``data`` as JSON; ``--fields`` picks an object's keys, or each listed object's."""
+        data = plain(data)
+        self._write_json(data if self.fields is None else self._pick_json(data))
+
+    def _write_json(self, data: Any) -> None:
+        text = json.dumps(data, indent=2, ensure_ascii=False)
         if not text.isascii():  # a lone surrogate (from a broken file) as its JSON escape
             text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
         self.stdout.write(text + "\n")
 
+    def _pick_json(self, data: Any) -> Any:
+        """An object's selected keys, or each object's of a list (checked against the first)."""
+        if isinstance(data, dict):
+            picked = self._picked(list(data))
+            return {name: data[name] for name in picked or ()}
+        if isinstance(data, list) and data and isinstance(data[0], dict):
+            picked = self._picked(list(data[0])) or ()
+            return [{name: row.get(name) for name in picked} for row in data]
+        return data
+
     def record(self, item: Any, fmt: OutputFormat, *, title: str | None = None) -> None:
         """One object: a two-column table (off a terminal: ``field<TAB>value`` lines), a JSON
-        object, or a one-row CSV."""
+        object, or a one-row CSV. ``--fields`` picks and orders its fields."""
         data = plain(item)
+        picked = self._picked(list(data))
+        if picked is not None:
+            data = {name: data[name] for name in picked}
         if fmt is OutputFormat.json:
             self.json(data)
         elif fmt is OutputFormat.csv:
@@ -231,18 +276,22 @@ class Output:
     ) -> None:
         """Many objects: JSON carries every field; CSV ``columns.fields`` under their header;
         a table ``columns.table``: drawn at a terminal, tab-separated under a header line
-        elsewhere. With no rows, CSV and a piped table still print their header."""
+        elsewhere. With no rows, CSV and a piped table still print their header.
+        ``--fields`` picks and orders the fields of all three, from ``columns.fields``."""
+        picked = self._picked(columns.fields)
         data = [plain(item) for item in items]
         if fmt is OutputFormat.json:
-            self.json(data)
+            if picked is not None:
+                data = [{name: row.get(name) for name in picked} for row in data]
+            self._write_json(data)
             return
         if fmt is OutputFormat.csv:
             writer = csv.writer(self.stdout)
-            writer.writerow(columns.fields)
+            writer.writerow(picked or columns.fields)
             for row in data:
-                writer.writerow([cell(row.get(name)) for name in columns.fields])
+                writer.writerow([cell(row.get(name)) for name in picked or columns.fields])
             return
-        shown = columns.table
+        shown = picked or columns.table
         if not self.terminal:
             self._tsv_line(shown)
             for row in data:

@@ -96,3 +96,24 @@ def test_the_demo_writes_no_escape_code_to_a_pipe(tmp_path: Path) -> None:
     finally:
         stopped = make_runner(clean_environ(SHOPCTL_CONFIG_DIR=str(tmp_path / "demo" / "config")))
         stopped("db", "stop")
+
+
+def test_fields_pick_and_order_what_list_and_show_commands_give(
+    shopctl: Shopctl, admin: str, customer: str
+) -> None:
+    create(shopctl, admin)
+    listed = shopctl("products", "list", "--fields", "available,sku")
+    assert listed.stdout.splitlines() == ["available\tsku", "7\tTEA-1"]
+    csv = shopctl("products", "list", "--format", "csv", "--fields", "sku,description,currency")
+    assert csv.stdout.splitlines() == ["sku,description,currency", "TEA-1,,USD"]
+    got = shopctl("products", "get", "TEA-1", "--json", "--fields", "name,price")
+    assert got.json() == {"name": NAME, "price": "12.50"}
+    users = shopctl("users", "list", "--json", "--fields", "email,role", profile=admin)
+    assert {"email": "admin@example.com", "role": "admin"} in users.json()
+    assert shopctl("cart", "add", "TEA-1", "--quantity", "2", profile=customer).exit_code == 0
+    order_id = shopctl("order", "place", "--json", profile=customer).json()["id"]
+    shown = shopctl("order", "show", str(order_id), "--fields", "status,total", profile=customer)
+    assert shown.stdout.splitlines() == ["status\tpending_payment", "total\t25.00"]
+    unknown = shopctl("order", "list", "--fields", "id,colour", profile=customer)
+    assert unknown.exit_code == 2 and unknown.stdout == ""
+    assert unknown.stderr.startswith("error: unknown field colour for --fields; valid: id, status")

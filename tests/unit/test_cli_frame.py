@@ -117,3 +117,26 @@ def test_ctrl_c_is_exit_130_and_one_line_of_what_was_kept(
     context.__dict__["shop"] = Interrupting(interrupt)
     assert run(["products", "list"], context=context) == 130
     assert err.getvalue() == line
+
+
+def leaf_commands(command: click.Command, path: str = "") -> list[tuple[str, click.Command]]:
+    path = f"{path} {command.name}".strip()
+    if isinstance(command, click.Group):
+        return [leaf for sub in command.commands.values() for leaf in leaf_commands(sub, path)]
+    return [(path, command)]
+
+
+def test_every_command_that_lists_or_shows_data_takes_fields() -> None:
+    from shopctl.cli.app import WITHOUT_FIELDS
+
+    leaves = [
+        leaf
+        for name, entry in COMMANDS.items()
+        for leaf in leaf_commands(load_command(name, entry))
+    ]
+    showing = {path for path, command in leaves if any(p.name == "fmt" for p in command.params)}
+    with_fields = {
+        path for path, command in leaves if any(p.name == "fields" for p in command.params)
+    }
+    assert with_fields == showing - WITHOUT_FIELDS
+    assert {"products list", "products get", "order show", "users list", "pay show"} <= with_fields

@@ -2,6 +2,7 @@ import importlib
 import io
 import json
 import pkgutil
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -146,3 +147,53 @@ def test_a_list_has_the_same_header_with_no_rows_and_with_rows(
 
 def test_plain_nested() -> None:
     assert plain({"a": [Decimal("1.50")]}) == {"a": ["1.50"]}
+
+
+def selected(text: str, fmt: OutputFormat, rows: list[Row] | None = None) -> str:
+    out = io.StringIO()
+    output = Output(out, io.StringIO(), terminal=False)
+    output.select(text)
+    output.rows(ROWS if rows is None else rows, COLUMNS, fmt)
+    return out.getvalue()
+
+
+def test_fields_pick_and_order_the_columns_of_every_format() -> None:
+    assert selected("price,sku", OutputFormat.table).splitlines() == [
+        "price\tsku",
+        "9.90\tA-1",
+        "0.00\tB,2",
+    ]
+    assert selected("created_at,sku", OutputFormat.csv).splitlines()[0] == "created_at,sku"
+    assert json.loads(selected("active,sku", OutputFormat.json)) == [
+        {"active": True, "sku": "A-1"},
+        {"active": False, "sku": "B,2"},
+    ]
+    # a field the table does not show by default is there to pick
+    assert selected("active", OutputFormat.table, []).splitlines() == ["active"]
+
+
+def test_fields_pick_a_record_and_an_object() -> None:
+    out = io.StringIO()
+    output = Output(out, io.StringIO(), terminal=False)
+    output.select("price,sku")
+    output.record(ROWS[0], OutputFormat.table)
+    output.json({"sku": "A-1", "price": "9.90", "name": "x"})
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["price\t9.90", "sku\tA-1"]
+    assert json.loads("\n".join(lines[2:])) == {"price": "9.90", "sku": "A-1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sku,nope", "unknown field nope for --fields; valid: sku, price, active, created_at"),
+        ("a,b", "unknown fields a, b for --fields"),
+        ("sku,,price", "give field names separated by commas"),
+        ("sku,sku", "--fields names sku more than once"),
+    ],
+)
+def test_bad_fields_are_invalid_input_that_lists_the_valid_ones(text: str, message: str) -> None:
+    from shopctl.domain.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        selected(text, OutputFormat.csv)
