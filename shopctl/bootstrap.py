@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from shopctl.infrastructure.config import Settings
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from shopctl.application.audit import RunAudit
     from shopctl.application.carts import (
         AddToCart,
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
         ListProducts,
         UpdateProduct,
     )
+    from shopctl.application.reports import LowStock, SalesLedger, SalesReport, TopProducts
     from shopctl.application.sessions import Authenticate, LogIn, LogOut, RefreshSession
     from shopctl.application.users import (
         CreateAdmin,
@@ -273,6 +276,34 @@ class Shop:
         from shopctl.infrastructure.db.invariants import PostgresInvariantAuditor
 
         return RunAudit(PostgresInvariantAuditor(self.database), self.read_uow)
+
+    # -- reports (reads: no lock, nothing written) ------------------------------------------
+
+    @cached_property
+    def sales_ledger(self) -> SalesLedger:
+        from shopctl.infrastructure.db.reports import PostgresSalesLedger
+
+        return PostgresSalesLedger(self.database)
+
+    def _today(self) -> date:
+        from datetime import UTC
+
+        return self.clock.now().astimezone(UTC).date()
+
+    def sales_report(self) -> SalesReport:
+        from shopctl.application.reports import SalesReport
+
+        return SalesReport(self.sales_ledger, self.read_uow, self._today)
+
+    def top_products(self) -> TopProducts:
+        from shopctl.application.reports import TopProducts
+
+        return TopProducts(self.sales_ledger, self.read_uow, self._today)
+
+    def low_stock(self) -> LowStock:
+        from shopctl.application.reports import LowStock
+
+        return LowStock(self.sales_ledger, self.read_uow, self._today)
 
     # -- purchase flow --------------------------------------------------------------------
 

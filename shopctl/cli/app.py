@@ -45,6 +45,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "pay": Entry("pay", "Pay orders (mock gateway test cards) and show payments."),
     "inventory": Entry("inventory", "Inventory reservations and their expiry (admins)."),
+    "report": Entry("reports", "Sales, top products and low stock (admins; reads only)."),
     "audit": Entry("audit", "Check every invariant of the database (admin).", "audit"),
     "replay": Entry(
         "replay",

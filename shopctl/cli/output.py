@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import IO, Any
@@ -45,6 +45,8 @@ def plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):  # a day (a report's period): ISO, no time
+        return value.isoformat()
     if isinstance(value, Enum):
         return value.value
     return value
@@ -316,6 +318,26 @@ class Output:
         for row in data:
             table.add_row(*(_text(cell(row.get(column))) for column in shown))
         self._print_table(table)
+
+    def bar_chart(self, bars: Sequence[tuple[str, Any]]) -> None:
+        """A horizontal bar per (label, number), scaled to the largest, for a terminal."""
+        screen = console(self.stdout)
+        values = [float(value) for _, value in bars]
+        labels = [for_terminal(str(label)) for label, _ in bars]
+        shown = [cell(value) for _, value in bars]
+        label_width = max(len(label) for label in labels)
+        value_width = max(len(text) for text in shown)
+        room = max(10, screen.width - label_width - value_width - 4)
+        largest = max(values) if values and max(values) > 0 else 1.0
+        for label, value, text in zip(labels, values, shown, strict=True):
+            length = round(room * max(value, 0.0) / largest)
+            bar = "█" * length if length or not value else "▏"
+            screen.print(
+                f"{label:<{label_width}}  {bar}{' ' * (room - len(bar))}  {text:>{value_width}}",
+                markup=False,
+                highlight=False,
+                style="green" if value else None,
+            )
 
     def _tsv_line(self, values: Iterable[str]) -> None:
         line = "\t".join(for_terminal(value.translate(_TSV_ESCAPES)) for value in values)

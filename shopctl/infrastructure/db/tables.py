@@ -192,6 +192,13 @@ orders = Table(
         "expires_at",
         postgresql_where=text("status = 'pending_payment'"),
     ),
+    # The reports: the orders paid in a window, with what they sum beside the key.
+    Index(
+        "ix_orders_paid_at",
+        "paid_at",
+        postgresql_include=["status", "total"],
+        postgresql_where=text("paid_at IS NOT NULL"),
+    ),
 )
 
 # A snapshot of what was bought: later catalog changes do not alter it.

@@ -1,0 +1,140 @@
+"""The reports' sums over orders: set-based SQL, each report one read-only snapshot.
+
+The orders of a window are found by ``ix_orders_paid_at`` (``paid_at``, only orders that
+were paid, with their status and total beside it); their lines by ``order_lines``' primary
+key. A paid order that was cancelled later keeps its ``paid_at``: it is a refund of the
+period it was paid in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shopctl.application.reports import (
+    RankBy,
+    SalesBy,
+    SalesFigures,
+    SalesLedger,
+    StockLevel,
+    TopProduct,
+)
+from shopctl.infrastructure.db.connect import Database
+
+# Paid in the window: paid, fulfilled, or cancelled after the payment (a refund).
+PAID_ORDERS = """
+SELECT o.id, o.total, o.status = 'cancelled' AS refunded, o.paid_at
+FROM orders o
+WHERE o.paid_at >= %(start)s AND o.paid_at < %(end)s
+"""
+
+SALES_BY_PERIOD = f"""
+WITH paid AS ({PAID_ORDERS}),
+units AS (
+    SELECT l.order_id, sum(l.quantity) AS units
+    FROM order_lines l JOIN paid ON paid.id = l.order_id
+    GROUP BY l.order_id
+)
+SELECT date_trunc(%(unit)s, paid.paid_at AT TIME ZONE 'UTC')::date AS key,
+       count(*) AS orders,
+       coalesce(sum(units.units), 0) AS units,
+       sum(paid.total) AS gross,
+       coalesce(sum(paid.total) FILTER (WHERE paid.refunded), 0) AS refunds
+FROM paid LEFT JOIN units ON units.order_id = paid.id
+GROUP BY 1
+ORDER BY 1
+"""
+
+SALES_TOTALS = f"""
+WITH paid AS ({PAID_ORDERS})
+SELECT 'total' AS key,
+       count(*) AS orders,
+       coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN paid ON paid.id = l.order_id),
+                0) AS units,
+       coalesce(sum(paid.total), 0) AS gross,
+       coalesce(sum(paid.total) FILTER (WHERE paid.refunded), 0) AS refunds
+FROM paid
+"""
+
+SALES_BY_PRODUCT = f"""
+WITH paid AS ({PAID_ORDERS})
+SELECT l.sku AS key,
+       count(DISTINCT l.order_id) AS orders,
+       sum(l.quantity) AS units,
+       sum(l.unit_price * l.quantity) AS gross,
+       coalesce(sum(l.unit_price * l.quantity) FILTER (WHERE paid.refunded), 0) AS refunds
+FROM paid JOIN order_lines l ON l.order_id = paid.id
+GROUP BY l.sku
+ORDER BY l.sku
+"""
+
+TOP_PRODUCTS = f"""
+WITH paid AS ({PAID_ORDERS}),
+sold AS (
+    SELECT l.product_id, sum(l.quantity) AS units, sum(l.unit_price * l.quantity) AS revenue
+    FROM paid JOIN order_lines l ON l.order_id = paid.id
+    WHERE NOT paid.refunded
+    GROUP BY l.product_id
+)
+SELECT p.sku, p.name, sold.units, sold.revenue, p.stock_on_hand,
+       p.stock_on_hand - p.reserved AS available
+FROM sold JOIN products p ON p.id = sold.product_id
+ORDER BY {{order}} DESC, p.sku
+LIMIT %(limit)s
+"""
+RANKING = {RankBy.UNITS: "sold.units", RankBy.REVENUE: "sold.revenue"}
+
+STOCK_LEVELS = f"""
+WITH paid AS ({PAID_ORDERS}),
+sold AS (
+    SELECT l.product_id, sum(l.quantity) AS units
+    FROM paid JOIN order_lines l ON l.order_id = paid.id
+    WHERE NOT paid.refunded
+    GROUP BY l.product_id
+)
+SELECT p.sku, p.name, p.stock_on_hand - p.reserved AS available,
+       coalesce(sold.units, 0) AS units_sold
+FROM products p LEFT JOIN sold ON sold.product_id = p.id
+WHERE p.active
+ORDER BY p.sku
+"""
+
+UNITS = {SalesBy.DAY: "day", SalesBy.WEEK: "week", SalesBy.MONTH: "month"}
+
+
+def _figures(row: tuple[Any, ...]) -> SalesFigures:
+    key, orders, units, gross, refunds = row
+    return SalesFigures(key, int(orders), int(units), gross, refunds)
+
+
+class PostgresSalesLedger(SalesLedger):
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def sales(self, start: datetime, end: datetime, by: SalesBy) -> list[SalesFigures]:
+        window = {"start": start, "end": end}
+        with self._database.transaction(read_only=True) as sql:
+            if by is SalesBy.PRODUCT:
+                return [_figures(row) for row in sql.tuples(SALES_BY_PRODUCT, window)]
+            rows = sql.tuples(SALES_BY_PERIOD, {**window, "unit": UNITS[by]})
+            return [_figures(row) for row in rows]
+
+    def totals(self, start: datetime, end: datetime) -> SalesFigures:
+        with self._database.transaction(read_only=True) as sql:
+            return _figures(sql.tuples(SALES_TOTALS, {"start": start, "end": end})[0])
+
+    def top_products(
+        self, start: datetime, end: datetime, by: RankBy, limit: int
+    ) -> list[TopProduct]:
+        statement = TOP_PRODUCTS.format(order=RANKING[by])
+        parameters = {"start": start, "end": end, "limit": limit}
+        with self._database.transaction(read_only=True) as sql:
+            rows = sql.tuples(statement, parameters)
+        return [TopProduct(sku, name, int(u), rev, int(on_hand), int(available))
+                for sku, name, u, rev, on_hand, available in rows]  # fmt: skip
+
+    def stock_levels(self, start: datetime, end: datetime) -> list[StockLevel]:
+        with self._database.transaction(read_only=True) as sql:
+            rows = sql.tuples(STOCK_LEVELS, {"start": start, "end": end})
+        return [StockLevel(sku, name, int(available), int(units))
+                for sku, name, available, units in rows]  # fmt: skip
