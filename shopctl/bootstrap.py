@@ -48,7 +48,13 @@ if TYPE_CHECKING:
         ListProducts,
         UpdateProduct,
     )
-    from shopctl.application.reports import LowStock, SalesLedger, SalesReport, TopProducts
+    from shopctl.application.reports import (
+        ExportOrders,
+        LowStock,
+        SalesLedger,
+        SalesReport,
+        TopProducts,
+    )
     from shopctl.application.sessions import Authenticate, LogIn, LogOut, RefreshSession
     from shopctl.application.users import (
         CreateAdmin,
@@ -299,6 +305,11 @@ class Shop:
         from shopctl.application.reports import TopProducts
 
         return TopProducts(self.sales_ledger, self.read_uow, self._today)
+
+    def export_orders(self) -> ExportOrders:
+        from shopctl.application.reports import ExportOrders
+
+        return ExportOrders(self.sales_ledger, self.read_uow)
 
     def low_stock(self) -> LowStock:
         from shopctl.application.reports import LowStock

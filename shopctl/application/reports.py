@@ -13,7 +13,7 @@ The average order value is gross / orders paid.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.domain.errors import InvalidInput
+from shopctl.domain.orders import OrderStatus
 from shopctl.domain.repositories import UnitOfWork
 
 CENT = Decimal("0.01")
@@ -158,6 +159,36 @@ class LowStockLine:
     days_left: Decimal | None  # at that rate; None when nothing sold
 
 
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order as ``order export`` writes it (one per row)."""
+
+    id: int
+    status: str
+    email: str
+    currency: str
+    total: Decimal
+    units: int
+    created_at: datetime
+    paid_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OrderLineRecord:
+    """An order line as ``order export --lines`` writes it."""
+
+    order_id: int
+    status: str
+    email: str
+    created_at: datetime
+    paid_at: datetime | None
+    sku: str
+    name: str
+    unit_price: Decimal
+    quantity: int
+    line_total: Decimal
+
+
 class SalesLedger(abc.ABC):
     """Port: the sums over orders that the reports need, each in one snapshot."""
 
@@ -179,6 +210,18 @@ class SalesLedger(abc.ABC):
     @abc.abstractmethod
     def stock_levels(self, start: datetime, end: datetime) -> list[StockLevel]:
         """Every active product, with the units of its orders paid in [start, end)."""
+
+    @abc.abstractmethod
+    def stream_orders(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        status: OrderStatus | None,
+        *,
+        lines: bool,
+    ) -> Iterator[OrderRecord] | Iterator[OrderLineRecord]:
+        """Orders placed in [start, end) (either end open: None), oldest first, or their
+        lines; read from a server-side cursor (memory stays flat), in one snapshot."""
 
 
 def _zero(key: str) -> SalesFigures:
@@ -293,3 +336,29 @@ class LowStock:
         window = Window(today - timedelta(days=RATE_DAYS - 1), today)
         levels = self._ledger.stock_levels(window.start, window.end)
         return low_stock(levels, below=below, days=days)
+
+
+class ExportOrders:
+    """``order export`` (admins): every order placed in the window, or every line, streamed."""
+
+    def __init__(self, ledger: SalesLedger, uow: Callable[[], UnitOfWork]) -> None:
+        self._ledger = ledger
+        self._uow = uow
+
+    def __call__(
+        self,
+        principal: Principal | None,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        status: OrderStatus | None = None,
+        lines: bool = False,
+    ) -> Iterator[OrderRecord] | Iterator[OrderLineRecord]:
+        require_user(principal)
+        with self._uow() as uow:
+            authorize(uow.accounts, principal, admin=True)
+        if since is not None and until is not None:
+            Window(since, until)  # the same check: until not before since
+        start = None if since is None else Window(since, since).start
+        end = None if until is None else Window(until, until).end
+        return self._ledger.stream_orders(start, end, status, lines=lines)

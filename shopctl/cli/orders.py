@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -127,3 +128,57 @@ def fulfill(
     order = cli.shop.fulfill_order()(cli.principal(), order_id)
     render_order(cli, order, output_format(fmt, json_))
     cli.output.success(f"order {order.id} fulfilled")
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+    json = "json"
+
+
+@app.command("export")
+def export_orders(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="DATE", help="Placed on or after, YYYY-MM-DD.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="DATE", help="Placed on or before (UTC).")
+    ] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only orders in this status.")] = (
+        None
+    ),
+    lines: Annotated[bool, typer.Option("--lines", help="One row per order line.")] = False,
+    output_format_: Annotated[
+        ExportFormat, typer.Option("--output-format", help="csv, jsonl or json.")
+    ] = ExportFormat.csv,
+    output_file: Annotated[
+        str | None, typer.Option("--output-file", "-o", help="Default: stdout.")
+    ] = None,
+) -> None:
+    """Write orders for accounting (admin): one row per order (its total, units, customer,
+    when placed and paid), or with --lines one per order line; streamed, so memory stays flat
+    whatever their number. Days are UTC."""
+    from contextlib import ExitStack
+    from dataclasses import fields
+
+    from shopctl.application.reports import OrderLineRecord, OrderRecord
+    from shopctl.cli.options import parse_day
+    from shopctl.cli.output import open_output, write_records
+    from shopctl.domain.orders import parse_order_status
+
+    cli = state(ctx)
+    records = cli.shop.export_orders()(
+        cli.principal(),
+        since=parse_day(since, "--since"),
+        until=parse_day(until, "--until"),
+        status=None if status is None else parse_order_status(status),
+        lines=lines,
+    )
+    names = [f.name for f in fields(OrderLineRecord if lines else OrderRecord)]
+    with ExitStack() as stack:
+        sink = cli.output.stdout
+        if output_file is not None and output_file != "-":
+            sink = stack.enter_context(open_output(output_file))
+        count = write_records(records, names, sink, output_format_.value)
+    cli.output.success(f"exported {count} {'order line' if lines else 'order'}(s)")

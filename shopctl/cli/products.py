@@ -11,7 +11,7 @@ import typer
 from shopctl.application.dto import ProductView
 from shopctl.cli.context import output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import Columns, OutputFormat
+from shopctl.cli.output import Columns, OutputFormat, open_output
 
 app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
@@ -237,7 +237,7 @@ def import_products(
         reader = catalog_files.CatalogReader(_Counting(stream, advance), file_format)
         rejected = None
         if errors_file is not None:
-            sink = stack.enter_context(_open_output(errors_file))
+            sink = stack.enter_context(open_output(errors_file))
             rejected = catalog_files.ErrorsFile(sink, reader)
         report = use_case(
             principal,
@@ -290,7 +290,7 @@ def export_products(
     with ExitStack() as stack:
         sink = cli.output.stdout
         if output_file is not None and output_file != "-":
-            sink = stack.enter_context(_open_output(output_file))
+            sink = stack.enter_context(open_output(output_file))
         count = catalog_files.write_catalog(
             records, sink, catalog_files.CatalogFormat(output_format_.value)
         )
@@ -304,15 +304,6 @@ def _open_input(path: str) -> IO[bytes]:
         return open(path, "rb")
     except OSError as error:
         raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
-
-
-def _open_output(path: str) -> IO[str]:
-    from shopctl.domain.errors import InvalidInput
-
-    try:
-        return open(path, "w", encoding="utf-8", newline="")
-    except OSError as error:
-        raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
 
 
 def _size_of(stream: IO[bytes]) -> int | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from shopctl.cli.context import output_format, state
-from shopctl.cli.options import Format, Json
+from shopctl.cli.options import Format, Json, parse_day
 from shopctl.cli.output import Columns, Output, OutputFormat
 
 if TYPE_CHECKING:
@@ -43,17 +42,6 @@ class By(StrEnum):
 class Rank(StrEnum):
     units = "units"
     revenue = "revenue"
-
-
-def _day(value: str | None, option: str) -> date | None:
-    from shopctl.domain.errors import InvalidInput
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{option} {value!r} is not a date: use YYYY-MM-DD (UTC)") from None
 
 
 Since = Annotated[
@@ -94,8 +82,8 @@ def sales(
     cli = state(ctx)
     report = cli.shop.sales_report()(
         cli.principal(),
-        since=_day(since, "--since"),
-        until=_day(until, "--until"),
+        since=parse_day(since, "--since"),
+        until=parse_day(until, "--until"),
         by=SalesBy(by.value),
     )
     key = "sku" if by is By.product else "period"
@@ -136,8 +124,8 @@ def top_products(
     cli = state(ctx)
     found = cli.shop.top_products()(
         cli.principal(),
-        since=_day(since, "--since"),
-        until=_day(until, "--until"),
+        since=parse_day(since, "--since"),
+        until=parse_day(until, "--until"),
         by=RankBy(by.value),
         limit=limit,
     )

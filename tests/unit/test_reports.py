@@ -3,6 +3,7 @@ average order value, exact money, low stock."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,9 @@ import pytest
 
 from shopctl.application.auth import Principal
 from shopctl.application.reports import (
+    ExportOrders,
     LowStock,
+    OrderRecord,
     RankBy,
     SalesBy,
     SalesFigures,
@@ -28,6 +31,7 @@ from shopctl.application.reports import (
     periods,
 )
 from shopctl.domain.errors import Forbidden, InvalidInput
+from shopctl.domain.orders import OrderStatus
 from shopctl.domain.users import Role
 from tests.fakes import FakeUnitOfWork
 
@@ -40,7 +44,7 @@ class FakeLedger(SalesLedger):
     def __init__(self, figures: list[SalesFigures], total: SalesFigures | None = None) -> None:
         self.figures = figures
         self.total = total or SalesFigures("total", 0, 0, Decimal("0"), Decimal("0"))
-        self.asked: list[tuple[datetime, datetime, object]] = []
+        self.asked: list[tuple[datetime | None, datetime | None, object]] = []
         self.levels: list[StockLevel] = []
 
     def sales(self, start: datetime, end: datetime, by: SalesBy) -> list[SalesFigures]:
@@ -59,6 +63,17 @@ class FakeLedger(SalesLedger):
     def stock_levels(self, start: datetime, end: datetime) -> list[StockLevel]:
         self.asked.append((start, end, None))
         return self.levels
+
+    def stream_orders(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        status: OrderStatus | None,
+        *,
+        lines: bool,
+    ) -> Iterator[OrderRecord]:
+        self.asked.append((start, end, (status, lines)))
+        return iter([])
 
 
 def report(ledger: FakeLedger, **options: Any) -> SalesReportView:
@@ -164,3 +179,16 @@ def test_low_stock_reads_the_last_14_days_sales() -> None:
     assert ledger.asked == [
         (datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 12, 4, tzinfo=UTC), None)
     ]
+
+
+def test_an_export_window_includes_both_days_and_may_be_open() -> None:
+    ledger = FakeLedger([])
+    export = ExportOrders(ledger, FakeUnitOfWork([], principals=[ADMIN]))
+    assert list(export(ADMIN, since=date(2026, 12, 1), until=date(2026, 12, 2))) == []
+    assert list(export(ADMIN, status=OrderStatus.PAID, lines=True)) == []
+    assert ledger.asked == [
+        (datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 3, tzinfo=UTC), (None, False)),
+        (None, None, (OrderStatus.PAID, True)),
+    ]
+    with pytest.raises(InvalidInput, match="is before --since"):
+        export(ADMIN, since=date(2026, 12, 2), until=date(2026, 12, 1))

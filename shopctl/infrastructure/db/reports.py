@@ -8,10 +8,13 @@ period it was paid in.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from shopctl.application.reports import (
+    OrderLineRecord,
+    OrderRecord,
     RankBy,
     SalesBy,
     SalesFigures,
@@ -19,6 +22,7 @@ from shopctl.application.reports import (
     StockLevel,
     TopProduct,
 )
+from shopctl.domain.orders import OrderStatus
 from shopctl.infrastructure.db.connect import Database
 
 # Paid in the window: paid, fulfilled, or cancelled after the payment (a refund).
@@ -99,6 +103,27 @@ WHERE p.active
 ORDER BY p.sku
 """
 
+# Orders placed in a window, oldest first (the primary key is in placing order).
+EXPORTED = """
+FROM orders o JOIN users u ON u.id = o.user_id
+WHERE (%(start)s::timestamptz IS NULL OR o.created_at >= %(start)s)
+  AND (%(end)s::timestamptz IS NULL OR o.created_at < %(end)s)
+  AND (%(status)s::text IS NULL OR o.status = %(status)s)
+"""
+EXPORT_ORDERS = f"""
+SELECT o.id, o.status, u.email, o.currency, o.total,
+       (SELECT coalesce(sum(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id),
+       o.created_at, o.paid_at
+{EXPORTED}
+ORDER BY o.id
+"""
+EXPORT_LINES = f"""
+SELECT o.id, o.status, u.email, o.created_at, o.paid_at, l.sku, l.name, l.unit_price,
+       l.quantity, l.unit_price * l.quantity
+{EXPORTED.replace("FROM orders o", "FROM orders o JOIN order_lines l ON l.order_id = o.id")}
+ORDER BY o.id, l.sku
+"""
+
 UNITS = {SalesBy.DAY: "day", SalesBy.WEEK: "week", SalesBy.MONTH: "month"}
 
 
@@ -138,3 +163,21 @@ class PostgresSalesLedger(SalesLedger):
             rows = sql.tuples(STOCK_LEVELS, {"start": start, "end": end})
         return [StockLevel(sku, name, int(available), int(units))
                 for sku, name, available, units in rows]  # fmt: skip
+
+    def stream_orders(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        status: OrderStatus | None,
+        *,
+        lines: bool,
+    ) -> Iterator[OrderRecord] | Iterator[OrderLineRecord]:
+        parameters = {"start": start, "end": end, "status": status and status.value}
+        if lines:
+            return self._stream(EXPORT_LINES, parameters, OrderLineRecord)
+        return self._stream(EXPORT_ORDERS, parameters, OrderRecord)
+
+    def _stream(self, statement: str, parameters: dict[str, Any], record: Any) -> Iterator[Any]:
+        with self._database.transaction(read_only=True, snapshot=True) as sql:
+            for row in sql.stream(statement, parameters, size=2000):
+                yield record(*row)
