@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test tools lint typecheck pytest demo bench bench-startup bench-checkout bench-import clean
+.PHONY: test tools lint typecheck pytest demo bench bench-startup bench-checkout bench-import bench-reports clean
 
 test: lint typecheck pytest
 
@@ -54,7 +54,7 @@ demo: $(INSTALLED)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
 
 # Every benchmark (bench/README.md); each prints its own ratio against its reference.
-bench: bench-startup bench-import bench-checkout
+bench: bench-startup bench-import bench-checkout bench-reports
 
 bench-startup: $(INSTALLED)
 	$(BIN)/python bench/startup
@@ -66,6 +66,10 @@ bench-checkout: $(INSTALLED)
 # products import vs psql doing the same writes, and peak memory
 bench-import: $(INSTALLED)
 	$(BIN)/python bench/import
+
+# each report over a million bulk-loaded orders, its plan, and an export's peak memory
+bench-reports: $(INSTALLED)
+	$(BIN)/python bench/reports
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -33,6 +33,10 @@ step "a short simulation: 20 shoppers, 4 workers, one hot SKU, declines and canc
 shopctl -p admin simulate --shoppers 20 --concurrency 4 --orders 200 --products 10 --stock 100 \
     --hot-skus 1 --decline-rate 0.1 --cancel-rate 0.1 --seed 7
 
+step "reports: sales by day (the last 30 days) and the best sellers"
+shopctl -p admin report sales --by day
+shopctl -p admin report top-products --limit 5
+
 step "results: orders, stock and the invariant audit"
 shopctl -p admin order list --all
 shopctl products list
