@@ -19,6 +19,7 @@
 \set price1 1 + :p1 % 97
 \set price2 1 + :p2 % 97
 \set total :price1 * :q1 + :price2 * :q2
+\set units :q1 + :q2
 
 \if :full_flow
 -- Browse a catalog page (ListProducts: a read-only unit of work, ended by COMMIT).
@@ -138,8 +139,10 @@ FOR UPDATE OF p;
 -- ADD_ORDER: the order, its lines and its reservations in one statement (the values are
 -- the snapshot shopctl took from the locked rows)
 WITH new_order AS (
-    INSERT INTO orders (user_id, status, total, currency, created_at, updated_at, expires_at)
-    VALUES (:uid, 'pending_payment', :total, 'USD', now(), now(), now() + interval '15 minutes')
+    INSERT INTO orders (user_id, status, total, units, currency, created_at, updated_at,
+                        expires_at)
+    VALUES (:uid, 'pending_payment', :total, :units, 'USD', now(), now(),
+            now() + interval '15 minutes')
     RETURNING id
 ), lines AS (
     INSERT INTO order_lines (order_id, product_id, sku, name, unit_price, quantity)

@@ -257,7 +257,16 @@ class SalesReport:
             by_period = {f.key: f for f in figures}
             found = [by_period.get(day) or _zero(day.isoformat()) for day in periods(window, by)]
         rows = [SalesLine.of(_key(f.key), f.orders, f.units, f.gross, f.refunds) for f in found]
-        total = self._ledger.totals(window.start, window.end)
+        if by is SalesBy.PRODUCT:  # an order with two products is in two rows: count it once
+            total = self._ledger.totals(window.start, window.end)
+        else:  # each order is in one period: the rows add up
+            total = SalesFigures(
+                "total",
+                sum(f.orders for f in found),
+                sum(f.units for f in found),
+                sum((f.gross for f in found), Decimal("0.00")),
+                sum((f.refunds for f in found), Decimal("0.00")),
+            )
         totals = SalesLine.of("total", total.orders, total.units, total.gross, total.refunds)
         return SalesReportView(window.since, window.until, by, rows, totals)
 

@@ -67,11 +67,11 @@ class History:
                           "cancelled" if order.refunded else
                           "fulfilled" if order.fulfilled else "paid")  # fmt: skip
                 order_id = connection.execute(
-                    text("INSERT INTO orders (user_id, status, total, currency, expires_at, "
-                         "paid_at) VALUES (:user, :status, :total, 'USD', now(), :paid_at) "
-                         "RETURNING id"),
+                    text("INSERT INTO orders (user_id, status, total, units, currency, "
+                         "expires_at, paid_at) VALUES (:user, :status, :total, :units, 'USD', "
+                         "now(), :paid_at) RETURNING id"),
                     {"user": ADMIN.user_id, "status": status, "total": order.total,
-                     "paid_at": paid_at},
+                     "units": sum(q for _, q in order.lines), "paid_at": paid_at},
                 ).scalar_one()  # fmt: skip
                 merged: dict[int, int] = {}
                 for product, quantity in order.lines:

@@ -201,6 +201,19 @@ CHECKS: list[InvariantCheck] = [
         """,
     ),
     InvariantCheck(
+        name="order_units_match_lines",
+        description="an order's units are the sum of its lines' quantities",
+        sql="""
+            SELECT format('order %%s', o.id),
+                   format('units is %%s, the lines hold %%s', o.units, coalesce(l.units, 0))
+            FROM scoped_orders o
+            LEFT JOIN (SELECT order_id, sum(quantity) AS units
+                       FROM order_lines GROUP BY order_id) l ON l.order_id = o.id
+            WHERE o.units IS DISTINCT FROM coalesce(l.units, 0)
+            ORDER BY o.id
+        """,
+    ),
+    InvariantCheck(
         name="refunds_within_capture",
         description="the mock gateway never refunded more than a charge captured",
         sql="""

@@ -37,9 +37,10 @@ from shopctl.infrastructure.db.products import (
 
 ADD_ORDER = """
 WITH new_order AS (
-    INSERT INTO orders (user_id, status, total, currency, created_at, updated_at, expires_at)
-    VALUES (%(user_id)s, %(status)s, %(total)s, %(currency)s, %(created_at)s, %(created_at)s,
-            %(expires_at)s)
+    INSERT INTO orders (user_id, status, total, units, currency, created_at, updated_at,
+                        expires_at)
+    VALUES (%(user_id)s, %(status)s, %(total)s, %(units)s, %(currency)s, %(created_at)s,
+            %(created_at)s, %(expires_at)s)
     RETURNING id
 ), lines AS (
     INSERT INTO order_lines (order_id, product_id, sku, name, unit_price, quantity)
@@ -139,6 +140,7 @@ class PostgresOrderRepository(OrderRepository):
                 "user_id": order.user_id,
                 "status": order.status.value,
                 "total": order.total,
+                "units": sum(line.quantity for line in lines),
                 "currency": order.currency,
                 "created_at": order.created_at,
                 "expires_at": order.expires_at,

@@ -1,8 +1,8 @@
 """The reports' sums over orders: set-based SQL, each report one read-only snapshot.
 
 The orders of a window are found by ``ix_orders_paid_at`` (``paid_at``, only orders that
-were paid, with their status and total beside it); their lines by ``order_lines``' primary
-key. A paid order that was cancelled later keeps its ``paid_at``: it is a refund of the
+were paid, with their status, total and units beside it); their lines, where a report needs
+them (by product), by ``order_lines``' primary key. A paid order that was cancelled later keeps its ``paid_at``: it is a refund of the
 period it was paid in.
 """
 
@@ -27,24 +27,20 @@ from shopctl.infrastructure.db.connect import Database
 
 # Paid in the window: paid, fulfilled, or cancelled after the payment (a refund).
 PAID_ORDERS = """
-SELECT o.id, o.total, o.status = 'cancelled' AS refunded, o.paid_at
+SELECT o.id, o.total, o.units, o.status = 'cancelled' AS refunded, o.paid_at
 FROM orders o
 WHERE o.paid_at >= %(start)s AND o.paid_at < %(end)s
 """
 
+# Read from the index alone (paid_at with status, total and units beside it).
 SALES_BY_PERIOD = f"""
-WITH paid AS ({PAID_ORDERS}),
-units AS (
-    SELECT l.order_id, sum(l.quantity) AS units
-    FROM order_lines l JOIN paid ON paid.id = l.order_id
-    GROUP BY l.order_id
-)
+WITH paid AS ({PAID_ORDERS})
 SELECT date_trunc(%(unit)s, paid.paid_at AT TIME ZONE 'UTC')::date AS key,
        count(*) AS orders,
-       coalesce(sum(units.units), 0) AS units,
+       sum(paid.units) AS units,
        sum(paid.total) AS gross,
        coalesce(sum(paid.total) FILTER (WHERE paid.refunded), 0) AS refunds
-FROM paid LEFT JOIN units ON units.order_id = paid.id
+FROM paid
 GROUP BY 1
 ORDER BY 1
 """
@@ -53,8 +49,7 @@ SALES_TOTALS = f"""
 WITH paid AS ({PAID_ORDERS})
 SELECT 'total' AS key,
        count(*) AS orders,
-       coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN paid ON paid.id = l.order_id),
-                0) AS units,
+       coalesce(sum(paid.units), 0) AS units,
        coalesce(sum(paid.total), 0) AS gross,
        coalesce(sum(paid.total) FILTER (WHERE paid.refunded), 0) AS refunds
 FROM paid

@@ -178,6 +178,8 @@ orders = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("paid_at", DateTime(timezone=True), nullable=True),
+    Column("units", Integer, nullable=False),  # the sum of its lines' quantities
+    CheckConstraint("units >= 0", name="units_not_negative"),
     CheckConstraint(f"status IN ({ORDER_STATUSES})", name="status_known"),
     CheckConstraint("total >= 0", name="total_not_negative"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
@@ -196,7 +198,7 @@ orders = Table(
     Index(
         "ix_orders_paid_at",
         "paid_at",
-        postgresql_include=["status", "total"],
+        postgresql_include=["status", "total", "units"],
         postgresql_where=text("paid_at IS NOT NULL"),
     ),
 )
