@@ -230,6 +230,28 @@ class Output:
         data = plain(data)
         self._write_json(data if self.fields is None else self._pick_json(data))
 
+    def report_json(
+        self,
+        head: Mapping[str, Any],
+        rows: Iterable[Any],
+        columns: Columns,
+        totals: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A report as JSON: ``head``'s keys, ``rows`` under "rows", then ``totals`` if any.
+        ``--fields`` picks the rows' fields (from ``columns``), as it picks a table's
+        columns, and the same ones of the totals."""
+        picked = self._picked(columns.fields)
+        data = [plain(row) for row in rows]
+        total = None if totals is None else plain(dict(totals))
+        if picked is not None:
+            data = [{name: row.get(name) for name in picked} for row in data]
+            if total is not None:
+                total = {name: total[name] for name in picked if name in total}
+        report = {**plain(dict(head)), "rows": data}
+        if total is not None:
+            report["totals"] = total
+        self._write_json(report)
+
     def _write_json(self, data: Any) -> None:
         text = json.dumps(data, indent=2, ensure_ascii=False)
         if not text.isascii():  # a lone surrogate (from a broken file) as its JSON escape

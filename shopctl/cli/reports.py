@@ -93,14 +93,12 @@ def sales(
         return {key: line.key, **{name: getattr(line, name) for name in FIGURES}}
 
     rows = [row(line) for line in report.rows]
+    columns = BY_PRODUCT if by is By.product else BY_PERIOD
     if fmt is OutputFormat.json:
         totals = {name: getattr(report.totals, name) for name in FIGURES}
-        cli.output.json(
-            {"since": report.since, "until": report.until, "by": by.value, "rows": rows,
-             "totals": totals}
-        )  # fmt: skip
+        summary = {"since": report.since, "until": report.until, "by": by.value}
+        cli.output.report_json(summary, rows, columns, totals)
         return
-    columns = BY_PRODUCT if by is By.product else BY_PERIOD
     if fmt is OutputFormat.table:
         rows.append(row(report.totals))
     cli.output.rows(rows, columns, fmt, empty="no sales")
@@ -131,7 +129,7 @@ def top_products(
     )
     fmt = output_format(fmt, json_)
     if fmt is OutputFormat.json:
-        cli.output.json({"rows": found})
+        cli.output.report_json({}, found, TOP)
         return
     cli.output.rows(found, TOP, fmt, empty="no sales")
     _chart(cli.output, fmt, no_chart, [(p.sku, getattr(p, by.value)) for p in found])
@@ -158,7 +156,7 @@ def low_stock(
     found = cli.shop.low_stock()(cli.principal(), below=below, days=days)
     fmt = output_format(fmt, json_)
     if fmt is OutputFormat.json:
-        cli.output.json({"rows": found})
+        cli.output.report_json({}, found, LOW)
     else:
         cli.output.rows(found, LOW, fmt, empty="no product is low on stock")
     if fail_if_any and found:

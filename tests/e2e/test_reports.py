@@ -123,3 +123,15 @@ def test_order_export_in_every_format(
     none = shopctl("order", "export", "--until", "2000-01-01", "--output-format", "json",
                    profile=admin)  # fmt: skip
     assert json.loads(none.stdout) == []
+
+
+def test_fields_pick_the_rows_of_a_report(
+    shopctl: Shopctl, admin: str, shop: dict[str, Any]
+) -> None:
+    picked = shopctl("report", "sales", "--json", "--fields", "period,net", profile=admin).json()
+    assert picked["rows"][-1] == {"period": shop["today"], "net": "18.00"}
+    assert picked["totals"] == {"net": "18.00"} and picked["by"] == "day"
+    table = shopctl("report", "top-products", "--fields", "units,sku", profile=admin)
+    assert table.stdout.splitlines() == ["units\tsku", "4\tTEA-1"]
+    unknown = shopctl("report", "low-stock", "--json", "--fields", "colour", profile=admin)
+    assert unknown.exit_code == 2 and "valid: sku, name, available" in unknown.stderr
