@@ -131,8 +131,7 @@ class Worker:
         try:
             outcome = self._flow(plan, shopper)
         except DISCONNECTED:
-            self._when_answered(lambda: self._settle(plan, shopper))
-            outcome = "connection_lost"
+            outcome = self._lost(plan, shopper)
         except ShopError as error:
             outcome = self._unexpected(plan, f"{type(error).__name__}: {error.message}", shopper)
         except Exception as error:  # a bug or a driver error: report it, keep the run going
@@ -170,6 +169,19 @@ class Worker:
         self._timed("pay", lambda: self.pay_order(shopper, order_id))
         self.units_paid += sum(quantity for _, quantity in plan.items)
         return "paid"
+
+    def _lost(self, plan: FlowPlan, shopper: Principal) -> str:
+        """A flow whose connection broke: settled once the database answers. If it does not
+        answer within the patience, its error ends the run; any other error settling it is
+        the flow's error."""
+        try:
+            self._when_answered(lambda: self._settle(plan, shopper))
+        except DISCONNECTED:
+            raise
+        except Exception as error:
+            return self._unexpected(plan, f"settling a lost flow: {type(error).__name__}: "
+                                    f"{getattr(error, 'message', error)}", shopper)  # fmt: skip
+        return "connection_lost"
 
     def _when_answered(self, call: Callable[[], T]) -> T:
         return when_answered(call, patience=self._patience, sleep=self._sleep)

@@ -6,6 +6,7 @@ import io
 import json
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -238,3 +239,103 @@ def test_other_errors_are_not_waited_on() -> None:
     with pytest.raises(DatabaseUnavailable):
         when_answered(refused, patience=5, sleep=clock.sleep, clock=lambda: clock.now)
     assert clock.sleeps == []
+
+
+class FlakyShop:
+    """The use cases a worker calls, in memory; ``lose`` names the calls whose connection
+    breaks once (after the server did the work, as when the reply is what was lost)."""
+
+    def __init__(self, *lose: str) -> None:
+        from types import SimpleNamespace
+
+        self.lose = list(lose)
+        self.orders: dict[int, str] = {}
+        self.cart: list[str] = []
+        self.calls: list[str] = []
+        self.View = SimpleNamespace
+
+    def _maybe_lose(self, name: str) -> None:
+        if name in self.lose:
+            self.lose.remove(name)
+            raise ConnectionLost("lost the connection to the database")
+
+    def list_products(self) -> object:
+        return lambda query: []
+
+    def add_to_cart(self) -> object:
+        return lambda shopper, sku, quantity: self.cart.append(sku)
+
+    def clear_cart(self) -> object:
+        def clear(shopper: object) -> None:
+            self.calls.append("clear_cart")
+            self.cart.clear()
+
+        return clear
+
+    def place_order(self) -> object:
+        def place(shopper: object) -> object:
+            order_id = len(self.orders) + 1
+            self.orders[order_id] = "pending_payment"
+            self.cart.clear()
+            self._maybe_lose("place")
+            return self.View(id=order_id)
+
+        return place
+
+    def pay_order(self) -> object:
+        def pay(shopper: object, order_id: int, card: str = "") -> None:
+            self.calls.append(f"pay {order_id}")
+            self.orders[order_id] = "paid"
+            self._maybe_lose("pay")
+
+        return pay
+
+    def cancel_order(self) -> object:
+        def cancel(shopper: object, order_id: int) -> None:
+            self.calls.append(f"cancel {order_id}")
+            self.orders[order_id] = "cancelled"
+
+        return cancel
+
+    def get_order(self) -> object:
+        return lambda shopper, order_id: self.View(status=self.orders[order_id])
+
+    def list_orders(self) -> object:
+        return lambda shopper, status=None: [
+            self.View(id=i) for i, s in self.orders.items() if status is None or s == status
+        ]
+
+
+def worker_for(shop: FlakyShop) -> object:
+    from shopctl.infrastructure.db.simulation import SimulatedProduct, SimulatedShopper
+    from shopctl.simulation.runner import Worker
+
+    return Worker(
+        shop,  # type: ignore[arg-type]
+        [SimulatedShopper(7, "s@x.invalid")],
+        [SimulatedProduct(1, "SIM-1"), SimulatedProduct(2, "SIM-2")],
+        "SIM-",
+        sleep=lambda seconds: None,
+    )
+
+
+def test_a_payment_whose_reply_was_lost_is_counted_once_as_paid() -> None:
+    from shopctl.simulation.plan import FlowPlan
+
+    shop = FlakyShop("pay")
+    worker: Any = worker_for(shop)
+    assert worker.run(FlowPlan(0, 0, ((0, 2), (1, 1)), Intent.PAY)) == "connection_lost"
+    assert shop.orders == {1: "paid"}  # the payment went through: not paid twice, not cancelled
+    assert shop.calls.count("pay 1") == 1 and "cancel 1" not in shop.calls
+    assert (worker.paid_unseen, worker.units_paid) == (1, 3)
+
+
+def test_a_lost_placement_leaves_no_pending_order_and_no_cart() -> None:
+    from shopctl.simulation.plan import FlowPlan
+
+    shop = FlakyShop("place")
+    worker: Any = worker_for(shop)
+    assert worker.run(FlowPlan(0, 0, ((0, 1),), Intent.PAY)) == "connection_lost"
+    assert shop.orders == {1: "cancelled"} and shop.cart == []  # placed, unknown: cancelled
+    assert (worker.paid_unseen, worker.units_paid) == (0, 0)
+    assert worker.run(FlowPlan(1, 0, ((1, 1),), Intent.PAY)) == "paid"  # and the run goes on
