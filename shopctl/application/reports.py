@@ -228,8 +228,9 @@ def _zero(key: str) -> SalesFigures:
     return SalesFigures(key, 0, 0, Decimal("0.00"), Decimal("0.00"))
 
 
-class SalesReport:
-    """``report sales`` (admins): per period, gaps as zero rows, or per product; totals."""
+class _Report:
+    """A report of the ledger's sums, for admins only, over windows that end today (UTC) by
+    default."""
 
     def __init__(
         self, ledger: SalesLedger, uow: Callable[[], UnitOfWork], today: Callable[[], date]
@@ -237,6 +238,15 @@ class SalesReport:
         self._ledger = ledger
         self._uow = uow
         self._today = today
+
+    def _check(self, principal: Principal | None) -> None:
+        require_user(principal)
+        with self._uow() as uow:
+            authorize(uow.accounts, principal, admin=True)
+
+
+class SalesReport(_Report):
+    """``report sales`` (admins): per period, gaps as zero rows, or per product; totals."""
 
     def __call__(
         self,
@@ -246,9 +256,7 @@ class SalesReport:
         until: date | None = None,
         by: SalesBy = SalesBy.DAY,
     ) -> SalesReportView:
-        require_user(principal)
-        with self._uow() as uow:
-            authorize(uow.accounts, principal, admin=True)
+        self._check(principal)
         window = Window.of(since, until, today=self._today())
         figures = self._ledger.sales(window.start, window.end, by)
         if by is SalesBy.PRODUCT:
@@ -275,15 +283,8 @@ def _key(key: date | str) -> str:
     return key.isoformat() if isinstance(key, date) else key
 
 
-class TopProducts:
+class TopProducts(_Report):
     """``report top-products`` (admins): best sellers of the window by units or revenue."""
-
-    def __init__(
-        self, ledger: SalesLedger, uow: Callable[[], UnitOfWork], today: Callable[[], date]
-    ) -> None:
-        self._ledger = ledger
-        self._uow = uow
-        self._today = today
 
     def __call__(
         self,
@@ -297,8 +298,7 @@ class TopProducts:
         require_user(principal)
         if not 1 <= limit <= 1000:
             raise InvalidInput(f"--limit {limit} must be between 1 and 1000")
-        with self._uow() as uow:
-            authorize(uow.accounts, principal, admin=True)
+        self._check(principal)
         window = Window.of(since, until, today=self._today())
         return self._ledger.top_products(window.start, window.end, by, limit)
 
@@ -323,15 +323,8 @@ def low_stock(
     )
 
 
-class LowStock:
+class LowStock(_Report):
     """``report low-stock`` (admins)."""
-
-    def __init__(
-        self, ledger: SalesLedger, uow: Callable[[], UnitOfWork], today: Callable[[], date]
-    ) -> None:
-        self._ledger = ledger
-        self._uow = uow
-        self._today = today
 
     def __call__(
         self, principal: Principal | None, *, below: int = 5, days: int = 14
@@ -339,8 +332,7 @@ class LowStock:
         require_user(principal)
         if below < 0 or days < 0:
             raise InvalidInput("--below and --days must be 0 or more")
-        with self._uow() as uow:
-            authorize(uow.accounts, principal, admin=True)
+        self._check(principal)
         today = self._today()
         window = Window(today - timedelta(days=RATE_DAYS - 1), today)
         levels = self._ledger.stock_levels(window.start, window.end)

@@ -244,11 +244,22 @@ def run_at_a_terminal(env: dict[str, str], args: Sequence[str], typed: bytes) ->
     )  # fmt: skip
     os.close(stdin)
     os.close(stderr)
+    try:
+        os.write(keyboard, typed)
+        return _read_to_the_end(process, screen, args)
+    finally:
+        os.close(keyboard)
+
+
+def _read_to_the_end(
+    process: subprocess.Popen[bytes], screen: int, args: Sequence[str]
+) -> tuple[int, bytes]:
+    """What ``process`` writes to the terminal ``screen`` until it closes it (a hang fails
+    after 60 s, it never blocks the suite), and its exit code; ``screen`` is closed."""
     shown = b""
     deadline = time.monotonic() + 60
     try:
-        os.write(keyboard, typed)
-        while True:  # until the process closes its terminal; a hang fails, it never blocks
+        while True:
             ready, _, _ = select.select([screen], [], [], max(0.0, deadline - time.monotonic()))
             assert ready, f"shopctl {' '.join(args)} still runs after 60 s: {shown!r}"
             try:
@@ -262,7 +273,6 @@ def run_at_a_terminal(env: dict[str, str], args: Sequence[str], typed: bytes) ->
     finally:
         if process.poll() is None:
             process.kill()
-        os.close(keyboard)
         os.close(screen)
 
 
@@ -277,21 +287,4 @@ def stdout_at_a_terminal(env: dict[str, str], args: Sequence[str]) -> tuple[int,
         stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     os.close(stdout)
-    shown = b""
-    deadline = time.monotonic() + 60
-    try:
-        while True:  # until the process closes its terminal
-            ready, _, _ = select.select([screen], [], [], max(0.0, deadline - time.monotonic()))
-            assert ready, f"shopctl {' '.join(args)} still runs after 60 s: {shown!r}"
-            try:
-                chunk = os.read(screen, 4096)
-            except OSError:  # EIO: the process exited and closed its terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-        return process.wait(timeout=60), shown
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(screen)
+    return _read_to_the_end(process, screen, args)
