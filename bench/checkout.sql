@@ -9,7 +9,9 @@
 -- 1..clients (each client is its own shopper, as each simulate worker has its own).
 -- -D full_flow=1 also runs what simulate does before the checkout: browse, two cart adds.
 -- Keep it in step with shopctl's SQL: the comparison is only honest if both sides run the
--- same statements with the same transaction boundaries.
+-- same statements with the same transaction boundaries. Each statement is labelled with the
+-- name of shopctl's constant (-- LOCK_ORDER); tests/unit/test_bench_statements.py fails when
+-- the two differ beyond their parameters, or, for the few adapted ones, in their shape.
 
 \set uid :client_id + 1
 \set p1 random(1, :products)
@@ -34,6 +36,7 @@ COMMIT;
 -- AddToCart, once per line: lock the cart (LOCK_CART), read its lines with a snapshot taken
 -- after the lock (GET_CART), read the product by SKU, SAVE_CART with every line.
 BEGIN;
+-- LOCK_CART, then GET_CART, then PRODUCT_BY_SKU, then SAVE_CART
 INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
 RETURNING id;
@@ -65,6 +68,7 @@ WITH cart AS (
 SELECT id FROM cart;
 COMMIT;
 BEGIN;
+-- LOCK_CART, then GET_CART, then PRODUCT_BY_SKU, then SAVE_CART
 INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
 RETURNING id;
@@ -126,8 +130,8 @@ LEFT JOIN products p ON p.id = l.product_id
 WHERE c.user_id = :uid
 ORDER BY p.sku;
 -- LOCK_PRODUCTS (with due_at: held by an expired reservation?)
-SELECT p.id, p.sku, p.name, p.description, p.price, p.stock_on_hand, p.reserved, p.active,
-       p.created_at, p.updated_at,
+SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
+       created_at, updated_at,
        now() IS NOT NULL AND EXISTS (
            SELECT 1 FROM inventory_reservations r
            WHERE r.product_id = p.id AND r.status = 'active' AND r.expires_at <= now()
@@ -220,8 +224,9 @@ ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id AS payment_id, created_at \gset
 COMMIT;
 
--- 3. the mock gateway records the charge (RECORD_CHARGE, its own short transaction)
+-- 3. the mock gateway records the charge (its own short transaction)
 BEGIN;
+-- RECORD_CHARGE
 INSERT INTO mock_gateway_charges
     (idempotency_key, kind, reference, amount, currency, card_fingerprint, status, decline_code)
 VALUES ('order-' || :order_id || '-card-bench-try-0', 'charge',
@@ -247,8 +252,8 @@ SELECT id, order_id, amount, currency, idempotency_key, status, gateway_referenc
 FROM payments
 WHERE idempotency_key = 'order-' || :order_id || '-card-bench-try-0';
 -- LOCK_PRODUCTS (no due_at)
-SELECT p.id, p.sku, p.name, p.description, p.price, p.stock_on_hand, p.reserved, p.active,
-       p.created_at, p.updated_at,
+SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
+       created_at, updated_at,
        CAST(NULL AS timestamptz) IS NOT NULL AND EXISTS (
            SELECT 1 FROM inventory_reservations r
            WHERE r.product_id = p.id AND r.status = 'active'

@@ -1,0 +1,117 @@
+"""bench/checkout.sql runs shopctl's own checkout statements under pgbench: each one labelled
+with the constant it copies must stay that constant, parameters aside, so that the benchmark
+cannot drift from what shopctl sends (and flatter it)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "checkout.sql"
+MODULES = (
+    "shopctl.infrastructure.db.carts",
+    "shopctl.infrastructure.db.orders",
+    "shopctl.infrastructure.db.payments",
+    "shopctl.infrastructure.db.products",
+    "shopctl.infrastructure.payments.mock",
+)
+# What the checkout runs, every statement of it (browse aside: its text is built per query).
+CHECKOUT = {
+    "LOCK_CART", "GET_CART", "PRODUCT_BY_SKU", "SAVE_CART", "LOCK_PRODUCTS", "ADD_ORDER",
+    "SAVE_PRODUCTS", "LOCK_ORDER", "PAYMENTS_OF_ORDER", "ADD_PAYMENT", "RECORD_CHARGE",
+    "PAYMENT_BY_KEY", "UPDATE_ORDER", "UPDATE_PAYMENT",
+}  # fmt: skip
+# Adapted for pgbench, and so compared by shape (what each part reads and writes) only:
+ADAPTED = {
+    "ADD_ORDER": "its last SELECT returns one row, for pgbench's \\gset",
+    "ADD_PAYMENT": "its RETURNING names the id, for \\gset",
+    "SAVE_PRODUCTS": "pgbench cannot carry the counters read before: relative arithmetic",
+    "RECORD_CHARGE": "the charge's reference is made in SQL, and RETURNING names it",
+}
+_LABEL = re.compile(r"-- ([A-Z][A-Z_]{3,})((?:, then [A-Z][A-Z_]{3,})*)")
+
+
+def constants() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in MODULES:
+        for key, value in vars(importlib.import_module(name)).items():
+            if key.isupper() and isinstance(value, str):
+                found.setdefault(key, value)
+    return found
+
+
+def labelled() -> list[tuple[str, str]]:
+    """(constant name, statement) for each labelled statement of the script, in order."""
+    lines = SCRIPT.read_text().splitlines()
+    found: list[tuple[str, str]] = []
+    index = 0
+    while index < len(lines):
+        label = _LABEL.match(lines[index])
+        index += 1
+        if not label:
+            continue
+        names = [label.group(1), *re.findall(r"[A-Z][A-Z_]{3,}", label.group(2))]
+        while lines[index].startswith("--"):  # the label's comment goes on
+            index += 1
+        for name in names:
+            body: list[str] = []
+            while not (body and body[-1].rstrip().endswith((";", "\\gset"))):
+                body.append(lines[index])
+                index += 1
+            found.append((name, "\n".join(body)))
+    return found
+
+
+def normalised(sql: str, *, pgbench: bool) -> str:
+    """The statement with every value (parameter, literal, now()) as ``?``, spacing even."""
+    sql = re.sub(r"--[^\n]*", " ", sql).replace("\\gset", " ")
+    sql = re.sub(r"now\(\)(\s*\+\s*interval\s*'[^']*')?", "?", sql)
+    if pgbench:
+        sql = re.sub(r"-?CAST\((?::\w+|NULL) AS \w+\)", "?", sql)
+        sql = re.sub(r"ARRAY\[[^\]]*\]", "?", sql)
+        sql = re.sub(r"(?<![:\w]):\w+", "?", sql)
+    else:
+        sql = re.sub(r"%\(\w+\)s", "?", sql)
+    sql = re.sub(r"'[^']*'", "?", sql)
+    sql = re.sub(r"\bNULL\b", "?", sql)
+    sql = re.sub(r"\?\s*::\s*\w+(\[\])?", "?", sql)
+    sql = re.sub(r"\?(\s*\|\|\s*\?)+", "?", sql)
+    sql = re.sub(r"\s+", " ", sql).strip().rstrip(";").strip()
+    return re.sub(r"\s*([(),=<>+-])\s*", r"\1", sql)
+
+
+def shape(sql: str) -> list[tuple[str, str]]:
+    """What a statement reads and writes, in order: (verb, table)."""
+    return re.findall(r"\b(INSERT INTO|UPDATE|DELETE FROM|FROM|JOIN)\s+(\w+)", sql)
+
+
+def test_the_script_copies_every_checkout_statement() -> None:
+    names = {name for name, _ in labelled()}
+    assert names >= CHECKOUT, f"not in bench/checkout.sql: {sorted(CHECKOUT - names)}"
+    assert set(ADAPTED) <= CHECKOUT
+
+
+@pytest.mark.parametrize(("name", "copied"), labelled())
+def test_each_copied_statement_is_shopctls_own(name: str, copied: str) -> None:
+    ours = constants().get(name)
+    assert ours is not None, f"bench/checkout.sql names {name}, which shopctl does not have"
+    if name in ADAPTED:
+        assert shape(normalised(copied, pgbench=True)) == shape(normalised(ours, pgbench=False))
+        return
+    assert normalised(copied, pgbench=True) == normalised(ours, pgbench=False), name
+
+
+def test_a_changed_statement_is_caught() -> None:
+    """The comparison sees a real change: a column more, a condition less, a new table."""
+    ours = constants()["PAYMENT_BY_KEY"]
+    copied = dict(labelled())["PAYMENT_BY_KEY"]
+    assert normalised(copied, pgbench=True) == normalised(ours, pgbench=False)
+    for changed in (
+        ours.replace("SELECT id,", "SELECT id, note,"),
+        ours.replace("WHERE idempotency_key = %(key)s", "WHERE true"),
+    ):
+        assert normalised(copied, pgbench=True) != normalised(changed, pgbench=False)
+    assert shape(ours + " JOIN orders o") != shape(copied)
