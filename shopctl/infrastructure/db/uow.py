@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from shopctl.domain.repositories import UnitOfWork
-from shopctl.infrastructure.db.connect import Sql, begin_unit, end_unit, gone
+from shopctl.infrastructure.db.connect import begin_unit, end_unit, gone
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -49,7 +49,7 @@ class PostgresUnitOfWork(UnitOfWork):
                 read_only=self._read_only,
                 setup=self._database.settings.transaction_setup,
             )
-        self.sql = Sql(self.connection)
+        self.sql = self._database.executor(self.connection)
         return self
 
     def __exit__(
