@@ -132,7 +132,7 @@ WITHOUT_FIELDS = {"simulate", "products import"}
 
 def with_fields(command: click.Command, path: str = "") -> click.Command:
     """``--fields a,b,c`` on every command that lists or shows data (each has ``--format``),
-    added here once: the option hands the names to ``Output.select``, and the renderer
+    added here once: the option hands the names to ``Output.pick_fields``, and the renderer
     applies them to whatever the command shows."""
     path = f"{path} {command.name}".strip()
     if isinstance(command, click.Group):
@@ -150,7 +150,7 @@ def with_fields(command: click.Command, path: str = "") -> click.Command:
         if fields is not None:
             root = click.get_current_context().find_root().obj
             assert isinstance(root, CliContext)
-            root.output.select(fields)
+            root.output.pick_fields(fields)
         return shows(*args, **params)
 
     command.callback = functools.update_wrapper(callback, shows)

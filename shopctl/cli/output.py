@@ -144,7 +144,7 @@ class Output:
         self._terminal = terminal
         self.fields: tuple[str, ...] | None = None  # --fields: what to show, in that order
 
-    def select(self, text: str) -> None:
+    def pick_fields(self, text: str) -> None:
         """``--fields a,b,c``: only these fields, in this order, in whatever is shown next."""
         from shopctl.domain.errors import InvalidInput
 

@@ -152,7 +152,7 @@ def test_plain_nested() -> None:
 def selected(text: str, fmt: OutputFormat, rows: list[Row] | None = None) -> str:
     out = io.StringIO()
     output = Output(out, io.StringIO(), terminal=False)
-    output.select(text)
+    output.pick_fields(text)
     output.rows(ROWS if rows is None else rows, COLUMNS, fmt)
     return out.getvalue()
 
@@ -175,7 +175,7 @@ def test_fields_pick_and_order_the_columns_of_every_format() -> None:
 def test_fields_pick_a_record_and_an_object() -> None:
     out = io.StringIO()
     output = Output(out, io.StringIO(), terminal=False)
-    output.select("price,sku")
+    output.pick_fields("price,sku")
     output.record(ROWS[0], OutputFormat.table)
     output.json({"sku": "A-1", "price": "9.90", "name": "x"})
     lines = out.getvalue().splitlines()
