@@ -164,8 +164,9 @@ def export_orders(
 
     from shopctl.application.reports import OrderLineRecord, OrderRecord
     from shopctl.cli.options import parse_day
-    from shopctl.cli.output import open_output, write_records
+    from shopctl.cli.output import open_output, plain
     from shopctl.domain.orders import parse_order_status
+    from shopctl.infrastructure.catalog_files import CatalogFormat, write_records
 
     cli = state(ctx)
     records = cli.shop.export_orders()(
@@ -180,5 +181,6 @@ def export_orders(
         sink = cli.output.stdout
         if output_file is not None and output_file != "-":
             sink = stack.enter_context(open_output(output_file))
-        count = write_records(records, names, sink, output_format_.value)
+        items = (plain(record) for record in records)
+        count = write_records(items, names, sink, CatalogFormat(output_format_.value))
     cli.output.success(f"exported {count} {'order line' if lines else 'order'}(s)")

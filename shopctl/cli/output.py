@@ -384,29 +384,3 @@ def open_output(path: str) -> IO[str]:
         return open(path, "w", encoding="utf-8", newline="")
     except OSError as error:
         raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
-
-
-def write_records(records: Iterable[Any], fields: Sequence[str], stream: IO[str], fmt: str) -> int:
-    """Write ``records`` (DTOs) as they come, as ``csv``, ``jsonl`` or ``json``, with exactly
-    ``fields``; how many were written. Memory does not grow with their number."""
-    count = 0
-    if fmt == "csv":
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(fields)
-        for record in records:
-            writer.writerow([cell(getattr(record, name)) for name in fields])
-            count += 1
-        return count
-    if fmt == "json":
-        stream.write("[")
-    for record in records:
-        item = {name: plain(getattr(record, name)) for name in fields}
-        if fmt == "json":
-            stream.write(",\n  " if count else "\n  ")
-        stream.write(json.dumps(item, ensure_ascii=False))
-        if fmt == "jsonl":
-            stream.write("\n")
-        count += 1
-    if fmt == "json":
-        stream.write("\n]\n" if count else "]\n")
-    return count

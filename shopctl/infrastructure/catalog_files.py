@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import IO, Any, Protocol
@@ -280,28 +280,9 @@ class ErrorsFile:
 
 
 def write_catalog(records: Iterable[CatalogRecord], stream: IO[str], fmt: CatalogFormat) -> int:
-    """Write ``records`` as they come; returns how many were written."""
-    count = 0
-    if fmt is CatalogFormat.csv:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for record in records:
-            writer.writerow(
-                (
-                    record.sku,
-                    record.name,
-                    record.price,
-                    record.description,
-                    record.stock,
-                    "true" if record.active else "false",
-                )
-            )
-            count += 1
-        return count
-    if fmt is CatalogFormat.json:
-        stream.write("[")
-    for record in records:
-        item = {
+    """Write ``records`` as they come, in the import's format; returns how many were written."""
+    items = (
+        {
             "sku": record.sku,
             "name": record.name,
             "price": str(record.price),
@@ -309,12 +290,40 @@ def write_catalog(records: Iterable[CatalogRecord], stream: IO[str], fmt: Catalo
             "stock": record.stock,
             "active": record.active,
         }
+        for record in records
+    )
+    return write_records(items, COLUMNS, stream, fmt)
+
+
+def write_records(
+    items: Iterable[Mapping[str, Any]], fields: Sequence[str], stream: IO[str], fmt: CatalogFormat
+) -> int:
+    """Write ``items`` (JSON values: strings, numbers, booleans, None) as they come, with
+    exactly ``fields``; returns how many were written. Memory does not grow with their
+    number. In CSV a boolean is ``true``/``false`` and None an empty cell."""
+    count = 0
+    if fmt is CatalogFormat.csv:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(fields)
+        for item in items:
+            writer.writerow([_csv_value(item[name]) for name in fields])
+            count += 1
+        return count
+    if fmt is CatalogFormat.json:
+        stream.write("[")
+    for item in items:
         if fmt is CatalogFormat.json:
             stream.write(",\n  " if count else "\n  ")
-        stream.write(json.dumps(item, ensure_ascii=False))
+        stream.write(json.dumps({name: item[name] for name in fields}, ensure_ascii=False))
         if fmt is CatalogFormat.jsonl:
             stream.write("\n")
         count += 1
     if fmt is CatalogFormat.json:
         stream.write("\n]\n" if count else "]\n")
     return count
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else value
