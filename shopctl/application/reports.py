@@ -60,12 +60,17 @@ class Window:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.since, time(), UTC)
+        return midnight(self.since)
 
     @property
     def end(self) -> datetime:
         """The first instant after the window."""
-        return datetime.combine(self.until + timedelta(days=1), time(), UTC)
+        return midnight(self.until + timedelta(days=1))
+
+
+def midnight(day: date) -> datetime:
+    """The first instant of ``day``, UTC."""
+    return datetime.combine(day, time(), UTC)
 
 
 def period_of(day: date, by: SalesBy) -> date:
@@ -360,6 +365,6 @@ class ExportOrders:
             authorize(uow.accounts, principal, admin=True)
         if since is not None and until is not None:
             Window(since, until)  # the same check: until not before since
-        start = None if since is None else Window(since, since).start
-        end = None if until is None else Window(until, until).end
+        start = None if since is None else midnight(since)
+        end = None if until is None else midnight(until + timedelta(days=1))
         return self._ledger.stream_orders(start, end, status, lines=lines)

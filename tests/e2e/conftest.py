@@ -92,10 +92,6 @@ class Spawned:
         )  # fmt: skip
 
 
-def make_runner(env: dict[str, str]) -> Shopctl:
-    return Shopctl(env)
-
-
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     return tmp_path / "config"
@@ -141,7 +137,7 @@ def runner_for(route: str, config_dir: Path, request: pytest.FixtureRequest) -> 
             pgbouncer = request.getfixturevalue("pgbouncer")
             env["SHOPCTL_DATABASE_URL"] = pgbouncer.url(urlsplit(url).path.lstrip("/"))
             env["SHOPCTL_DATABASE_POOLER"] = "transaction"
-        return make_runner(clean_environ(**env))
+        return Shopctl(clean_environ(**env))
 
     return runner
 

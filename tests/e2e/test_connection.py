@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.database import TlsServer, inspection_engine, wait_until_a_session_waits_on_a_lock
-from tests.e2e.conftest import Result, Shopctl, clean_environ, make_runner
+from tests.e2e.conftest import Result, Shopctl, clean_environ
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_the_cli_migrates_and_works_over_verified_tls(
     name = urlsplit(empty_db_url).path.lstrip("/")
 
     def runner(**params: str) -> Shopctl:
-        return make_runner(
+        return Shopctl(
             clean_environ(
                 SHOPCTL_DATABASE_URL=tls_server.url(name, **params),
                 SHOPCTL_DATABASE_POOLER="transaction",  # the TLS endpoint is a PgBouncer

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.e2e.conftest import clean_environ, make_runner
+from tests.e2e.conftest import Shopctl, clean_environ
 
 
 def test_embedded_server_starts_on_demand_persists_and_stops(tmp_path: Path) -> None:
     config = tmp_path / "cfg"
-    shopctl = make_runner(clean_environ(SHOPCTL_CONFIG_DIR=str(config)))
+    shopctl = Shopctl(clean_environ(SHOPCTL_CONFIG_DIR=str(config)))
     try:
         # never migrated: the server starts, the schema check refuses with exit 8
         first = shopctl("products", "list")
@@ -40,6 +40,6 @@ def test_embedded_server_starts_on_demand_persists_and_stops(tmp_path: Path) -> 
 
 
 def test_db_stop_with_an_external_database_does_nothing(db_url: str, tmp_path: Path) -> None:
-    shopctl = make_runner(clean_environ(SHOPCTL_CONFIG_DIR=str(tmp_path)))
+    shopctl = Shopctl(clean_environ(SHOPCTL_CONFIG_DIR=str(tmp_path)))
     result = shopctl("--database-url", db_url, "db", "stop")
     assert result.exit_code == 0 and "external database" in result.stderr

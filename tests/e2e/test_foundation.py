@@ -16,7 +16,6 @@ from tests.e2e.conftest import (
     RunnerFor,
     Shopctl,
     clean_environ,
-    make_runner,
     run_in_fresh_process,
 )
 
@@ -140,7 +139,7 @@ def test_unmigrated_database_is_exit_8_then_upgrade_fixes_it(
 
 def test_unreachable_database_is_exit_8(config_dir: Any) -> None:
     url = "postgresql://postgres:secret@127.0.0.1:1/nowhere"
-    shopctl = make_runner(clean_environ(SHOPCTL_CONFIG_DIR=str(config_dir)))
+    shopctl = Shopctl(clean_environ(SHOPCTL_CONFIG_DIR=str(config_dir)))
     result = shopctl("--database-url", url, "products", "list")
     assert result.exit_code == 8
     assert len(result.stderr.strip().splitlines()) == 1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Shopctl, clean_environ, make_runner, stdout_at_a_terminal
+from tests.e2e.conftest import ROOT, Shopctl, clean_environ, stdout_at_a_terminal
 
 NAME = "Single-origin Darjeeling first flush, loose leaf, 250 g tins"  # 60 characters
 
@@ -94,7 +94,7 @@ def test_the_demo_writes_no_escape_code_to_a_pipe(tmp_path: Path) -> None:
         assert b"\x1b" not in demo.stdout and b"\x1b" not in demo.stderr
         assert b"== migrate a fresh embedded database" in demo.stderr
     finally:
-        stopped = make_runner(clean_environ(SHOPCTL_CONFIG_DIR=str(tmp_path / "demo" / "config")))
+        stopped = Shopctl(clean_environ(SHOPCTL_CONFIG_DIR=str(tmp_path / "demo" / "config")))
         stopped("db", "stop")
 
 

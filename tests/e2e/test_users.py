@@ -6,7 +6,7 @@ import json
 import stat
 from pathlib import Path
 
-from tests.e2e.conftest import PASSWORD, Shopctl, clean_environ, login, make_runner
+from tests.e2e.conftest import PASSWORD, Shopctl, clean_environ, login
 
 
 def password(text: str = PASSWORD) -> dict[str, str]:
@@ -18,7 +18,7 @@ def session_file(config_dir: Path, profile: str) -> Path:
 
 
 def test_admin_bootstrap_on_an_empty_database(empty_db_url: str, config_dir: Path) -> None:
-    shopctl = make_runner(
+    shopctl = Shopctl(
         clean_environ(SHOPCTL_DATABASE_URL=empty_db_url, SHOPCTL_CONFIG_DIR=str(config_dir))
     )
     unmigrated = shopctl(

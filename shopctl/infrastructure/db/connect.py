@@ -131,11 +131,7 @@ class Sql:
     def tuples(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Rows as plain tuples, for statements whose columns have no distinct names."""
         with self.connection.cursor(row_factory=tuple_row) as cursor:
-            try:
-                cursor.execute(query, params)
-            except LockNotAvailable as error:
-                error.add_note(query)
-                raise
+            _run(cursor, query, params)
             return cursor.fetchall() if _returns_rows(cursor) else []
 
     def first(self, query: str, params: Any = None) -> Any:
@@ -154,13 +150,7 @@ class Sql:
         cursor = self._cursor
         if cursor is None or cursor.closed:
             cursor = self._cursor = self.connection.cursor()
-        try:
-            return cursor.execute(query, params)
-        except LockNotAvailable as error:
-            # The server names the busy relation only when it waited on the row's locker;
-            # the statement text lets the error say what was busy in every case.
-            error.add_note(query)
-            raise
+        return _run(cursor, query, params)
 
     def stream(self, query: str, params: Any = None, *, size: int = 1000) -> Iterator[Any]:
         """Rows from a server-side cursor, ``size`` at a time (constant memory)."""
@@ -168,6 +158,16 @@ class Sql:
             cursor.itersize = size
             cursor.execute(query, params)
             yield from cursor
+
+
+def _run(cursor: Cursor[Any], query: str, params: Any) -> Cursor[Any]:
+    try:
+        return cursor.execute(query, params)
+    except LockNotAvailable as error:
+        # The server names the busy relation only when it waited on the row's locker;
+        # the statement text lets the error say what was busy in every case.
+        error.add_note(query)
+        raise
 
 
 def _returns_rows(cursor: Any) -> bool:
