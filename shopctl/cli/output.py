@@ -119,6 +119,11 @@ def _text(value: str) -> Any:
     return Text(for_terminal(value))
 
 
+def _only(rows: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Each row with ``fields`` only, in that order (--fields)."""
+    return [{name: row.get(name) for name in fields} for row in rows]
+
+
 def console(file: IO[str]) -> Any:
     """A Rich console on a terminal's ``file``: as wide as the terminal, or $COLUMNS; with
     NO_COLOR set (and not empty), no colour or style code at all, bold included."""
@@ -244,7 +249,7 @@ class Output:
         data = [plain(row) for row in rows]
         total = None if totals is None else plain(dict(totals))
         if picked is not None:
-            data = [{name: row.get(name) for name in picked} for row in data]
+            data = _only(data, picked)
             if total is not None:
                 total = {name: total[name] for name in picked if name in total}
         report = {**plain(dict(head)), "rows": data}
@@ -265,7 +270,7 @@ class Output:
             return {name: data[name] for name in picked or ()}
         if isinstance(data, list) and data and isinstance(data[0], dict):
             picked = self._picked(list(data[0])) or ()
-            return [{name: row.get(name) for name in picked} for row in data]
+            return _only(data, picked)
         return data
 
     def record(self, item: Any, fmt: OutputFormat, *, title: str | None = None) -> None:
@@ -306,7 +311,7 @@ class Output:
         data = [plain(item) for item in items]
         if fmt is OutputFormat.json:
             if picked is not None:
-                data = [{name: row.get(name) for name in picked} for row in data]
+                data = _only(data, picked)
             self._write_json(data)
             return
         if fmt is OutputFormat.csv:
