@@ -447,6 +447,20 @@ def test_cancel_paid_refunds_and_restocks_in_the_ledger(shop: Shop) -> None:
     assert shop.audit() == []
 
 
+def test_audit_catches_an_order_whose_units_are_not_its_lines(shop: Shop) -> None:
+    alice = shop.user("alice@example.com")
+    shop.product("TEA", 5)
+    shop.add(alice, "TEA", 2)
+    order = shop.place(alice)
+    assert shop.audit() == []
+    with shop.engine.begin() as connection:
+        connection.execute(text("UPDATE orders SET units = 3"))  # the lines hold 2
+    broken = [v for v in shop.audit() if v.check == "order_total_matches_lines"]
+    assert [(v.subject, v.detail) for v in broken] == [
+        (f"order {order.id}", "total is 10.00, units 3; the lines sum to 10.00, 2 units")
+    ]
+
+
 def test_audit_catches_broken_purchase_invariants(shop: Shop) -> None:
     alice = shop.user("alice@example.com")
     shop.product("TEA", 5)
