@@ -18,7 +18,6 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
@@ -69,21 +68,29 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n"})
 
 
-@dataclass(frozen=True)
 class Columns:
     """A list command's one declaration of its columns.
 
     ``fields``: every field of a row, in order: the CSV header, whatever the row count (JSON
     carries the same keys). ``shown``: the table's columns, a subset in table order (None:
     all of them). ``labels``: shorter headers for a terminal's table. ``no_wrap``: columns a
-    terminal's table never folds (identifiers such as a SKU)."""
+    terminal's table never folds (identifiers such as a SKU). A plain class, not a
+    dataclass: this module loads with every command, and making a dataclass costs 1 ms."""
 
-    fields: tuple[str, ...]
-    shown: tuple[str, ...] | None = None
-    labels: tuple[tuple[str, str], ...] = ()
-    no_wrap: tuple[str, ...] = ()
+    __slots__ = ("fields", "labels", "no_wrap", "shown")
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        fields: Sequence[str],
+        shown: Sequence[str] | None = None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        no_wrap: Sequence[str] = (),
+    ) -> None:
+        self.fields = tuple(fields)
+        self.shown = None if shown is None else tuple(shown)
+        self.labels = dict(labels or {})
+        self.no_wrap = tuple(no_wrap)
         unknown = set(self.table) - set(self.fields)
         assert not unknown, f"shown columns that are not fields: {sorted(unknown)}"
 
@@ -97,19 +104,15 @@ class Columns:
         no_wrap: Sequence[str] = (),
     ) -> Columns:
         """The columns of a DTO (a dataclass): its fields, in declaration order."""
-        return cls(
-            tuple(f.name for f in dataclasses.fields(view)),
-            None if shown is None else tuple(shown),
-            tuple((labels or {}).items()),
-            tuple(no_wrap),
-        )
+        fields = [f.name for f in dataclasses.fields(view)]
+        return cls(fields, shown, labels=labels, no_wrap=no_wrap)
 
     @property
     def table(self) -> tuple[str, ...]:
         return self.fields if self.shown is None else self.shown
 
     def label(self, column: str) -> str:
-        return dict(self.labels).get(column, column)
+        return self.labels.get(column, column)
 
 
 def _text(value: str) -> Any:

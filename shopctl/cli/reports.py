@@ -18,16 +18,16 @@ app = typer.Typer(no_args_is_help=True)  # its help: cli/app.py COMMANDS
 
 FIGURES = ("orders", "units", "gross", "refunds", "net", "average_order_value")
 LABELS = {"average_order_value": "avg order"}
-BY_PERIOD = Columns(("period", *FIGURES), labels=tuple(LABELS.items()))
-BY_PRODUCT = Columns(("sku", *FIGURES), labels=tuple(LABELS.items()), no_wrap=("sku",))
+BY_PERIOD = Columns(("period", *FIGURES), labels=LABELS)
+BY_PRODUCT = Columns(("sku", *FIGURES), labels=LABELS, no_wrap=("sku",))
 TOP = Columns(
     ("sku", "name", "units", "revenue", "stock_on_hand", "available"),
-    labels=(("stock_on_hand", "on hand"), ("available", "avail.")),
+    labels={"stock_on_hand": "on hand", "available": "avail."},
     no_wrap=("sku",),
 )
 LOW = Columns(
     ("sku", "name", "available", "daily_rate", "days_left"),
-    labels=(("daily_rate", "a day"), ("days_left", "days left")),
+    labels={"daily_rate": "a day", "days_left": "days left"},
     no_wrap=("sku",),
 )
 
