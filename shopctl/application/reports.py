@@ -198,12 +198,11 @@ class SalesLedger(abc.ABC):
     """Port: the sums over orders that the reports need, each in one snapshot."""
 
     @abc.abstractmethod
-    def sales(self, start: datetime, end: datetime, by: SalesBy) -> list[SalesFigures]:
-        """Orders paid in [start, end), summed per period (key: its first day) or per SKU."""
-
-    @abc.abstractmethod
-    def totals(self, start: datetime, end: datetime) -> SalesFigures:
-        """Orders paid in [start, end), summed (each order once; key ``total``)."""
+    def sales(
+        self, start: datetime, end: datetime, by: SalesBy
+    ) -> tuple[list[SalesFigures], SalesFigures]:
+        """Orders paid in [start, end), summed per period (key: its first day) or per SKU,
+        and summed over the window (each order once, key ``total``), in one snapshot."""
 
     @abc.abstractmethod
     def top_products(
@@ -263,23 +262,13 @@ class SalesReport(_Report):
     ) -> SalesReportView:
         self._check(principal)
         window = Window.of(since, until, today=self._today())
-        figures = self._ledger.sales(window.start, window.end, by)
+        figures, total = self._ledger.sales(window.start, window.end, by)
         if by is SalesBy.PRODUCT:
             found = sorted(figures, key=lambda f: str(f.key))
         else:
             by_period = {f.key: f for f in figures}
             found = [by_period.get(day) or _zero(day.isoformat()) for day in periods(window, by)]
         rows = [SalesLine.of(_key(f.key), f.orders, f.units, f.gross, f.refunds) for f in found]
-        if by is SalesBy.PRODUCT:  # an order with two products is in two rows: count it once
-            total = self._ledger.totals(window.start, window.end)
-        else:  # each order is in one period: the rows add up
-            total = SalesFigures(
-                "total",
-                sum(f.orders for f in found),
-                sum(f.units for f in found),
-                sum((f.gross for f in found), Decimal("0.00")),
-                sum((f.refunds for f in found), Decimal("0.00")),
-            )
         totals = SalesLine.of("total", total.orders, total.units, total.gross, total.refunds)
         return SalesReportView(window.since, window.until, by, rows, totals)
 

@@ -47,12 +47,11 @@ class FakeLedger(SalesLedger):
         self.asked: list[tuple[datetime | None, datetime | None, object]] = []
         self.levels: list[StockLevel] = []
 
-    def sales(self, start: datetime, end: datetime, by: SalesBy) -> list[SalesFigures]:
+    def sales(
+        self, start: datetime, end: datetime, by: SalesBy
+    ) -> tuple[list[SalesFigures], SalesFigures]:
         self.asked.append((start, end, by))
-        return self.figures
-
-    def totals(self, start: datetime, end: datetime) -> SalesFigures:
-        return self.total
+        return self.figures, self.total
 
     def top_products(
         self, start: datetime, end: datetime, by: RankBy, limit: int

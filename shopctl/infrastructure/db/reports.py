@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from shopctl.application.reports import (
@@ -127,21 +128,35 @@ def _figures(row: tuple[Any, ...]) -> SalesFigures:
     return SalesFigures(key, int(orders), int(units), gross, refunds)
 
 
+def _summed(figures: list[SalesFigures]) -> SalesFigures:
+    return SalesFigures(
+        "total",
+        sum(f.orders for f in figures),
+        sum(f.units for f in figures),
+        sum((f.gross for f in figures), Decimal("0.00")),
+        sum((f.refunds for f in figures), Decimal("0.00")),
+    )
+
+
 class PostgresSalesLedger(SalesLedger):
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def sales(self, start: datetime, end: datetime, by: SalesBy) -> list[SalesFigures]:
+    def sales(
+        self, start: datetime, end: datetime, by: SalesBy
+    ) -> tuple[list[SalesFigures], SalesFigures]:
         window = {"start": start, "end": end}
-        with self._database.transaction(read_only=True) as sql:
-            if by is SalesBy.PRODUCT:
-                return [_figures(row) for row in sql.tuples(SALES_BY_PRODUCT, window)]
-            rows = sql.tuples(SALES_BY_PERIOD, {**window, "unit": UNITS[by]})
-            return [_figures(row) for row in rows]
-
-    def totals(self, start: datetime, end: datetime) -> SalesFigures:
-        with self._database.transaction(read_only=True) as sql:
-            return _figures(sql.tuples(SALES_TOTALS, {"start": start, "end": end})[0])
+        if by is not SalesBy.PRODUCT:  # each order is in one period: the rows add up
+            with self._database.transaction(read_only=True) as sql:
+                rows = sql.tuples(SALES_BY_PERIOD, {**window, "unit": UNITS[by]})
+            figures = [_figures(row) for row in rows]
+            return figures, _summed(figures)
+        # An order with two products is in two rows: the totals count it once, from the same
+        # snapshot as the rows.
+        with self._database.transaction(read_only=True, snapshot=True) as sql:
+            rows = sql.tuples(SALES_BY_PRODUCT, window)
+            total = sql.tuples(SALES_TOTALS, window)[0]
+        return [_figures(row) for row in rows], _figures(total)
 
     def top_products(
         self, start: datetime, end: datetime, by: RankBy, limit: int
