@@ -298,9 +298,9 @@ def write_catalog(records: Iterable[CatalogRecord], stream: IO[str], fmt: Catalo
 def write_records(
     items: Iterable[Mapping[str, Any]], fields: Sequence[str], stream: IO[str], fmt: CatalogFormat
 ) -> int:
-    """Write ``items`` (JSON values: strings, numbers, booleans, None) as they come, with
-    exactly ``fields``; returns how many were written. Memory does not grow with their
-    number. In CSV a boolean is ``true``/``false`` and None an empty cell."""
+    """Write ``items`` (JSON values: strings, numbers, booleans, None), each holding exactly
+    ``fields`` in that order, as they come; returns how many were written. Memory does not
+    grow with their number. In CSV a boolean is ``true``/``false`` and None an empty cell."""
     count = 0
     if fmt is CatalogFormat.csv:
         writer = csv.writer(stream, lineterminator="\n")
@@ -314,7 +314,7 @@ def write_records(
     for item in items:
         if fmt is CatalogFormat.json:
             stream.write(",\n  " if count else "\n  ")
-        stream.write(json.dumps({name: item[name] for name in fields}, ensure_ascii=False))
+        stream.write(json.dumps(item, ensure_ascii=False))
         if fmt is CatalogFormat.jsonl:
             stream.write("\n")
         count += 1
