@@ -314,7 +314,6 @@ def worker_for(shop: FlakyShop) -> object:
         shop,  # type: ignore[arg-type]
         [SimulatedShopper(7, "s@x.invalid")],
         [SimulatedProduct(1, "SIM-1"), SimulatedProduct(2, "SIM-2")],
-        "SIM-",
         sleep=lambda seconds: None,
     )
 
