@@ -1,10 +1,10 @@
 -- pgbench script: one paid order per run, with the statements that shopctl sends for it
--- (shopctl/infrastructure/db/orders.py, carts.py, payments.py, products.py and payments/mock.py), in
--- the same transactions, one statement per round trip as psycopg sends them. What shopctl
--- computes in Python from the rows it read (prices, totals, order line snapshots) is computed
--- here from the seed: product n has id n, sku BENCH-n, name 'Bench product n' and price
--- 1 + n % 97. Absolute counters (shopctl sets stock_on_hand/reserved to what the entity
--- computed) are written as the same arithmetic in SQL. Run by bench/checkout on a database
+-- (shopctl/infrastructure/db/orders.py, carts.py, payments.py, products.py, users.py and
+-- payments/mock.py), in the same transactions, one statement per round trip as psycopg sends
+-- them. What shopctl
+-- computes in Python from the rows it read (prices, totals, order line snapshots, counter
+-- changes) is computed here from the seed: product n has id n, sku BENCH-n, name
+-- 'Bench product n' and price 1 + n % 97. Run by bench/checkout on a database
 -- loaded with bench/checkout_schema.sql and seeded with products 1..:products and shoppers
 -- 1..clients (each client is its own shopper, as each simulate worker has its own).
 -- -D full_flow=1 also runs what simulate does before the checkout: browse, two cart adds.
@@ -24,22 +24,24 @@
 \set units :q1 + :q2
 
 \if :full_flow
--- Browse a catalog page (ListProducts: a read-only unit of work, ended by COMMIT).
-\set page random(0, :products - 10)
-BEGIN READ ONLY;
+-- Browse a catalog page (ListProducts: one statement in autocommit).
+\set page_size 10
+\set page random(0, :products - :page_size)
+-- LIST_PRODUCTS
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
        updated_at
 FROM products
-WHERE active AND (sku ILIKE '%BENCH-%' OR name ILIKE '%BENCH-%')
-ORDER BY sku LIMIT 10 OFFSET :page;
-COMMIT;
--- AddToCart, once per line: lock the cart (LOCK_CART), read its lines with a snapshot taken
--- after the lock (GET_CART), read the product by SKU, SAVE_CART with every line.
+WHERE active
+ORDER BY sku LIMIT :page_size OFFSET :page;
+-- AddToCart, once per line: check the user, lock the cart (LOCK_CART), read its lines with a
+-- snapshot taken after the lock (GET_CART), read the product by SKU, write the one line.
 BEGIN;
--- LOCK_CART, then GET_CART, then PRODUCT_BY_SKU, then SAVE_CART
+-- USER_BY_ID: the use case checks its user as stored now
+SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
+-- LOCK_CART, then GET_CART, then PRODUCT_BY_SKU, then PUT_CART_LINE
 INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-RETURNING id;
+RETURNING id \gset cart_
 SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
        p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
 FROM carts c
@@ -50,28 +52,17 @@ ORDER BY p.sku;
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
        updated_at
 FROM products WHERE sku = 'BENCH-' || :p1;
-WITH cart AS (
-    INSERT INTO carts (user_id) VALUES (:uid)
-    ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-    RETURNING id
-), gone AS (
-    DELETE FROM cart_lines USING cart
-    WHERE cart_lines.cart_id = cart.id
-      AND NOT (cart_lines.product_id = ANY(ARRAY[CAST(:p1 AS bigint)]))
-), kept AS (
-    INSERT INTO cart_lines (cart_id, product_id, quantity)
-    SELECT cart.id, line.product_id, line.quantity
-    FROM cart, unnest(ARRAY[CAST(:p1 AS bigint)], ARRAY[CAST(:q1 AS integer)])
-         AS line(product_id, quantity)
-    ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
-)
-SELECT id FROM cart;
+INSERT INTO cart_lines (cart_id, product_id, quantity)
+VALUES (:cart_id, :p1, :q1)
+ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 COMMIT;
 BEGIN;
--- LOCK_CART, then GET_CART, then PRODUCT_BY_SKU, then SAVE_CART
+-- USER_BY_ID: the use case checks its user as stored now
+SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
+-- LOCK_CART, then GET_CART, then PRODUCT_BY_SKU, then PUT_CART_LINE
 INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-RETURNING id;
+RETURNING id \gset cart_
 SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
        p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
 FROM carts c
@@ -82,23 +73,9 @@ ORDER BY p.sku;
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
        updated_at
 FROM products WHERE sku = 'BENCH-' || :p2;
-WITH cart AS (
-    INSERT INTO carts (user_id) VALUES (:uid)
-    ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-    RETURNING id
-), gone AS (
-    DELETE FROM cart_lines USING cart
-    WHERE cart_lines.cart_id = cart.id
-      AND NOT (cart_lines.product_id = ANY(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)]))
-), kept AS (
-    INSERT INTO cart_lines (cart_id, product_id, quantity)
-    SELECT cart.id, line.product_id, line.quantity
-    FROM cart, unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
-                      ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)])
-         AS line(product_id, quantity)
-    ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
-)
-SELECT id FROM cart;
+INSERT INTO cart_lines (cart_id, product_id, quantity)
+VALUES (:cart_id, :p2, :q2)
+ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 COMMIT;
 \else
 -- Place + pay only (the target's comparison): the cart is filled with one statement, the
@@ -118,10 +95,12 @@ ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 
 -- 1. place the order (PlaceOrder: one transaction)
 BEGIN;
+-- USER_BY_ID: the use case checks its user as stored now
+SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
 -- LOCK_CART, then GET_CART (its snapshot is taken after the lock)
 INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-RETURNING id;
+RETURNING id \gset cart_
 SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
        p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
 FROM carts c
@@ -171,36 +150,21 @@ WITH new_order AS (
 -- shopctl reads one row per reservation; pgbench's \gset takes one row
 SELECT min(new_order.id) AS order_id, min(held.id) AS r1, max(held.id) AS r2
 FROM new_order LEFT JOIN held ON true \gset
--- SAVE_PRODUCTS: reserve (counters; no ledger entry for a reservation)
-WITH counters AS (
-    UPDATE products p
-    SET stock_on_hand = p.stock_on_hand, reserved = p.reserved + c.quantity, updated_at = now()
-    FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
-                ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS c(id, quantity)
-    WHERE p.id = c.id AND c.quantity <> 0
-)
-INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
-SELECT * FROM unnest('{}'::bigint[], '{}'::integer[], '{}'::text[], '{}'::text[],
-                     '{}'::bigint[], '{}'::text[]);
--- SAVE_CART: empty the cart
-WITH cart AS (
-    INSERT INTO carts (user_id) VALUES (:uid)
-    ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-    RETURNING id
-), gone AS (
-    DELETE FROM cart_lines USING cart
-    WHERE cart_lines.cart_id = cart.id AND NOT (cart_lines.product_id = ANY('{}'::bigint[]))
-), kept AS (
-    INSERT INTO cart_lines (cart_id, product_id, quantity)
-    SELECT cart.id, line.product_id, line.quantity
-    FROM cart, unnest('{}'::bigint[], '{}'::integer[]) AS line(product_id, quantity)
-    ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
-)
-SELECT id FROM cart;
+-- SAVE_COUNTERS: reserve (relative counters; a reservation has no ledger entry)
+UPDATE products p
+SET stock_on_hand = p.stock_on_hand + c.stock, reserved = p.reserved + c.reserved,
+    updated_at = now()
+FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)], ARRAY[0, 0],
+            ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS c(id, stock, reserved)
+WHERE p.id = c.id;
+-- CLEAR_CART: empty the cart (it was read under its lock)
+DELETE FROM cart_lines WHERE cart_id = :cart_id;
 COMMIT;
 
 -- 2. pay (PayOrder): record the attempt
 BEGIN;
+-- USER_BY_ID: the use case checks its user as stored now
+SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
 -- LOCK_ORDER: the order with its lines and reservations, FOR UPDATE OF o, r
 SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid_at,
        l.product_id, l.sku, l.name, l.unit_price, l.quantity,
@@ -224,8 +188,7 @@ ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id AS payment_id, created_at \gset
 COMMIT;
 
--- 3. the mock gateway records the charge (its own short transaction)
-BEGIN;
+-- 3. the mock gateway records the charge (one statement, in autocommit)
 -- RECORD_CHARGE
 INSERT INTO mock_gateway_charges
     (idempotency_key, kind, reference, amount, currency, card_fingerprint, status, decline_code)
@@ -233,7 +196,6 @@ VALUES ('order-' || :order_id || '-card-bench-try-0', 'charge',
         'ch_' || substr(md5(random()::text), 1, 24), :total, 'USD', 'bench', 'succeeded', NULL)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING reference AS charge_reference, status, decline_code \gset
-COMMIT;
 
 -- 4. record the result: commit the reservations, sale movements, order paid
 BEGIN;
@@ -263,15 +225,14 @@ FROM products p
 WHERE p.id = ANY(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)])
 ORDER BY p.id
 FOR UPDATE OF p;
--- SAVE_PRODUCTS: commit the reservations (counters) and the sale movements, one statement
-WITH counters AS (
-    UPDATE products p
-    SET stock_on_hand = p.stock_on_hand - c.quantity, reserved = p.reserved - c.quantity,
-        updated_at = now()
-    FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
-                ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS c(id, quantity)
-    WHERE p.id = c.id AND c.quantity <> 0
-)
+-- SAVE_PRODUCTS: commit the reservations (relative counters) and the sale movements
+WITH counters AS (UPDATE products p
+SET stock_on_hand = p.stock_on_hand + c.stock, reserved = p.reserved + c.reserved,
+    updated_at = now()
+FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+            ARRAY[-CAST(:q1 AS integer), -CAST(:q2 AS integer)],
+            ARRAY[-CAST(:q1 AS integer), -CAST(:q2 AS integer)]) AS c(id, stock, reserved)
+WHERE p.id = c.id)
 INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
 SELECT * FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
                      ARRAY[-CAST(:q1 AS integer), -CAST(:q2 AS integer)],

@@ -275,7 +275,7 @@ class Shop:
     def export_catalog(self) -> ExportCatalog:
         from shopctl.application.catalog import ExportCatalog
 
-        return ExportCatalog(self.uow)
+        return ExportCatalog(self.read_uow)
 
     def run_audit(self) -> RunAudit:
         from shopctl.application.audit import RunAudit

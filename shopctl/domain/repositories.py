@@ -163,7 +163,8 @@ class CartRepository(abc.ABC):
 
     @abc.abstractmethod
     def save(self, cart: Cart) -> None:
-        """Store the cart's lines exactly as they are (creating the cart on first use)."""
+        """Store the cart's lines exactly as they are. The cart was read with
+        ``get(for_update=True)`` in this unit of work (its lock keeps what did not change)."""
 
 
 @dataclass(frozen=True)

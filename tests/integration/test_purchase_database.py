@@ -89,6 +89,12 @@ class Shop:
             uow.products.save(product)
             uow.commit()
 
+    def product_id(self, sku: str) -> int:
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(select(products.c.id).where(products.c.sku == sku)).scalar_one()
+            )
+
     def counters(self, sku: str) -> tuple[int, int]:
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -168,6 +174,60 @@ def test_cart_round_trip_and_reading_writes_nothing(shop: Shop) -> None:
         uow.carts.save(cart)
         uow.commit()
     assert [(i.sku, i.quantity) for i in shop.show(alice).items] == [("TEA", 3)]
+
+
+def test_a_cart_edit_writes_only_the_line_it_changes(shop: Shop) -> None:
+    """The cart is saved by what changed since it was read under its lock: adding to one line
+    leaves the row of another untouched (the same row version), and removing one deletes only
+    that one."""
+    alice = shop.user("alice@example.com")
+    shop.product("TEA", 10)
+    shop.product("MUG", 10)
+    shop.add(alice, "TEA", 1)
+    shop.add(alice, "MUG", 1)
+
+    def versions() -> dict[int, str]:
+        with shop.engine.connect() as connection:
+            rows = connection.execute(text("SELECT product_id, xmin::text FROM cart_lines"))
+            return dict(rows.all())
+
+    before = versions()
+    shop.add(alice, "TEA", 2)
+    after = versions()
+    tea, mug = (shop.product_id(sku) for sku in ("TEA", "MUG"))
+    assert after[mug] == before[mug] and after[tea] != before[tea]
+    with PostgresUnitOfWork(database_of(shop.engine)) as uow:
+        cart = uow.carts.get(alice.user_id, for_update=True)
+        cart.remove("TEA")
+        uow.carts.save(cart)
+        uow.commit()
+    assert versions() == {mug: before[mug]}
+    assert [(i.sku, i.quantity) for i in shop.show(alice).items] == [("MUG", 1)]
+
+
+def test_saving_products_moves_their_counters_by_what_changed(shop: Shop) -> None:
+    """``reserved = reserved + q`` from the entity's change since the lock, not the absolute
+    value it computed: a product saved unchanged is not written at all."""
+    shop.product("TEA", 10)
+    shop.product("MUG", 10)
+    tea, mug = (shop.product_id(sku) for sku in ("TEA", "MUG"))
+    with PostgresUnitOfWork(database_of(shop.engine)) as uow:
+        products, _ = uow.inventory.lock_products([tea, mug])
+        with shop.engine.connect() as connection:  # another transaction: not blocked by reads
+            untouched = connection.execute(
+                text("SELECT xmin::text FROM products WHERE id = :id"), {"id": mug}
+            ).scalar()
+        products[0].reserve(3)
+        uow.inventory.save_products(products)
+        products[0].reserve(2)  # a second save sends only the change since the first
+        uow.inventory.save_products(products)
+        uow.commit()
+    with shop.engine.connect() as connection:
+        rows = dict(connection.execute(text("SELECT id, reserved FROM products")).all())
+        mug_version = connection.execute(
+            text("SELECT xmin::text FROM products WHERE id = :id"), {"id": mug}
+        ).scalar()
+    assert rows == {tea: 5, mug: 0} and mug_version == untouched
 
 
 def test_order_repository_round_trip(shop: Shop) -> None:

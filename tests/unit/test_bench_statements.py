@@ -16,26 +16,31 @@ MODULES = (
     "shopctl.infrastructure.db.orders",
     "shopctl.infrastructure.db.payments",
     "shopctl.infrastructure.db.products",
+    "shopctl.infrastructure.db.users",
     "shopctl.infrastructure.payments.mock",
 )
-# What the checkout runs, every statement of it (browse aside: its text is built per query).
+# What the whole flow runs, every statement of it (LIST_PRODUCTS: the browse's statement).
 CHECKOUT = {
-    "LOCK_CART", "GET_CART", "PRODUCT_BY_SKU", "SAVE_CART", "LOCK_PRODUCTS", "ADD_ORDER",
-    "SAVE_PRODUCTS", "LOCK_ORDER", "PAYMENTS_OF_ORDER", "ADD_PAYMENT", "RECORD_CHARGE",
-    "PAYMENT_BY_KEY", "UPDATE_ORDER", "UPDATE_PAYMENT",
+    "LIST_PRODUCTS", "USER_BY_ID", "LOCK_CART", "GET_CART", "PRODUCT_BY_SKU", "PUT_CART_LINE",
+    "LOCK_PRODUCTS", "ADD_ORDER", "SAVE_COUNTERS", "CLEAR_CART", "LOCK_ORDER",
+    "PAYMENTS_OF_ORDER", "ADD_PAYMENT", "RECORD_CHARGE", "PAYMENT_BY_KEY", "SAVE_PRODUCTS",
+    "UPDATE_ORDER", "UPDATE_PAYMENT",
 }  # fmt: skip
 # Adapted for pgbench, and so compared by shape (what each part reads and writes) only:
 ADAPTED = {
     "ADD_ORDER": "its last SELECT returns one row, for pgbench's \\gset",
     "ADD_PAYMENT": "its RETURNING names the id, for \\gset",
-    "SAVE_PRODUCTS": "pgbench cannot carry the counters read before: relative arithmetic",
     "RECORD_CHARGE": "the charge's reference is made in SQL, and RETURNING names it",
 }
+_END = re.compile(r"(;|\\gset(\s+\w+)?)\s*$")  # a statement's last line
 _LABEL = re.compile(r"-- ([A-Z][A-Z_]{3,})((?:, then [A-Z][A-Z_]{3,})*)")
 
 
 def constants() -> dict[str, str]:
-    found: dict[str, str] = {}
+    from shopctl.infrastructure.db.products import list_products_sql
+
+    # simulate browses the catalog's first pages: active products, no filter
+    found = {"LIST_PRODUCTS": list_products_sql(active_only=True, in_stock=False, search=False)}
     for name in MODULES:
         for key, value in vars(importlib.import_module(name)).items():
             if key.isupper() and isinstance(value, str):
@@ -58,7 +63,7 @@ def labelled() -> list[tuple[str, str]]:
             index += 1
         for name in names:
             body: list[str] = []
-            while not (body and body[-1].rstrip().endswith((";", "\\gset"))):
+            while not (body and _END.search(body[-1])):
                 body.append(lines[index])
                 index += 1
             found.append((name, "\n".join(body)))
@@ -67,7 +72,7 @@ def labelled() -> list[tuple[str, str]]:
 
 def normalised(sql: str, *, pgbench: bool) -> str:
     """The statement with every value (parameter, literal, now()) as ``?``, spacing even."""
-    sql = re.sub(r"--[^\n]*", " ", sql).replace("\\gset", " ")
+    sql = re.sub(r"\\gset(\s+\w+)?", " ", re.sub(r"--[^\n]*", " ", sql))
     sql = re.sub(r"now\(\)(\s*\+\s*interval\s*'[^']*')?", "?", sql)
     if pgbench:
         sql = re.sub(r"-?CAST\((?::\w+|NULL) AS \w+\)", "?", sql)

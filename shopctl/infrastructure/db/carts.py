@@ -27,40 +27,50 @@ ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
 RETURNING id
 """
 
-SAVE_CART = f"""
-WITH cart AS ({LOCK_CART}), gone AS (
-    DELETE FROM cart_lines USING cart
-    WHERE cart_lines.cart_id = cart.id
-      AND NOT (cart_lines.product_id = ANY(%(product_ids)s::bigint[]))
-), kept AS (
-    INSERT INTO cart_lines (cart_id, product_id, quantity)
-    SELECT cart.id, line.product_id, line.quantity
-    FROM cart, unnest(%(product_ids)s::bigint[], %(quantities)s::integer[])
-         AS line(product_id, quantity)
-    ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
-)
-SELECT id FROM cart
+# A cart is saved by what changed since it was read under its lock: a cart add writes its one
+# line, instead of sending every line again (the lock keeps the rest as it was read).
+PUT_CART_LINE = """
+INSERT INTO cart_lines (cart_id, product_id, quantity)
+VALUES (%(cart_id)s, %(product_id)s, %(quantity)s)
+ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity
 """
+CLEAR_CART = "DELETE FROM cart_lines WHERE cart_id = %(cart_id)s"
+DROP_CART_LINE = CLEAR_CART + " AND product_id = %(product_id)s"
 
 
 class PostgresCartRepository(CartRepository):
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
+        # user id -> (cart id, {product id: quantity}) as read under the cart's lock
+        self._locked: dict[int, tuple[int, dict[int, int]]] = {}
 
     def get(self, user_id: int, *, for_update: bool = False) -> Cart:
         if for_update:
-            self.sql.rows(LOCK_CART, {"user_id": user_id})
+            cart_id = self.sql.first(LOCK_CART, {"user_id": user_id}).id
         rows = self.sql.rows(GET_CART, {"user_id": user_id})
         cart = Cart(user_id=user_id, id=rows[0].cart_id if rows else None)
         cart.lines = [CartLine(product_from_row(row), row.quantity) for row in rows if row.sku]
+        if for_update:
+            self._locked[user_id] = (cart_id, _quantities(cart))
         return cart
 
     def save(self, cart: Cart) -> None:
-        cart.id = self.sql.rows(
-            SAVE_CART,
-            {
-                "user_id": cart.user_id,
-                "product_ids": [line.product.id for line in cart.lines],
-                "quantities": [line.quantity for line in cart.lines],
-            },
-        )[0].id
+        locked = self._locked.get(cart.user_id)
+        assert locked is not None, "save() stores a cart read with get(for_update=True)"
+        cart_id, stored = locked
+        now = _quantities(cart)
+        if not now and stored:
+            self.sql.run(CLEAR_CART, {"cart_id": cart_id})
+        else:
+            for product_id in stored.keys() - now.keys():
+                self.sql.run(DROP_CART_LINE, {"cart_id": cart_id, "product_id": product_id})
+            for product_id, quantity in now.items():
+                if stored.get(product_id) != quantity:
+                    parameters = {"cart_id": cart_id, "product_id": product_id}
+                    self.sql.run(PUT_CART_LINE, {**parameters, "quantity": quantity})
+        cart.id = cart_id
+        self._locked[cart.user_id] = (cart_id, now)
+
+
+def _quantities(cart: Cart) -> dict[int, int]:
+    return {line.product.id: line.quantity for line in cart.lines if line.product.id is not None}

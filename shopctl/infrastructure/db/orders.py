@@ -169,7 +169,7 @@ class PostgresOrderRepository(OrderRepository):
         return _orders_from_rows(rows)
 
     def update(self, order: Order) -> None:
-        self.sql.rows(
+        self.sql.run(
             UPDATE_ORDER,
             {
                 "id": order.id,
@@ -195,18 +195,18 @@ ORDER BY p.id
 FOR UPDATE OF p
 """
 
-# Absolute values: the rows are locked. The ledger entries go in with the same statement.
-SAVE_PRODUCTS = (
-    """
-WITH counters AS (
-    UPDATE products p
-    SET stock_on_hand = c.stock_on_hand, reserved = c.reserved, updated_at = now()
-    FROM unnest(%(ids)s::bigint[], %(stock)s::integer[], %(reserved)s::integer[])
-         AS c(id, stock_on_hand, reserved)
-    WHERE p.id = c.id AND (p.stock_on_hand, p.reserved) <> (c.stock_on_hand, c.reserved)
-)"""
-    + ADD_MOVEMENTS
-)
+# The counters move by what the entities changed since they were locked (``reserved =
+# reserved + q``), in one statement for every product; with the ledger entries of the change
+# in the same statement when there are any (a reservation has none).
+SAVE_COUNTERS = """
+UPDATE products p
+SET stock_on_hand = p.stock_on_hand + c.stock, reserved = p.reserved + c.reserved,
+    updated_at = now()
+FROM unnest(%(ids)s::bigint[], %(stock)s::integer[], %(reserved)s::integer[])
+     AS c(id, stock, reserved)
+WHERE p.id = c.id
+"""
+SAVE_PRODUCTS = f"WITH counters AS ({SAVE_COUNTERS.strip()})" + ADD_MOVEMENTS
 
 # Orders locked by another unit of work are skipped: that one (a payment being recorded,
 # a cancellation) decides about them, and nobody waits on an order while holding products.
@@ -248,6 +248,7 @@ ORDER BY r.id DESC
 class PostgresInventoryRepository(InventoryRepository):
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
+        self._locked: dict[int, tuple[int, int]] = {}  # id -> (stock, reserved) as locked
 
     def lock_products(
         self, product_ids: Iterable[int], *, due_at: datetime | None = None
@@ -256,18 +257,28 @@ class PostgresInventoryRepository(InventoryRepository):
         if not wanted:
             return [], False
         rows = self.sql.rows(LOCK_PRODUCTS, {"ids": wanted, "due_at": due_at})
+        for row in rows:
+            self._locked[row.id] = (row.stock_on_hand, row.reserved)
         return [product_from_row(row) for row in rows], any(row.due for row in rows)
 
     def save_products(self, changed: Sequence[Product]) -> None:
-        self.sql.run(
-            SAVE_PRODUCTS,
-            {
-                "ids": [p.id for p in changed],
-                "stock": [p.stock_on_hand for p in changed],
-                "reserved": [p.reserved for p in changed],
-                **movement_parameters(changed),
-            },
-        )
+        moved = []
+        for product in changed:
+            assert product.id in self._locked, "save_products() stores locked products"
+            stock, reserved = self._locked[product.id]
+            delta = (product.stock_on_hand - stock, product.reserved - reserved)
+            if delta != (0, 0):
+                moved.append((product.id, *delta))
+                self._locked[product.id] = (product.stock_on_hand, product.reserved)
+        counters = {
+            "ids": [product_id for product_id, _, _ in moved],
+            "stock": [stock for _, stock, _ in moved],
+            "reserved": [reserved for _, _, reserved in moved],
+        }
+        if any(product.pending_movements for product in changed):
+            self.sql.run(SAVE_PRODUCTS, {**counters, **movement_parameters(changed)})
+        elif moved:
+            self.sql.run(SAVE_COUNTERS, counters)
         for product in changed:
             product.pending_movements.clear()
 

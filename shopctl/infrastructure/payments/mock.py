@@ -3,8 +3,8 @@
 Like a real provider it stores every charge and refund under its idempotency key (in
 ``mock_gateway_charges``, apart from the shop's ``payments``), replays the stored result
 for a repeated key and refuses a key reused with different parameters. Each call is its
-own short transaction: the caller holds no lock, and has no transaction open, while it
-runs.
+own short transaction (a charge, one statement): the caller holds no lock, and has no
+transaction open, while it runs.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from shopctl.application.ports import ChargeResult, ChargeStatus, PaymentGateway, RefundResult
 from shopctl.domain.errors import Conflict, NotFound
 from shopctl.domain.payments import card_fingerprint
+from shopctl.infrastructure.db.errors import translated
 
 if TYPE_CHECKING:
     from shopctl.infrastructure.db.connect import Database
@@ -89,7 +90,9 @@ class MockPaymentGateway(PaymentGateway):
     ) -> ChargeResult:
         status, code = decide(card)
         fingerprint = card_fingerprint(card)
-        with self._database.transaction() as sql:
+        # One statement, in autocommit: the insert is its own transaction, and a replay reads
+        # the row it conflicted with (committed: the insert waited for it).
+        with translated(self._database.url), self._database.reading(read_only=False) as sql:
             stored = sql.first(
                 RECORD_CHARGE,
                 {
