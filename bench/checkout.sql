@@ -33,22 +33,24 @@ SELECT id, sku, name, description, price, stock_on_hand, reserved, active, creat
 FROM products
 WHERE active
 ORDER BY sku LIMIT :page_size OFFSET :page;
--- AddToCart, once per line: check the user, lock the cart (LOCK_CART), read its lines with a
--- snapshot taken after the lock (GET_CART), read the product by SKU, write the one line.
+-- AddToCart, once per line: check the user, lock the cart and read its lines (one statement:
+-- nobody else edits it, so its lines are current), read the product by SKU, write the line.
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
--- LOCK_CART, then GET_CART, then PRODUCT_BY_SKU, then PUT_CART_LINE
-INSERT INTO carts (user_id) VALUES (:uid)
-ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-RETURNING id \gset cart_
-SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
+-- LOCK_CART_WITH_LINES, then PRODUCT_BY_SKU, then PUT_CART_LINE
+WITH locked AS (INSERT INTO carts (user_id) VALUES (:uid)
+ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
+RETURNING id, version)
+SELECT locked.id AS cart_id,
+       locked.version = coalesce(
+           (SELECT version FROM carts WHERE user_id = :uid), -1) + 1 AS current,
+       l.quantity, p.id, p.sku, p.name, p.description, p.price,
        p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
-FROM carts c
-LEFT JOIN cart_lines l ON l.cart_id = c.id
+FROM locked
+LEFT JOIN cart_lines l ON l.cart_id = locked.id
 LEFT JOIN products p ON p.id = l.product_id
-WHERE c.user_id = :uid
-ORDER BY p.sku;
+ORDER BY p.sku \aset
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
        updated_at
 FROM products WHERE sku = 'BENCH-' || :p1;
@@ -59,17 +61,19 @@ COMMIT;
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
--- LOCK_CART, then GET_CART, then PRODUCT_BY_SKU, then PUT_CART_LINE
-INSERT INTO carts (user_id) VALUES (:uid)
-ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-RETURNING id \gset cart_
-SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
+-- LOCK_CART_WITH_LINES, then PRODUCT_BY_SKU, then PUT_CART_LINE
+WITH locked AS (INSERT INTO carts (user_id) VALUES (:uid)
+ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
+RETURNING id, version)
+SELECT locked.id AS cart_id,
+       locked.version = coalesce(
+           (SELECT version FROM carts WHERE user_id = :uid), -1) + 1 AS current,
+       l.quantity, p.id, p.sku, p.name, p.description, p.price,
        p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
-FROM carts c
-LEFT JOIN cart_lines l ON l.cart_id = c.id
+FROM locked
+LEFT JOIN cart_lines l ON l.cart_id = locked.id
 LEFT JOIN products p ON p.id = l.product_id
-WHERE c.user_id = :uid
-ORDER BY p.sku;
+ORDER BY p.sku \aset
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
        updated_at
 FROM products WHERE sku = 'BENCH-' || :p2;
@@ -97,17 +101,19 @@ ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
--- LOCK_CART, then GET_CART (its snapshot is taken after the lock)
-INSERT INTO carts (user_id) VALUES (:uid)
-ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-RETURNING id \gset cart_
-SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
+-- LOCK_CART_WITH_LINES (the cart locked and its lines read, in one statement)
+WITH locked AS (INSERT INTO carts (user_id) VALUES (:uid)
+ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
+RETURNING id, version)
+SELECT locked.id AS cart_id,
+       locked.version = coalesce(
+           (SELECT version FROM carts WHERE user_id = :uid), -1) + 1 AS current,
+       l.quantity, p.id, p.sku, p.name, p.description, p.price,
        p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
-FROM carts c
-LEFT JOIN cart_lines l ON l.cart_id = c.id
+FROM locked
+LEFT JOIN cart_lines l ON l.cart_id = locked.id
 LEFT JOIN products p ON p.id = l.product_id
-WHERE c.user_id = :uid
-ORDER BY p.sku;
+ORDER BY p.sku \aset
 -- LOCK_PRODUCTS (with due_at: held by an expired reservation?)
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
        created_at, updated_at,

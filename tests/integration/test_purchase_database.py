@@ -611,6 +611,49 @@ def test_concurrent_cart_edits_of_one_user_lose_nothing(wide_engine: Any) -> Non
     assert items == {"A": 2, "B": 2, "C": 2, "D": 2}
 
 
+@pytest.mark.parametrize("cart_exists", [True, False])
+def test_a_cart_locked_after_a_wait_is_read_as_committed(
+    wide_engine: Any, cart_exists: bool
+) -> None:
+    """A cart edit locks the cart and reads its lines in one statement, whose snapshot is
+    older than the lock when it had to wait: it sees that the cart was locked meanwhile, and
+    reads the lines the other edit left (the cart made by it, too)."""
+    shop = Shop(wide_engine)
+    alice = shop.user("alice@example.com")
+    shop.product("TEA", 10)
+    if cart_exists:
+        shop.add(alice, "TEA", 1)
+        shop.add(alice, "TEA", 1)  # a version past the first
+        with PostgresUnitOfWork(database_of(wide_engine)) as uow:
+            cart = uow.carts.get(alice.user_id, for_update=True)
+            cart.clear()
+            uow.carts.save(cart)
+            uow.commit()
+    first_holds_the_lock = threading.Event()
+
+    def add_slowly() -> None:
+        with PostgresUnitOfWork(database_of(wide_engine)) as uow:
+            cart = uow.carts.get(alice.user_id, for_update=True)
+            product = uow.products.get_by_sku("TEA")
+            assert product is not None
+            cart.add(product, 2)
+            uow.carts.save(cart)
+            first_holds_the_lock.set()
+            wait_until_a_session_waits_on_a_lock(wide_engine)  # the second edit
+            uow.commit()
+
+    def add_after_the_wait() -> None:
+        first_holds_the_lock.wait()
+        shop.add(alice, "TEA", 3)
+
+    threads = [threading.Thread(target=add_slowly), threading.Thread(target=add_after_the_wait)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [(i.sku, i.quantity) for i in shop.show(alice).items] == [("TEA", 5)]
+
+
 def test_an_order_locked_after_a_wait_is_read_as_committed(wide_engine: Any) -> None:
     shop = Shop(wide_engine)
     alice = shop.user("alice@example.com")

@@ -21,7 +21,7 @@ MODULES = (
 )
 # What the whole flow runs, every statement of it (LIST_PRODUCTS: the browse's statement).
 CHECKOUT = {
-    "LIST_PRODUCTS", "USER_BY_ID", "LOCK_CART", "GET_CART", "PRODUCT_BY_SKU", "PUT_CART_LINE",
+    "LIST_PRODUCTS", "USER_BY_ID", "LOCK_CART_WITH_LINES", "PRODUCT_BY_SKU", "PUT_CART_LINE",
     "LOCK_PRODUCTS", "ADD_ORDER", "SAVE_COUNTERS", "CLEAR_CART", "LOCK_ORDER",
     "PAYMENTS_OF_ORDER", "ADD_PAYMENT", "RECORD_CHARGE", "PAYMENT_BY_KEY", "SAVE_PRODUCTS",
     "UPDATE_ORDER", "UPDATE_PAYMENT",
@@ -32,7 +32,7 @@ ADAPTED = {
     "ADD_PAYMENT": "its RETURNING names the id, for \\gset",
     "RECORD_CHARGE": "the charge's reference is made in SQL, and RETURNING names it",
 }
-_END = re.compile(r"(;|\\gset(\s+\w+)?)\s*$")  # a statement's last line
+_END = re.compile(r"(;|\\[ag]set(\s+\w+)?)\s*$")  # a statement's last line
 _LABEL = re.compile(r"-- ([A-Z][A-Z_]{3,})((?:, then [A-Z][A-Z_]{3,})*)")
 
 
@@ -72,7 +72,7 @@ def labelled() -> list[tuple[str, str]]:
 
 def normalised(sql: str, *, pgbench: bool) -> str:
     """The statement with every value (parameter, literal, now()) as ``?``, spacing even."""
-    sql = re.sub(r"\\gset(\s+\w+)?", " ", re.sub(r"--[^\n]*", " ", sql))
+    sql = re.sub(r"\\[ag]set(\s+\w+)?", " ", re.sub(r"--[^\n]*", " ", sql))
     sql = re.sub(r"now\(\)(\s*\+\s*interval\s*'[^']*')?", "?", sql)
     if pgbench:
         sql = re.sub(r"-?CAST\((?::\w+|NULL) AS \w+\)", "?", sql)

@@ -7,24 +7,39 @@ from shopctl.domain.repositories import CartRepository
 from shopctl.infrastructure.db.connect import Sql
 from shopctl.infrastructure.db.products import product_from_row
 
-GET_CART = """
-SELECT c.id AS cart_id, l.quantity, p.id, p.sku, p.name, p.description, p.price,
-       p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at
+LINES = """l.quantity, p.id, p.sku, p.name, p.description, p.price,
+       p.stock_on_hand, p.reserved, p.active, p.created_at, p.updated_at"""
+JOIN_LINES = """LEFT JOIN cart_lines l ON l.cart_id = {cart}.id
+LEFT JOIN products p ON p.id = l.product_id"""
+GET_CART = f"""
+SELECT c.id AS cart_id, {LINES}
 FROM carts c
-LEFT JOIN cart_lines l ON l.cart_id = c.id
-LEFT JOIN products p ON p.id = l.product_id
+{JOIN_LINES.format(cart="c")}
 WHERE c.user_id = %(user_id)s
 ORDER BY p.sku
 """
 
 # Locks the cart, creating it on first use, so that concurrent edits and placements of one
-# cart run one after the other. The lines are read by the next statement, whose snapshot is
-# taken after the lock: a FOR UPDATE on the joined query would re-check the cart row only and
-# still return the lines as they were before the other transaction emptied them.
+# cart run one after the other, and raises its version.
 LOCK_CART = """
 INSERT INTO carts (user_id) VALUES (%(user_id)s)
-ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
-RETURNING id
+ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
+RETURNING id, version
+"""
+# The lock and the lines in one statement. Its lines come from the statement's snapshot, taken
+# before the lock was granted; they are the lines under the lock when nobody locked the cart
+# in between (every writer of its lines holds that lock): when the version it raised is one
+# more than the snapshot's (a new cart: 0, none before). Otherwise (``current`` false) the
+# lines are read again, by a statement whose snapshot is taken after the lock.
+LOCK_CART_WITH_LINES = f"""
+WITH locked AS ({LOCK_CART.strip()})
+SELECT locked.id AS cart_id,
+       locked.version = coalesce(
+           (SELECT version FROM carts WHERE user_id = %(user_id)s), -1) + 1 AS current,
+       {LINES}
+FROM locked
+{JOIN_LINES.format(cart="locked")}
+ORDER BY p.sku
 """
 
 # A cart is saved by what changed since it was read under its lock: a cart add writes its one
@@ -45,9 +60,11 @@ class PostgresCartRepository(CartRepository):
         self._locked: dict[int, tuple[int, dict[int, int]]] = {}
 
     def get(self, user_id: int, *, for_update: bool = False) -> Cart:
+        rows = self.sql.rows(LOCK_CART_WITH_LINES if for_update else GET_CART, {"user_id": user_id})
         if for_update:
-            cart_id = self.sql.first(LOCK_CART, {"user_id": user_id}).id
-        rows = self.sql.rows(GET_CART, {"user_id": user_id})
+            cart_id = rows[0].cart_id
+            if not rows[0].current:  # locked by somebody else meanwhile: read what they left
+                rows = self.sql.rows(GET_CART, {"user_id": user_id})
         cart = Cart(user_id=user_id, id=rows[0].cart_id if rows else None)
         cart.lines = [CartLine(product_from_row(row), row.quantity) for row in rows if row.sku]
         if for_update:

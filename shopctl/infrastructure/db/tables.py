@@ -151,6 +151,9 @@ carts = Table(
     ),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # raised by every lock of the cart: its lines, read with the lock, are current when the
+    # version is one more than the statement's snapshot saw
+    Column("version", BigInteger, nullable=False, server_default="0"),
 )
 
 cart_lines = Table(
