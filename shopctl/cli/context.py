@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -71,5 +74,22 @@ def state(ctx: typer.Context) -> CliContext:
     return obj
 
 
+# The format a command prints in when its command line names none: JSON for a replay step
+# whose result is kept (id:) or checked (expect: json:), so that the step need not say --json.
+_UNSAID_FORMAT: ContextVar[OutputFormat] = ContextVar("unsaid_format", default=OutputFormat.table)
+
+
 def output_format(fmt: OutputFormat, json_flag: bool) -> OutputFormat:
-    return OutputFormat.json if json_flag else fmt
+    if json_flag:
+        return OutputFormat.json
+    return _UNSAID_FORMAT.get() if fmt is OutputFormat.table else fmt
+
+
+@contextmanager
+def printing_json() -> Iterator[None]:
+    """Commands run in this block print JSON unless their command line asks for a format."""
+    token = _UNSAID_FORMAT.set(OutputFormat.json)
+    try:
+        yield
+    finally:
+        _UNSAID_FORMAT.reset(token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 from shopctl.cli.context import CliContext
 from shopctl.cli.output import Output
@@ -16,15 +17,17 @@ class InProcessRunner(CommandRunner):
 
     The replay's own --profile / --database-url / --config-dir / --debug go first, so
     that a step's options of the same name still win; the environment is this process's.
+    ``json``: the command prints JSON unless its command line names a format.
     """
 
     def __init__(self, base: CliContext) -> None:
         self._base = base
 
     def __call__(
-        self, argv: Sequence[str], *, profile: str | None, stdin: str | None
+        self, argv: Sequence[str], *, profile: str | None, stdin: str | None, json: bool = False
     ) -> CommandResult:
         from shopctl.cli.app import run
+        from shopctl.cli.context import printing_json
 
         base = self._base
         inherited: list[str] = []
@@ -42,7 +45,8 @@ class InProcessRunner(CommandRunner):
         saved = sys.stdin, sys.stdout, sys.stderr
         sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin or ""), stdout, stderr
         try:
-            code = run([*inherited, *argv], context=CliContext(output=Output(stdout, stderr)))
+            with printing_json() if json else nullcontext():
+                code = run([*inherited, *argv], context=CliContext(output=Output(stdout, stderr)))
         finally:
             sys.stdin, sys.stdout, sys.stderr = saved
         return CommandResult(exit_code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue())

@@ -381,11 +381,12 @@ class CommandResult:
 
 
 class CommandRunner(abc.ABC):
-    """Runs one shopctl command line as a profile and captures what it printed."""
+    """Runs one shopctl command line as a profile and captures what it printed; ``json``:
+    in JSON unless the command line names another format (its result is kept or checked)."""
 
     @abc.abstractmethod
     def __call__(
-        self, argv: Sequence[str], *, profile: str | None, stdin: str | None
+        self, argv: Sequence[str], *, profile: str | None, stdin: str | None, json: bool = False
     ) -> CommandResult: ...
 
 
@@ -479,7 +480,8 @@ class ReplayScenarios:
         except UnresolvedReference as error:
             return report(None, started, str(error), shlex.join(step.run))
         command = shlex.join(argv)
-        result = self._runner(argv, profile=step.profile, stdin=stdin)
+        wants_json = step.id is not None or step.expect.has_json
+        result = self._runner(argv, profile=step.profile, stdin=stdin, json=wants_json)
         output: Any = None
         parsed = False
         if result.stdout.strip():
@@ -491,9 +493,7 @@ class ReplayScenarios:
         failure = self._check(step, result, output, parsed, results)
         if failure is None and step.id is not None:
             if result.exit_code == 0 and not parsed:
-                failure = (
-                    f"id {step.id!r} keeps the JSON result, but the output is not JSON (add --json)"
-                )
+                failure = f"id {step.id!r} keeps the JSON result, but the command printed no JSON"
             else:
                 results[step.id] = output
         return report(result.exit_code, started, failure, command)
@@ -523,7 +523,7 @@ class ReplayScenarios:
                     )
             if expect.has_json:
                 if not parsed:
-                    return "expected JSON output, got none (add --json)"
+                    return "expected JSON output, but the command printed none"
                 wrong = mismatches(resolve(expect.json, results), output)
                 if wrong:
                     return "; ".join(wrong)

@@ -84,6 +84,21 @@ def test_replay_from_stdin(shopctl: Shopctl, db_url: str) -> None:
     assert "<stdin>:1" in result.stdout
 
 
+def test_a_step_that_keeps_or_checks_json_gets_it_without_asking(
+    shopctl: Shopctl, db_url: str
+) -> None:
+    seed(db_url)
+    steps = (
+        "- run: products get TEA-1\n  id: tea\n"
+        "- run: products get ${tea.sku}\n  expect: {json: {sku: TEA-1}}\n"
+        "- run: products get TEA-1 --json\n  expect: {json: {sku: TEA-1}}\n"  # still accepted
+        "- run: products get TEA-1\n  expect: {stdout: TEA-1}\n"  # a table, as asked
+    )
+    result = shopctl("replay", "-", "--json", input=steps)
+    assert result.exit_code == 0, result
+    assert result.json()["passed"] == 4
+
+
 def test_replay_a_purchase_that_buys_the_last_units(shopctl: Shopctl) -> None:
     result = shopctl("replay", scenario("buy_last_units.yaml"), "--json")
     assert result.exit_code == 0, result

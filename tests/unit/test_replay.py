@@ -146,12 +146,14 @@ class ScriptedRunner(CommandRunner):
     def __init__(self, answers: dict[str, CommandResult]) -> None:
         self.answers = answers
         self.calls: list[tuple[str, str | None, str | None]] = []
+        self.json: list[bool] = []  # per call: whether the step asked for JSON
 
     def __call__(
-        self, argv: Sequence[str], *, profile: str | None, stdin: str | None
+        self, argv: Sequence[str], *, profile: str | None, stdin: str | None, json: bool = False
     ) -> CommandResult:
         command = " ".join(argv)
         self.calls.append((command, profile, stdin))
+        self.json.append(json)
         return self.answers[command]
 
 
@@ -196,10 +198,25 @@ def test_replay_reports_the_wrong_exit_code_with_the_error() -> None:
 
 
 def test_replay_needs_json_output_to_keep_a_result() -> None:
-    runner = ScriptedRunner({"products list": CommandResult(0, "a table\n", "")})
-    scenario = parse_scenario("- run: products list\n  id: all\n", "s.yaml")
+    runner = ScriptedRunner({"users logout": CommandResult(0, "logged out\n", "")})
+    scenario = parse_scenario("- run: users logout\n  id: bye\n", "s.yaml")
     report = ReplayScenarios(runner)([scenario], {})
-    assert not report.ok and "not JSON (add --json)" in (report.failure or "")
+    assert not report.ok and "the command printed no JSON" in (report.failure or "")
+
+
+def test_a_step_whose_result_is_kept_or_checked_asks_for_json() -> None:
+    """``id:`` or ``expect: {json: ...}`` asks the runner for JSON; other steps do not."""
+    runner = ScriptedRunner(
+        {"products list": ok([]), "order place": ok({"id": 1}), "cart show": ok({})}
+    )
+    scenario = parse_scenario(
+        "- run: products list\n  id: all\n"
+        "- run: order place\n  expect: {json: {id: 1}}\n"
+        "- run: cart show\n",
+        "s.yaml",
+    )
+    assert ReplayScenarios(runner)([scenario], {}).ok
+    assert runner.json == [True, True, False]
 
 
 def test_replay_refuses_missing_vars_before_running_anything() -> None:
