@@ -152,6 +152,15 @@ def run_together(count: int, work: Callable[[int], Any]) -> list[Any]:
     return results
 
 
+def run_side_by_side(*works: Callable[[], None]) -> None:
+    """Run each in a thread of its own, and wait for all (they wait on each other's locks)."""
+    threads = [threading.Thread(target=work) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+
 # -- repositories ---------------------------------------------------------------------------
 
 
@@ -646,11 +655,7 @@ def test_a_cart_locked_after_a_wait_is_read_as_committed(
         first_holds_the_lock.wait()
         shop.add(alice, "TEA", 3)
 
-    threads = [threading.Thread(target=add_slowly), threading.Thread(target=add_after_the_wait)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_side_by_side(add_slowly, add_after_the_wait)
     assert [(i.sku, i.quantity) for i in shop.show(alice).items] == [("TEA", 5)]
 
 
@@ -678,11 +683,7 @@ def test_an_order_locked_after_a_wait_is_read_as_committed(wide_engine: Any) -> 
         with PostgresUnitOfWork(database_of(wide_engine)) as uow:
             seen.append(uow.orders.get(order_id, for_update=True))
 
-    threads = [threading.Thread(target=pay_slowly), threading.Thread(target=read_after_the_wait)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_side_by_side(pay_slowly, read_after_the_wait)
     [order] = seen
     assert order.status is OrderStatus.PAID
     assert {r.status for r in order.reservations} == {ReservationStatus.COMMITTED}
