@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from shopctl.simulation.runner import Progress
 
 LATENCY_COLUMNS = Columns(("step", "count", "p50", "p95", "p99", "max"))
+THRESHOLD_COLUMNS = Columns(("threshold", "result", "actual"))
 
 
 def render(output: Output, report: SimulationReport, fmt: OutputFormat) -> None:
@@ -43,6 +44,16 @@ def render(output: Output, report: SimulationReport, fmt: OutputFormat) -> None:
     output.record(summary, OutputFormat.table, title="simulation")
     rows = [{"step": step, **values} for step, values in data["latency_ms"].items()]
     output.rows(rows, LATENCY_COLUMNS, OutputFormat.table, empty="no latency samples")
+    if report.thresholds:
+        judged = [
+            {
+                "threshold": t.expr,
+                "result": "held" if t.held else "BROKEN",
+                "actual": "no samples" if t.actual is None else t.actual,
+            }
+            for t in report.thresholds
+        ]
+        output.rows(judged, THRESHOLD_COLUMNS, OutputFormat.table)
     for violation in invariants["violations"]:
         output.record({"violation": violation}, OutputFormat.table)
     for error in report.error_samples:
@@ -80,25 +91,36 @@ def simulate(
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep the run's products, shoppers and orders.")
     ] = False,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            help="A pass condition, repeatable: STEP.p50|p95|p99|max<DURATION (pay.p95<300ms),"
+            " errors==0, orders_per_second>N, flows_per_second>N. A broken one exits 9.",
+        ),
+    ] = None,
     fmt: Format = OutputFormat.table,
     json_: Json = False,
 ) -> None:
     """Each flow browses, fills the cart, places the order, then pays, pays with a
     declined card (and gives up), or cancels. The run's products (SKU prefix
     SIM-<run>-) and shoppers (@<run>.simulate.invalid) are removed at the end
-    unless --keep. Exit code 9 when an invariant broke or a flow hit an
-    unexpected error.
+    unless --keep. Exit code 9 when an invariant broke, a flow hit an
+    unexpected error or a --threshold broke; a malformed --threshold is exit 2
+    before anything runs.
     """
     import secrets
 
     from shopctl.domain.errors import CheckFailed, InvalidInput
     from shopctl.simulation.plan import SimulationOptions, parse_seconds
     from shopctl.simulation.runner import Simulation
+    from shopctl.simulation.thresholds import judged, parse_thresholds
 
     cli = state(ctx)
     fmt = output_format(fmt, json_)
     if fmt is OutputFormat.csv:
         raise InvalidInput("simulate reports as a table or as JSON, not CSV")
+    thresholds = parse_thresholds(threshold or [])
     options = SimulationOptions(
         shoppers=shoppers,
         concurrency=concurrency,
@@ -115,12 +137,18 @@ def simulate(
     principal = cli.principal()
     with live_progress(cli.output) as show:
         report = Simulation(cli.settings, on_progress=show)(principal, options)
+    report = judged(report, thresholds)
     render(cli.output, report, fmt)
     if not report.ok:
         broken = len(report.audit.violations)
         errors = report.outcomes.get("errors", 0)
+        missed = "; ".join(
+            f"{t.expr} (actual {'no samples' if t.actual is None else t.actual})"
+            for t in report.broken_thresholds
+        )
         raise CheckFailed(
             f"simulation failed: {broken} invariant violation(s), {errors} flow error(s)"
+            + (f", threshold(s) broken: {missed}" if missed else "")
         )
     cli.output.success(
         f"{report.paid_orders} orders paid, {report.orders_per_second} orders/s; invariants hold"

@@ -15,6 +15,18 @@ STEPS = ("browse", "cart", "place", "pay", "cancel", "flow")
 
 
 @dataclass(frozen=True)
+class ThresholdResult:
+    """A ``--threshold`` judged on the run (``simulation.thresholds``)."""
+
+    expr: str
+    held: bool
+    actual: float | None  # None: the step had no samples in this run
+
+    def as_json(self) -> dict[str, object]:
+        return {"expr": self.expr, "held": self.held, "actual": self.actual}
+
+
+@dataclass(frozen=True)
 class SimulationReport:
     run_id: str
     seed: int
@@ -27,6 +39,11 @@ class SimulationReport:
     audit: Audit
     error_samples: tuple[str, ...] = ()
     cleaned_up: bool = True
+    thresholds: tuple[ThresholdResult, ...] = ()
+
+    @property
+    def broken_thresholds(self) -> tuple[ThresholdResult, ...]:
+        return tuple(t for t in self.thresholds if not t.held)
 
     @property
     def paid_orders(self) -> int:
@@ -43,8 +60,8 @@ class SimulationReport:
 
     @property
     def ok(self) -> bool:
-        """No invariant broke and no flow hit an unexpected error."""
-        return self.audit.ok and self.outcomes.get("errors", 0) == 0
+        """No invariant broke, no flow hit an unexpected error, every threshold held."""
+        return self.audit.ok and self.outcomes.get("errors", 0) == 0 and not self.broken_thresholds
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +94,7 @@ class SimulationReport:
                 "units_sold": self.audit.units_sold,
                 "units_reserved": self.audit.units_reserved,
             },
+            "thresholds": [t.as_json() for t in self.thresholds],
             "errors": list(self.error_samples),
             "cleaned_up": self.cleaned_up,
         }

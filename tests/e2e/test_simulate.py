@@ -81,6 +81,42 @@ def test_simulate_bad_options(shopctl: Shopctl, admin: str) -> None:
     assert duration.exit_code == 2 and "Traceback" not in duration.stderr
 
 
+def test_thresholds_held_and_broken(shopctl: Shopctl, admin: str) -> None:
+    """Each threshold is judged with its actual value; a broken one exits 9 after the report
+    (the run's data is removed all the same)."""
+    held = shopctl(
+        "simulate", "--orders", "10", "--seed", "1", "--json", "--threshold", "errors==0",
+        "--threshold", "flow.max<10m", profile=admin,
+    )  # fmt: skip
+    assert held.exit_code == 0, held
+    assert [(t["expr"], t["held"]) for t in held.json()["thresholds"]] == [
+        ("errors==0", True),
+        ("flow.max<10m", True),
+    ]
+    broken = shopctl(
+        "simulate", "--orders", "10", "--seed", "1", "--threshold", "place.p50<1ms",
+        "--threshold", "orders_per_second>1000000", profile=admin,
+    )  # fmt: skip
+    assert broken.exit_code == 9, broken
+    assert "BROKEN" in broken.stdout and "threshold(s) broken: place.p50<1ms" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    as_json = shopctl(
+        "simulate", "--orders", "5", "--json", "--threshold", "place.p50<1ms", profile=admin
+    )
+    assert as_json.exit_code == 9 and as_json.json()["ok"] is False
+    assert as_json.json()["thresholds"][0]["held"] is False
+    assert shopctl("products", "list", "--search", "SIM-", "--json").json() == []
+
+
+def test_a_malformed_threshold_exits_2_before_anything_runs(shopctl: Shopctl, admin: str) -> None:
+    for expr in ("pay.p95<300", "checkout.p95<1s", "errors=0", "pay.p95 < soon"):
+        result = shopctl("simulate", "--orders", "5", "--threshold", expr, profile=admin)
+        assert result.exit_code == 2, (expr, result)
+        assert "--threshold" in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert shopctl("products", "list", "--search", "SIM-", "--json").json() == []
+
+
 def test_eight_concurrent_shoppers_run_400_flows_without_an_error(
     shopctl: Shopctl, admin: str
 ) -> None:

@@ -338,3 +338,80 @@ def test_a_lost_placement_leaves_no_pending_order_and_no_cart() -> None:
     assert shop.orders == {1: "cancelled"} and shop.cart == []  # placed, unknown: cancelled
     assert (worker.paid_unseen, worker.units_paid) == (0, 0)
     assert worker.run(FlowPlan(1, 0, ((1, 1),), Intent.PAY)) == "paid"  # and the run goes on
+
+
+# -- thresholds -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "metric", "compare", "limit"),
+    [
+        ("pay.p95<300ms", "pay.p95", "<", 300.0),
+        (" place.max <= 1.5s ", "place.max", "<=", 1500.0),
+        ("flow.p99<2m", "flow.p99", "<", 120_000.0),
+        ("errors==0", "errors", "==", 0.0),
+        ("out_of_stock<5", "out_of_stock", "<", 5.0),
+        ("orders_per_second>50", "orders_per_second", ">", 50.0),
+        ("flows_per_second>=12.5", "flows_per_second", ">=", 12.5),
+    ],
+)
+def test_a_threshold_is_read_from_its_expression(
+    text: str, metric: str, compare: str, limit: float
+) -> None:
+    from shopctl.simulation.thresholds import parse_threshold
+
+    threshold = parse_threshold(text)
+    assert (threshold.expr, threshold.metric, threshold.compare) == (text.strip(), metric, compare)
+    assert threshold.limit == pytest.approx(limit)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("pay.p95", "write it as"),
+        ("pay.p95 300ms", "write it as"),
+        ("checkout.p95<1s", "no step 'checkout'"),
+        ("pay.p90<1s", "'p90' is not one of"),
+        ("pay.p95<300", "not a duration"),
+        ("pay.p95<fast", "not a duration"),
+        ("errors==none", "not a number"),
+        ("orders_per_second>nan", "not a number"),
+        ("latency<1s", "neither a STEP.statistic"),
+        ("", "write it as"),
+        ("errors==0; rm -rf /", "write it as"),
+    ],
+)
+def test_a_malformed_threshold_says_what_is_wrong(text: str, says: str) -> None:
+    from shopctl.simulation.thresholds import parse_threshold
+
+    with pytest.raises(InvalidInput, match=says) as raised:
+        parse_threshold(text)
+    assert "\n" not in raised.value.message
+
+
+def test_thresholds_are_judged_on_the_report() -> None:
+    from shopctl.simulation.thresholds import judged as judge_all
+    from shopctl.simulation.thresholds import parse_thresholds
+
+    exprs = ["place.p95<6ms", "place.max<7ms", "errors==0", "orders_per_second>3",
+             "flows_per_second>=5", "pay.p50<1s"]  # fmt: skip
+    judged = judge_all(report(), parse_thresholds(exprs))
+    assert [(t.held, t.actual) for t in judged.thresholds] == [
+        (True, 5.0),
+        (False, 7.5),
+        (True, 0.0),
+        (False, 3.0),
+        (True, 5.0),
+        (False, None),  # no pay samples in this run: not held
+    ]
+    assert not judged.ok and [t.expr for t in judged.broken_thresholds] == [
+        "place.max<7ms",
+        "orders_per_second>3",
+        "pay.p50<1s",
+    ]
+    assert judged.as_json()["thresholds"][1] == {
+        "expr": "place.max<7ms",
+        "held": False,
+        "actual": 7.5,
+    }
+    assert judge_all(report(), parse_thresholds(["errors==0"])).ok
