@@ -49,7 +49,7 @@ def render(output: Output, report: SimulationReport, fmt: OutputFormat) -> None:
             {
                 "threshold": t.expr,
                 "result": "held" if t.held else "BROKEN",
-                "actual": "no samples" if t.actual is None else t.actual,
+                "actual": t.shown,
             }
             for t in report.thresholds
         ]
@@ -140,16 +140,14 @@ def simulate(
     report = judged(report, thresholds)
     render(cli.output, report, fmt)
     if not report.ok:
-        broken = len(report.audit.violations)
-        errors = report.outcomes.get("errors", 0)
-        missed = "; ".join(
-            f"{t.expr} (actual {'no samples' if t.actual is None else t.actual})"
-            for t in report.broken_thresholds
-        )
-        raise CheckFailed(
-            f"simulation failed: {broken} invariant violation(s), {errors} flow error(s)"
-            + (f", threshold(s) broken: {missed}" if missed else "")
-        )
+        broken, errors = len(report.audit.violations), report.outcomes.get("errors", 0)
+        missed = "; ".join(f"{t.expr} (actual {t.shown})" for t in report.broken_thresholds)
+        what = [
+            *([f"{broken} invariant violation(s)"] if broken else []),
+            *([f"{errors} flow error(s)"] if errors else []),
+            *([f"threshold(s) broken: {missed}"] if missed else []),
+        ]
+        raise CheckFailed(f"simulation failed: {', '.join(what)}")
     cli.output.success(
         f"{report.paid_orders} orders paid, {report.orders_per_second} orders/s; invariants hold"
     )

@@ -21,6 +21,15 @@ class ThresholdResult:
     expr: str
     held: bool
     actual: float | None  # None: the step had no samples in this run
+    unit: str = ""  # "ms" for a latency
+
+    @property
+    def shown(self) -> str:
+        """The actual value for people: ``312.4 ms``, ``0``, ``no samples``."""
+        if self.actual is None:
+            return "no samples"
+        number = f"{self.actual:g}"
+        return f"{number} {self.unit}" if self.unit else number
 
     def as_json(self) -> dict[str, object]:
         return {"expr": self.expr, "held": self.held, "actual": self.actual}

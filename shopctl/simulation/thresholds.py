@@ -89,7 +89,7 @@ def judged(report: SimulationReport, thresholds: Sequence[Threshold]) -> Simulat
 def judge(threshold: Threshold, report: SimulationReport) -> ThresholdResult:
     actual = _actual(threshold, report)
     held = actual is not None and OPERATORS[threshold.compare](actual, threshold.limit)
-    return ThresholdResult(threshold.expr, held, actual)
+    return ThresholdResult(threshold.expr, held, actual, "ms" if threshold.is_latency else "")
 
 
 def _actual(threshold: Threshold, report: SimulationReport) -> float | None:

@@ -414,4 +414,7 @@ def test_thresholds_are_judged_on_the_report() -> None:
         "held": False,
         "actual": 7.5,
     }
+    assert [t.shown for t in judged.thresholds] == [
+        "5 ms", "7.5 ms", "0", "3", "5", "no samples"
+    ]  # fmt: skip
     assert judge_all(report(), parse_thresholds(["errors==0"])).ok
