@@ -30,6 +30,12 @@ def render(output: Output, report: SimulationReport, fmt: OutputFormat) -> None:
     summary = {
         "run": f"{report.run_id} (seed {report.seed})",
         "flows": f"{report.flows} in {data['duration_seconds']} s",
+        "model": "closed loop"
+        if report.arrivals is None
+        else (
+            f"open: {report.arrivals.target}/s meant, {report.arrivals.achieved}/s started, "
+            f"{report.arrivals.late} late, {report.arrivals.dropped} dropped"
+        ),
         "flows/s": report.flows_per_second,
         "paid orders/s": report.orders_per_second,
         "outcomes": " · ".join(f"{name} {count}" for name, count in outcomes.items()),
@@ -72,6 +78,14 @@ def simulate(
     duration: Annotated[
         str | None, typer.Option("--duration", help="Run for this long instead, e.g. 30s, 2m.")
     ] = None,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            "--rate",
+            help="Start flows at this rate (e.g. 20/s) for --duration, however slow the shop"
+            " gets; latency counts from each flow's due time. [default: a closed loop]",
+        ),
+    ] = None,
     products: Annotated[
         int, typer.Option("--products", help="Products in the run's catalog.")
     ] = 20,
@@ -112,6 +126,7 @@ def simulate(
     import secrets
 
     from shopctl.domain.errors import CheckFailed, InvalidInput
+    from shopctl.simulation.arrivals import parse_rate
     from shopctl.simulation.plan import SimulationOptions, parse_seconds
     from shopctl.simulation.runner import Simulation
     from shopctl.simulation.thresholds import judged, parse_thresholds
@@ -133,6 +148,7 @@ def simulate(
         cancel_rate=cancel_rate,
         seed=secrets.randbelow(2**31) if seed is None else seed,
         keep=keep,
+        rate=None if rate is None else parse_rate(rate),
     )
     principal = cli.principal()
     with live_progress(cli.output) as show:

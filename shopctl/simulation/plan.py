@@ -43,10 +43,13 @@ class SimulationOptions:
     cancel_rate: float = 0.0
     seed: int = 0
     keep: bool = False
+    rate: float | None = None  # flows per second (the open model); None: a closed loop
 
     def __post_init__(self) -> None:
         if self.orders is not None and self.duration is not None:
             raise InvalidInput("give --orders or --duration, not both")
+        if self.rate is not None and self.duration is None:
+            raise InvalidInput("--rate needs --duration: the schedule runs for that long")
         if self.orders is None and self.duration is None:
             object.__setattr__(self, "orders", 100)
         _at_least("--shoppers", self.shoppers, 1)

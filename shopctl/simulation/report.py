@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from shopctl.application.audit import Audit
@@ -36,6 +36,17 @@ class ThresholdResult:
 
 
 @dataclass(frozen=True)
+class ArrivalsReport:
+    """The open model's schedule: flows per second meant and started, and the flows that
+    started late (after their time) or were dropped (no worker free within a second)."""
+
+    target: float
+    achieved: float
+    late: int
+    dropped: int
+
+
+@dataclass(frozen=True)
 class SimulationReport:
     run_id: str
     seed: int
@@ -49,6 +60,11 @@ class SimulationReport:
     error_samples: tuple[str, ...] = ()
     cleaned_up: bool = True
     thresholds: tuple[ThresholdResult, ...] = ()
+    arrivals: ArrivalsReport | None = None  # None: a closed loop
+
+    @property
+    def model(self) -> str:
+        return "closed" if self.arrivals is None else "open"
 
     @property
     def broken_thresholds(self) -> tuple[ThresholdResult, ...]:
@@ -78,6 +94,8 @@ class SimulationReport:
             "run_id": self.run_id,
             "seed": self.seed,
             "options": self.options,
+            "model": self.model,
+            "rate": None if self.arrivals is None else asdict(self.arrivals),
             "duration_seconds": round(self.duration_seconds, 3),
             "flows": self.flows,
             "placed_orders": self.placed_orders,

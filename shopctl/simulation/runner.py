@@ -23,8 +23,9 @@ from shopctl.domain.errors import Conflict, PaymentFailed, ShopError
 from shopctl.domain.orders import OrderStatus
 from shopctl.domain.repositories import ProductQuery
 from shopctl.domain.users import Role
+from shopctl.simulation.arrivals import Arrivals
 from shopctl.simulation.plan import BROWSE_PAGE, FlowPlan, Intent, SimulationOptions, plan_flow
-from shopctl.simulation.report import STEPS, SimulationReport
+from shopctl.simulation.report import STEPS, ArrivalsReport, SimulationReport
 from shopctl.simulation.stats import LatencyRecorder
 
 if TYPE_CHECKING:
@@ -118,14 +119,15 @@ class Worker:
         finally:
             self.latency.add(step, time.perf_counter() - started)
 
-    def run(self, plan: FlowPlan) -> str:
+    def run(self, plan: FlowPlan, *, due: float | None = None) -> str:
         """One purchase flow; returns its outcome. A flow that lost its connection waits for
         the database to answer and settles what it left (``connection_lost``); if the database
-        does not answer within the patience, its error ends the run."""
+        does not answer within the patience, its error ends the run. ``due``: when the flow
+        was meant to start (the open model), from which its latency is measured."""
         shopper = self.principals[self._next_shopper % len(self.principals)]
         self._next_shopper += 1
         self._order_id = None
-        started = time.perf_counter()
+        started = time.perf_counter() if due is None else due
         try:
             outcome = self._flow(plan, shopper)
         except DISCONNECTED:
@@ -270,7 +272,10 @@ class Simulation:
                         sleep=self._sleep,
                     )
                 )
-            elapsed = self._run_workers(workers, options)
+            arrivals = None
+            if options.rate is not None and options.duration is not None:
+                arrivals = Arrivals(options.rate, options.duration)
+            elapsed = self._run_workers(workers, options, arrivals)
             audit = answered(
                 lambda: data.audit(
                     stock=options.stock,
@@ -304,9 +309,19 @@ class Simulation:
             audit=audit,
             error_samples=tuple(e for w in workers for e in w.errors)[:ERROR_SAMPLES],
             cleaned_up=cleaned_up,
+            arrivals=None
+            if arrivals is None
+            else ArrivalsReport(
+                target=round(arrivals.rate, 2),
+                achieved=arrivals.achieved,
+                late=arrivals.late,
+                dropped=arrivals.dropped,
+            ),
         )
 
-    def _run_workers(self, workers: list[Worker], options: SimulationOptions) -> float:
+    def _run_workers(
+        self, workers: list[Worker], options: SimulationOptions, arrivals: Arrivals | None
+    ) -> float:
         lock = threading.Lock()
         next_index = 0
         stop = threading.Event()
@@ -331,7 +346,10 @@ class Simulation:
         def work(worker: Worker) -> None:
             barrier.wait()
             try:
-                while (index := take()) is not None:
+                if arrivals is not None:
+                    while not stop.is_set() and (due := arrivals.take()) is not None:
+                        worker.run(plan_flow(options, due[0]), due=due[1])
+                while arrivals is None and (index := take()) is not None:
                     worker.run(plan_flow(options, index))
             except BaseException as error:  # the database stopped answering: end the run
                 failed.append(error)
@@ -346,6 +364,8 @@ class Simulation:
         start = time.perf_counter()
         if options.duration is not None:
             deadline.append(start + options.duration)
+        if arrivals is not None:
+            arrivals.begin()
         barrier.wait()
         try:
             while alive := [thread for thread in threads if thread.is_alive()]:

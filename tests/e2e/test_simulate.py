@@ -108,6 +108,27 @@ def test_thresholds_held_and_broken(shopctl: Shopctl, admin: str) -> None:
     assert shopctl("products", "list", "--search", "SIM-", "--json").json() == []
 
 
+def test_an_open_model_run_keeps_its_arrival_rate(shopctl: Shopctl, admin: str) -> None:
+    result = shopctl(
+        "simulate", "--rate", "20/s", "--duration", "5s", "--concurrency", "8",
+        "--shoppers", "16", "--products", "50", "--stock", "1000", "--json", profile=admin,
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    report = result.json()
+    assert report["model"] == "open" and report["rate"]["target"] == 20.0
+    assert abs(report["rate"]["achieved"] - 20.0) <= 2.0, report["rate"]  # within 10 %
+    assert report["flows"] == round(report["rate"]["achieved"] * 5)
+    assert report["invariants"]["ok"] is True
+    closed = shopctl("simulate", "--orders", "5", "--json", profile=admin).json()
+    assert closed["model"] == "closed" and closed["rate"] is None
+    table = shopctl("simulate", "--rate", "10/s", "--duration", "1s", profile=admin)
+    assert table.exit_code == 0 and "open: 10.0/s meant" in table.stdout
+    refused = shopctl("simulate", "--rate", "20/s", "--orders", "5", profile=admin)
+    assert refused.exit_code == 2 and "--rate needs --duration" in refused.stderr
+    malformed = shopctl("simulate", "--rate", "fast", "--duration", "1s", profile=admin)
+    assert malformed.exit_code == 2 and "e.g. 20/s" in malformed.stderr
+
+
 def test_a_malformed_threshold_exits_2_before_anything_runs(shopctl: Shopctl, admin: str) -> None:
     for expr in ("pay.p95<300", "checkout.p95<1s", "errors=0", "pay.p95 < soon"):
         result = shopctl("simulate", "--orders", "5", "--threshold", expr, profile=admin)

@@ -418,3 +418,86 @@ def test_thresholds_are_judged_on_the_report() -> None:
         "5 ms", "7.5 ms", "0", "3", "5", "no samples"
     ]  # fmt: skip
     assert judge_all(report(), parse_thresholds(["errors==0"])).ok
+
+
+# -- the open model -------------------------------------------------------------------------
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+def one_worker(arrivals: Any, time: FakeTime, service: Any) -> list[float]:
+    """A worker of the open model on a fake clock: each flow's latency from its due time."""
+    latencies = []
+    arrivals.begin()
+    while (taken := arrivals.take()) is not None:
+        index, due = taken
+        time.now += service(index)
+        latencies.append(time.now - due)
+    return latencies
+
+
+def test_a_stall_shows_in_the_open_models_percentiles_and_a_closed_loop_hides_it() -> None:
+    """Flows take 10 ms, except flow 5, which stalls for 2 s. At 10 flows/s, the flows due
+    during the stall wait for it: measured from their due time they are slow (or dropped).
+    A closed loop measuring from when it got round to each flow sees one slow flow only."""
+    from shopctl.simulation.arrivals import Arrivals
+
+    def service(index: int) -> float:
+        return 2.0 if index == 5 else 0.01
+
+    time = FakeTime()
+    arrivals = Arrivals(10, 10, clock=time.clock, sleep=time.sleep)
+    open_model = sorted(one_worker(arrivals, time, service))
+    closed_loop = sorted(service(i) for i in range(100))
+    assert percentile(closed_loop, 0.95) == pytest.approx(0.01)
+    # the flows that waited for the stall fill the tail (0.92, 0.83, ... s), not just one
+    assert percentile(open_model, 0.95) > 0.5 and percentile(open_model, 0.90) > 0.1
+    # flows 6-14 were due more than a second before the worker was free (at 2.5 s): dropped;
+    # flows 15-26 started late, each catching up by 90 ms
+    assert (arrivals.dropped, arrivals.late, arrivals.started) == (9, 12, 91)
+    assert arrivals.achieved == 9.1
+
+
+def test_the_open_model_keeps_its_rate_when_the_shop_is_fast() -> None:
+    from shopctl.simulation.arrivals import Arrivals
+
+    time = FakeTime()
+    arrivals = Arrivals(20, 5, clock=time.clock, sleep=time.sleep)
+    latencies = one_worker(arrivals, time, lambda index: 0.005)
+    assert arrivals.started == 100 and arrivals.achieved == 20.0
+    assert (arrivals.late, arrivals.dropped) == (0, 0)
+    assert max(latencies) == pytest.approx(0.005)
+    assert time.now == pytest.approx(100 + 99 / 20 + 0.005)  # it waited for each due time
+
+
+@pytest.mark.parametrize(
+    ("text", "per_second"), [("20/s", 20.0), ("20", 20.0), ("600/m", 10.0), (" 7.5 / s ", 7.5)]
+)
+def test_a_rate_is_read_in_flows_per_second(text: str, per_second: float) -> None:
+    from shopctl.simulation.arrivals import parse_rate
+
+    assert parse_rate(text) == pytest.approx(per_second)
+
+
+@pytest.mark.parametrize("text", ["0/s", "fast", "-5/s", "20/day", ""])
+def test_a_malformed_rate_is_refused(text: str) -> None:
+    from shopctl.simulation.arrivals import parse_rate
+
+    with pytest.raises(InvalidInput, match="--rate"):
+        parse_rate(text)
+
+
+def test_a_rate_needs_a_duration() -> None:
+    with pytest.raises(InvalidInput, match="--rate needs --duration"):
+        SimulationOptions(rate=5.0)
+    assert SimulationOptions(rate=5.0, duration=2.0).rate == 5.0
