@@ -61,6 +61,8 @@ class SimulationReport:
     cleaned_up: bool = True
     thresholds: tuple[ThresholdResult, ...] = ()
     arrivals: ArrivalsReport | None = None  # None: a closed loop
+    # one point per second: {second, flows, paid_orders, latency_ms: {step: {p50, p95, p99}}}
+    timeline: tuple[dict[str, Any], ...] = ()
 
     @property
     def model(self) -> str:
@@ -122,6 +124,7 @@ class SimulationReport:
                 "units_reserved": self.audit.units_reserved,
             },
             "thresholds": [t.as_json() for t in self.thresholds],
+            "timeline": list(self.timeline),
             "errors": list(self.error_samples),
             "cleaned_up": self.cleaned_up,
         }

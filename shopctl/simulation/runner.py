@@ -26,7 +26,7 @@ from shopctl.domain.users import Role
 from shopctl.simulation.arrivals import Arrivals
 from shopctl.simulation.plan import BROWSE_PAGE, FlowPlan, Intent, SimulationOptions, plan_flow
 from shopctl.simulation.report import STEPS, ArrivalsReport, SimulationReport
-from shopctl.simulation.stats import LatencyRecorder
+from shopctl.simulation.stats import LatencyRecorder, timeline
 
 if TYPE_CHECKING:
     from shopctl.bootstrap import Shop
@@ -91,6 +91,7 @@ class Worker:
         self.principals = [Principal(s.id, s.email, Role.CUSTOMER) for s in shoppers]
         self.products = products
         self.latency = LatencyRecorder()
+        self.paid_at: list[float] = []  # when each paid flow ended, for the timeline
         self.outcomes: Counter[str] = Counter()
         self.placed = 0
         self.done = 0  # plain ints: read by the progress display without a lock
@@ -137,6 +138,8 @@ class Worker:
         except Exception as error:  # a bug or a driver error: report it, keep the run going
             outcome = self._unexpected(plan, f"{type(error).__name__}: {error}", shopper)
         self.latency.add("flow", time.perf_counter() - started)
+        if outcome == "paid":
+            self.paid_at.append(time.perf_counter())
         self.outcomes[outcome] += 1
         self.done += 1
         self.paid += outcome == "paid"
@@ -275,7 +278,7 @@ class Simulation:
             arrivals = None
             if options.rate is not None and options.duration is not None:
                 arrivals = Arrivals(options.rate, options.duration)
-            elapsed = self._run_workers(workers, options, arrivals)
+            started, elapsed = self._run_workers(workers, options, arrivals)
             audit = answered(
                 lambda: data.audit(
                     stock=options.stock,
@@ -306,6 +309,15 @@ class Simulation:
             placed_orders=sum(w.placed for w in workers),
             outcomes=dict(outcomes),
             latency=LatencyRecorder.summarise([w.latency for w in workers], STEPS),
+            timeline=tuple(
+                timeline(
+                    [w.latency for w in workers],
+                    [instant for w in workers for instant in w.paid_at],
+                    start=started,
+                    seconds=elapsed,
+                    order=STEPS,
+                )
+            ),
             audit=audit,
             error_samples=tuple(e for w in workers for e in w.errors)[:ERROR_SAMPLES],
             cleaned_up=cleaned_up,
@@ -321,7 +333,8 @@ class Simulation:
 
     def _run_workers(
         self, workers: list[Worker], options: SimulationOptions, arrivals: Arrivals | None
-    ) -> float:
+    ) -> tuple[float, float]:
+        """When the flows started (``time.perf_counter``), and for how long they ran."""
         lock = threading.Lock()
         next_index = 0
         stop = threading.Event()
@@ -379,7 +392,7 @@ class Simulation:
             raise
         if failed:
             raise failed[0]
-        return time.perf_counter() - start
+        return start, time.perf_counter() - start
 
     @staticmethod
     def _progress(workers: Sequence[Worker], start: float, options: SimulationOptions) -> Progress:

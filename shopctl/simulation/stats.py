@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -45,13 +46,17 @@ class LatencySummary:
 
 
 class LatencyRecorder:
-    """Samples of one worker (no lock: each worker thread has its own recorder)."""
+    """Samples of one worker (no lock: each worker thread has its own recorder), each with
+    the instant it ended (``time.perf_counter``), for the run's timeline."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self.samples: dict[str, list[float]] = {}
+        self.ended: dict[str, list[float]] = {}
+        self._clock = clock
 
     def add(self, step: str, seconds: float) -> None:
         self.samples.setdefault(step, []).append(seconds)
+        self.ended.setdefault(step, []).append(self._clock())
 
     @staticmethod
     def summarise(
@@ -64,3 +69,43 @@ class LatencyRecorder:
                 merged.setdefault(step, []).extend(samples)
         steps = [s for s in order if s in merged] + sorted(set(merged) - set(order))
         return {step: LatencySummary.of(merged[step]) for step in steps}
+
+
+def timeline(
+    recorders: Iterable[LatencyRecorder],
+    paid_at: Iterable[float],
+    *,
+    start: float,
+    seconds: float,
+    order: Sequence[str],
+) -> list[dict[str, object]]:
+    """One point per second of the run: flows ended and orders paid in that second, and the
+    p50/p95/p99 (ms) of each step's samples that ended in it (steps without one left out)."""
+    count = max(1, math.ceil(seconds))
+    buckets: list[dict[str, list[float]]] = [{} for _ in range(count)]
+    for recorder in recorders:
+        for step, samples in recorder.samples.items():
+            for sample, ended in zip(samples, recorder.ended[step], strict=True):
+                second = min(count - 1, max(0, int(ended - start)))
+                buckets[second].setdefault(step, []).append(sample * 1000)
+    paid = [0] * count
+    for instant in paid_at:
+        paid[min(count - 1, max(0, int(instant - start)))] += 1
+    points: list[dict[str, object]] = []
+    for second, bucket in enumerate(buckets):
+        latency = {}
+        for step in (s for s in order if s in bucket):
+            ordered = sorted(bucket[step])
+            latency[step] = {
+                name: round(percentile(ordered, fraction), 2)
+                for name, fraction in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+            }
+        points.append(
+            {
+                "second": second,
+                "flows": len(bucket.get("flow", [])),
+                "paid_orders": paid[second],
+                "latency_ms": latency,
+            }
+        )
+    return points

@@ -118,6 +118,12 @@ def test_an_open_model_run_keeps_its_arrival_rate(shopctl: Shopctl, admin: str) 
     assert report["model"] == "open" and report["rate"]["target"] == 20.0
     assert abs(report["rate"]["achieved"] - 20.0) <= 2.0, report["rate"]  # within 10 %
     assert report["flows"] == round(report["rate"]["achieved"] * 5)
+    timeline = report["timeline"]  # a point per second of the run
+    assert len(timeline) >= 5 and [p["second"] for p in timeline] == list(range(len(timeline)))
+    assert sum(p["flows"] for p in timeline) == report["flows"]
+    assert sum(p["paid_orders"] for p in timeline) == report["paid_orders"]
+    assert all(set(p["latency_ms"]) <= {"browse", "cart", "place", "pay", "cancel", "flow"}
+               for p in timeline)  # fmt: skip
     assert report["invariants"]["ok"] is True
     closed = shopctl("simulate", "--orders", "5", "--json", profile=admin).json()
     assert closed["model"] == "closed" and closed["rate"] is None

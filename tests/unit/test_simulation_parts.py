@@ -501,3 +501,24 @@ def test_a_rate_needs_a_duration() -> None:
     with pytest.raises(InvalidInput, match="--rate needs --duration"):
         SimulationOptions(rate=5.0)
     assert SimulationOptions(rate=5.0, duration=2.0).rate == 5.0
+
+
+def test_the_timeline_has_a_point_per_second_with_its_own_percentiles() -> None:
+    from shopctl.simulation.stats import timeline
+
+    now = [10.0]
+    recorder = LatencyRecorder(clock=lambda: now[0])
+    for ended, ms in ((10.2, 5), (10.7, 15), (11.5, 100), (12.9, 7)):
+        now[0] = ended
+        recorder.add("flow", ms / 1000)
+    now[0] = 11.6
+    recorder.add("pay", 0.040)
+    points = timeline([recorder], [10.3, 12.95], start=10.0, seconds=2.95, order=("pay", "flow"))
+    assert [(p["second"], p["flows"], p["paid_orders"]) for p in points] == [
+        (0, 2, 1), (1, 1, 0), (2, 1, 1)
+    ]  # fmt: skip
+    assert points[0]["latency_ms"] == {"flow": {"p50": 10.0, "p95": 14.5, "p99": 14.9}}
+    assert list(points[1]["latency_ms"]) == ["pay", "flow"]  # type: ignore[call-overload]
+    assert timeline([], [], start=0.0, seconds=0.0, order=()) == [
+        {"second": 0, "flows": 0, "paid_orders": 0, "latency_ms": {}}
+    ]
