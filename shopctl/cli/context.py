@@ -87,7 +87,8 @@ def output_format(fmt: OutputFormat, json_flag: bool) -> OutputFormat:
 
 @contextmanager
 def printing_json() -> Iterator[None]:
-    """Commands run in this block print JSON unless their command line asks for a format."""
+    """Commands run in this block print JSON unless their command line asks for CSV (a table
+    is their default, and an explicit ``--format table`` cannot be told from it)."""
     token = _UNSAID_FORMAT.set(OutputFormat.json)
     try:
         yield

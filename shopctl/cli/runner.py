@@ -17,7 +17,7 @@ class InProcessRunner(CommandRunner):
 
     The replay's own --profile / --database-url / --config-dir / --debug go first, so
     that a step's options of the same name still win; the environment is this process's.
-    ``json``: the command prints JSON unless its command line names a format.
+    ``json``: the command prints JSON, unless its command line asks for CSV.
     """
 
     def __init__(self, base: CliContext) -> None:

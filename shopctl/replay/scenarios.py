@@ -382,7 +382,7 @@ class CommandResult:
 
 class CommandRunner(abc.ABC):
     """Runs one shopctl command line as a profile and captures what it printed; ``json``:
-    in JSON unless the command line names another format (its result is kept or checked)."""
+    in JSON unless the command line asks for CSV (its result is kept or checked)."""
 
     @abc.abstractmethod
     def __call__(

@@ -341,8 +341,11 @@ class Simulation:
         barrier = threading.Barrier(len(workers) + 1)
         deadline: list[float] = []
 
-        def take() -> int | None:
+        def take() -> tuple[int, float | None] | None:
+            """The next flow, and when it is due (the open model; None: now)."""
             nonlocal next_index
+            if arrivals is not None:
+                return None if stop.is_set() else arrivals.take()
             with lock:
                 if stop.is_set():
                     return None
@@ -352,18 +355,16 @@ class Simulation:
                     return None
                 index = next_index
                 next_index += 1
-                return index
+                return index, None
 
         failed: list[BaseException] = []
 
         def work(worker: Worker) -> None:
             barrier.wait()
             try:
-                if arrivals is not None:
-                    while not stop.is_set() and (due := arrivals.take()) is not None:
-                        worker.run(plan_flow(options, due[0]), due=due[1])
-                while arrivals is None and (index := take()) is not None:
-                    worker.run(plan_flow(options, index))
+                while (taken := take()) is not None:
+                    index, due = taken
+                    worker.run(plan_flow(options, index), due=due)
             except BaseException as error:  # the database stopped answering: end the run
                 failed.append(error)
                 stop.set()

@@ -8,6 +8,7 @@ broken, with the value it was judged on.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -67,7 +68,7 @@ def parse_threshold(text: str) -> Threshold:
             limit = float(value)
         except ValueError:
             raise InvalidInput(f"--threshold {text!r}: {value!r} is not a number") from None
-        if limit != limit or limit in (float("inf"), float("-inf")):
+        if not math.isfinite(limit):
             raise InvalidInput(f"--threshold {text!r}: {value!r} is not a number")
     else:
         known = ", ".join((*RATES, *OUTCOMES))

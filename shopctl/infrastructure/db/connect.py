@@ -229,8 +229,9 @@ class Database:
 
     @contextmanager
     def reading(self, *, read_only: bool = True) -> Iterator[Sql]:
-        """For the read side's one-statement reads: autocommit, unless the timeouts must be
-        set per transaction (behind a transaction pooler), then a transaction of its own."""
+        """For one-statement work outside a unit of work (the read side's reads, the mock
+        gateway's charge): autocommit, unless the timeouts must be set per transaction
+        (behind a transaction pooler), then a transaction of its own."""
         if self.settings.transaction_setup is None:
             yield self.sql()
             return
