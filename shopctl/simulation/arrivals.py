@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from shopctl.domain.errors import InvalidInput
+from shopctl.simulation.report import ArrivalsReport
 
 LATE_AFTER = 0.010  # seconds after its time: a flow that starts later counts as late
 MAX_LAG = 1.0  # seconds after its time: a flow that has not started by then is dropped
@@ -77,6 +78,11 @@ class Arrivals:
         if lag < 0:
             self._sleep(-lag)
         return index, due
+
+    def report(self) -> ArrivalsReport:
+        return ArrivalsReport(
+            target=round(self.rate, 2), achieved=self.achieved, late=self.late, dropped=self.dropped
+        )
 
     @property
     def achieved(self) -> float:

@@ -47,6 +47,18 @@ class ArrivalsReport:
 
 
 @dataclass(frozen=True)
+class WorkerReport:
+    """A Locust worker process that took part in a run: its id (host name and a tag), the
+    flows it finished, and whether it finished (``finished``) or went silent (``lost``: its
+    leased flows that it never reported are ``unfinished``)."""
+
+    id: str
+    flows: int
+    state: str  # finished | lost
+    unfinished: int = 0
+
+
+@dataclass(frozen=True)
 class SimulationReport:
     run_id: str
     seed: int
@@ -63,6 +75,8 @@ class SimulationReport:
     arrivals: ArrivalsReport | None = None  # None: a closed loop
     # one point per second: {second, flows, paid_orders, latency_ms: {step: {p50, p95, p99}}}
     timeline: tuple[dict[str, Any], ...] = ()
+    processes: int = 1  # worker processes (Locust's) that ran the flows; 1: threads here
+    workers: tuple[WorkerReport, ...] = ()  # the Locust workers, when there were any
 
     @property
     def model(self) -> str:
@@ -86,9 +100,23 @@ class SimulationReport:
         return round(self.paid_orders / self.duration_seconds, 2) if self.duration_seconds else 0.0
 
     @property
+    def lost_workers(self) -> tuple[WorkerReport, ...]:
+        return tuple(w for w in self.workers if w.state == "lost")
+
+    @property
+    def unfinished_flows(self) -> int:
+        return sum(w.unfinished for w in self.workers)
+
+    @property
     def ok(self) -> bool:
-        """No invariant broke, no flow hit an unexpected error, every threshold held."""
-        return self.audit.ok and self.outcomes.get("errors", 0) == 0 and not self.broken_thresholds
+        """No invariant broke, no flow hit an unexpected error, no worker was lost, every
+        threshold held."""
+        return (
+            self.audit.ok
+            and self.outcomes.get("errors", 0) == 0
+            and not self.lost_workers
+            and not self.broken_thresholds
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +126,9 @@ class SimulationReport:
             "options": self.options,
             "model": self.model,
             "rate": None if self.arrivals is None else asdict(self.arrivals),
+            "processes": self.processes,
+            "workers": [asdict(worker) for worker in self.workers],
+            "unfinished_flows": self.unfinished_flows,
             "duration_seconds": round(self.duration_seconds, 3),
             "flows": self.flows,
             "placed_orders": self.placed_orders,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from shopctl.application.auth import Principal, authorize, require_user
 from shopctl.application.errors import ConnectionLost, DatabaseUnreachable, Interrupted
@@ -25,10 +25,11 @@ from shopctl.domain.repositories import ProductQuery
 from shopctl.domain.users import Role
 from shopctl.simulation.arrivals import Arrivals
 from shopctl.simulation.plan import BROWSE_PAGE, FlowPlan, Intent, SimulationOptions, plan_flow
-from shopctl.simulation.report import STEPS, ArrivalsReport, SimulationReport
+from shopctl.simulation.report import STEPS, ArrivalsReport, SimulationReport, WorkerReport
 from shopctl.simulation.stats import LatencyRecorder, timeline
 
 if TYPE_CHECKING:
+    from shopctl.application.audit import Audit
     from shopctl.bootstrap import Shop
     from shopctl.infrastructure.config import Settings
     from shopctl.infrastructure.db.simulation import SimulatedProduct, SimulatedShopper
@@ -103,6 +104,8 @@ class Worker:
         self._order_id: int | None = None  # the current flow's order, once placed
         self._patience = patience
         self._sleep = sleep
+        # told of each step as it ends (step, seconds, its error or None): Locust's statistics
+        self.on_step: Callable[[str, float, BaseException | None], None] | None = None
         # the use cases, built once per worker
         self.browse = shop.list_products()
         self.add_to_cart = shop.add_to_cart()
@@ -115,18 +118,29 @@ class Worker:
 
     def _timed(self, step: str, call: Callable[[], T]) -> T:
         started = time.perf_counter()
+        error: BaseException | None = None
         try:
             return call()
+        except BaseException as raised:
+            error = raised
+            raise
         finally:
-            self.latency.add(step, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.latency.add(step, seconds)
+            if self.on_step is not None:
+                self.on_step(step, seconds, error)
 
-    def run(self, plan: FlowPlan, *, due: float | None = None) -> str:
+    def run(
+        self, plan: FlowPlan, *, due: float | None = None, shopper: Principal | None = None
+    ) -> str:
         """One purchase flow; returns its outcome. A flow that lost its connection waits for
         the database to answer and settles what it left (``connection_lost``); if the database
         does not answer within the patience, its error ends the run. ``due``: when the flow
-        was meant to start (the open model), from which its latency is measured."""
-        shopper = self.principals[self._next_shopper % len(self.principals)]
-        self._next_shopper += 1
+        was meant to start (the open model), from which its latency is measured. ``shopper``:
+        who runs it (default: the worker's own shoppers in turn)."""
+        if shopper is None:
+            shopper = self.principals[self._next_shopper % len(self.principals)]
+            self._next_shopper += 1
         self._order_id = None
         started = time.perf_counter() if due is None else due
         try:
@@ -218,8 +232,57 @@ class Worker:
         return "errors"
 
 
+class Tally(Protocol):
+    """What a worker counted: a thread's ``Worker`` here, a Locust worker process's report
+    elsewhere (``shopctl.load``)."""
+
+    latency: LatencyRecorder
+    paid_at: list[float]
+    outcomes: Counter[str]
+    placed: int
+    done: int
+    paid: int
+    units_paid: int
+    paid_unseen: int
+    errors: list[str]
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What an engine ran: its workers' tallies, when the flows started
+    (``time.perf_counter``) and for how long they ran."""
+
+    tallies: Sequence[Tally]
+    started: float
+    elapsed: float
+    arrivals: ArrivalsReport | None = None
+    processes: int = 1
+    workers: tuple[WorkerReport, ...] = ()
+    # flows of lost workers that never reported back: the database may hold up to this many
+    # more paid orders, and units, than the tallies say
+    unsure_orders: int = 0
+    unsure_units: int = 0
+
+
+@dataclass(frozen=True)
+class Run:
+    """What an engine is given: the run's options, catalog and shoppers."""
+
+    run_id: str
+    options: SimulationOptions
+    products: Sequence[SimulatedProduct]
+    shoppers: Sequence[SimulatedShopper]
+
+
+class Engine(Protocol):
+    """Runs a run's flows: threads in this process (``Threads``), or Locust's workers."""
+
+    def __call__(self, run: Run, simulation: Simulation) -> Ran: ...
+
+
 class Simulation:
-    """``shopctl simulate``: admins only. Removes its data at the end unless ``keep``."""
+    """``shopctl simulate``: admins only. Creates the run's catalog and shoppers, has an engine
+    run the flows, audits, and removes its data at the end unless ``keep``."""
 
     def __init__(
         self,
@@ -230,19 +293,21 @@ class Simulation:
         progress_interval: float = 0.25,
         patience: float = PATIENCE_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        engine: Engine | None = None,
     ) -> None:
-        self._settings = settings
-        self._shop_factory = shop_factory or self._new_shop
-        self._on_progress = on_progress
-        self._interval = progress_interval
-        self._patience = patience
-        self._sleep = sleep
+        self.settings = settings
+        self.shop_factory = shop_factory or self._new_shop
+        self.on_progress = on_progress
+        self.interval = progress_interval
+        self.patience = patience
+        self.sleep = sleep
+        self._engine = engine or Threads()
 
     def _new_shop(self, name: str) -> Shop:
         """A Shop whose connections name their part (``shopctl simulate worker 3``)."""
         from shopctl.bootstrap import Shop
 
-        return Shop(self._settings, application_name=name)
+        return Shop(self.settings, application_name=name)
 
     def __call__(
         self, principal: Principal | None, options: SimulationOptions, *, run_id: str | None = None
@@ -251,7 +316,7 @@ class Simulation:
 
         require_user(principal)
         run_id = run_id or secrets.token_hex(4)
-        admin_shop = self._shop_factory("shopctl simulate")
+        admin_shop = self.shop_factory("shopctl simulate")
         try:
             with admin_shop.read_uow() as uow:
                 authorize(uow.accounts, principal, admin=True)
@@ -259,80 +324,122 @@ class Simulation:
             admin_shop.close()
             raise
         data = SimulationData(admin_shop.database, run_id)
-        workers: list[Worker] = []
         cleaned_up = False
-        answered = partial(when_answered, patience=self._patience, sleep=self._sleep)
+        answered = partial(when_answered, patience=self.patience, sleep=self.sleep)
+        ran: Ran | None = None
         try:
             products = data.create_catalog(options.products, options.stock, options.seed)
             shoppers = data.create_shoppers(options.shoppers)
+            ran = self._engine(Run(run_id, options, products, shoppers), self)
+            audit = answered(
+                lambda: data.audit(
+                    stock=options.stock,
+                    paid_orders=sum(t.outcomes["paid"] + t.paid_unseen for t in ran.tallies),
+                    units_paid=sum(t.units_paid for t in ran.tallies),
+                    unsure_orders=ran.unsure_orders,
+                    unsure_units=ran.unsure_units,
+                )
+            )
+        except KeyboardInterrupt as interrupt:
+            kept = "kept (--keep): its run id is " + run_id if options.keep else "removed"
+            what = interrupt.kept if isinstance(interrupt, Interrupted) else "the run stopped"
+            raise Interrupted(f"{what}; its data was {kept}") from None
+        finally:
+            if not options.keep:
+                answered(data.cleanup)
+                cleaned_up = True
+            admin_shop.close()
+        return report_of(run_id, options, ran, audit, cleaned_up=cleaned_up)
+
+    def progress(self, tallies: Sequence[Tally], start: float, options: SimulationOptions) -> None:
+        if self.on_progress is not None:
+            self.on_progress(
+                Progress(
+                    done=sum(t.done for t in tallies),
+                    total=options.orders,
+                    elapsed=time.perf_counter() - start,
+                    duration=options.duration,
+                    paid=sum(t.paid for t in tallies),
+                    errors=sum(t.outcomes["errors"] for t in tallies),
+                )
+            )
+
+
+def report_of(
+    run_id: str, options: SimulationOptions, ran: Ran, audit: Audit, *, cleaned_up: bool
+) -> SimulationReport:
+    outcomes: Counter[str] = Counter()
+    for tally in ran.tallies:
+        outcomes.update(tally.outcomes)
+    recorders = [t.latency for t in ran.tallies]
+    return SimulationReport(
+        run_id=run_id,
+        seed=options.seed,
+        options=asdict(options),
+        duration_seconds=ran.elapsed,
+        flows=sum(outcomes.values()),
+        placed_orders=sum(t.placed for t in ran.tallies),
+        outcomes=dict(outcomes),
+        latency=LatencyRecorder.summarise(recorders, STEPS),
+        timeline=tuple(
+            timeline(
+                recorders,
+                [instant for t in ran.tallies for instant in t.paid_at],
+                start=ran.started,
+                seconds=ran.elapsed,
+                order=STEPS,
+            )
+        ),
+        audit=audit,
+        error_samples=tuple(e for t in ran.tallies for e in t.errors)[:ERROR_SAMPLES],
+        cleaned_up=cleaned_up,
+        arrivals=ran.arrivals,
+        processes=ran.processes,
+        workers=ran.workers,
+    )
+
+
+class Threads:
+    """The engine of one process: a thread per worker, each with its own connection."""
+
+    def __call__(self, run: Run, simulation: Simulation) -> Ran:
+        options = run.options
+        workers: list[Worker] = []
+        try:
             for index in range(options.concurrency):
                 workers.append(
                     Worker(
-                        self._shop_factory(f"shopctl simulate worker {index + 1}"),
-                        shoppers[index :: options.concurrency],
-                        products,
-                        patience=self._patience,
-                        sleep=self._sleep,
+                        simulation.shop_factory(f"shopctl simulate worker {index + 1}"),
+                        run.shoppers[index :: options.concurrency],
+                        run.products,
+                        patience=simulation.patience,
+                        sleep=simulation.sleep,
                     )
                 )
             arrivals = None
             if options.rate is not None and options.duration is not None:
                 arrivals = Arrivals(options.rate, options.duration)
-            started, elapsed = self._run_workers(workers, options, arrivals)
-            audit = answered(
-                lambda: data.audit(
-                    stock=options.stock,
-                    paid_orders=sum(w.outcomes["paid"] + w.paid_unseen for w in workers),
-                    units_paid=sum(w.units_paid for w in workers),
-                )
-            )
-        except KeyboardInterrupt:
-            kept = "kept (--keep): its run id is " + run_id if options.keep else "removed"
-            flows = sum(w.done for w in workers)
-            raise Interrupted(f"the run stopped after {flows} flows; its data was {kept}") from None
+            try:
+                started, elapsed = self._run(workers, options, arrivals, simulation)
+            except KeyboardInterrupt:
+                flows = sum(w.done for w in workers)
+                raise Interrupted(f"the run stopped after {flows} flows") from None
         finally:
             for worker in workers:
                 worker.shop.close()
-            if not options.keep:
-                answered(data.cleanup)
-                cleaned_up = True
-            admin_shop.close()
-        outcomes: Counter[str] = Counter()
-        for worker in workers:
-            outcomes.update(worker.outcomes)
-        return SimulationReport(
-            run_id=run_id,
-            seed=options.seed,
-            options=asdict(options),
-            duration_seconds=elapsed,
-            flows=sum(outcomes.values()),
-            placed_orders=sum(w.placed for w in workers),
-            outcomes=dict(outcomes),
-            latency=LatencyRecorder.summarise([w.latency for w in workers], STEPS),
-            timeline=tuple(
-                timeline(
-                    [w.latency for w in workers],
-                    [instant for w in workers for instant in w.paid_at],
-                    start=started,
-                    seconds=elapsed,
-                    order=STEPS,
-                )
-            ),
-            audit=audit,
-            error_samples=tuple(e for w in workers for e in w.errors)[:ERROR_SAMPLES],
-            cleaned_up=cleaned_up,
-            arrivals=None
-            if arrivals is None
-            else ArrivalsReport(
-                target=round(arrivals.rate, 2),
-                achieved=arrivals.achieved,
-                late=arrivals.late,
-                dropped=arrivals.dropped,
-            ),
+        return Ran(
+            tallies=workers,
+            started=started,
+            elapsed=elapsed,
+            arrivals=None if arrivals is None else arrivals.report(),
         )
 
-    def _run_workers(
-        self, workers: list[Worker], options: SimulationOptions, arrivals: Arrivals | None
+    @staticmethod
+    def _run(
+        workers: list[Worker],
+        options: SimulationOptions,
+        arrivals: Arrivals | None,
+        simulation: Simulation,
     ) -> tuple[float, float]:
         """When the flows started (``time.perf_counter``), and for how long they ran."""
         lock = threading.Lock()
@@ -383,9 +490,8 @@ class Simulation:
         barrier.wait()
         try:
             while alive := [thread for thread in threads if thread.is_alive()]:
-                alive[0].join(self._interval)
-                if self._on_progress is not None:
-                    self._on_progress(self._progress(workers, start, options))
+                alive[0].join(simulation.interval)
+                simulation.progress(workers, start, options)
         except BaseException:
             stop.set()  # Ctrl-C: let the running flows end, then clean up
             for thread in threads:
@@ -394,14 +500,3 @@ class Simulation:
         if failed:
             raise failed[0]
         return start, time.perf_counter() - start
-
-    @staticmethod
-    def _progress(workers: Sequence[Worker], start: float, options: SimulationOptions) -> Progress:
-        return Progress(
-            done=sum(w.done for w in workers),
-            total=options.orders,
-            elapsed=time.perf_counter() - start,
-            duration=options.duration,
-            paid=sum(w.paid for w in workers),
-            errors=sum(w.outcomes["errors"] for w in workers),
-        )

@@ -93,12 +93,22 @@ class SimulationData:
 
     # -- after the run ----------------------------------------------------------------------
 
-    def audit(self, *, stock: int, paid_orders: int, units_paid: int) -> Audit:
+    def audit(
+        self,
+        *,
+        stock: int,
+        paid_orders: int,
+        units_paid: int,
+        unsure_orders: int = 0,
+        unsure_units: int = 0,
+    ) -> Audit:
         """Check the run's products and orders in one snapshot: every invariant of
         ``shopctl audit`` scoped to the run, and what only the run knows.
 
         ``paid_orders`` / ``units_paid`` are what the shoppers were told: the database must
         agree with them; every product started with ``stock`` units and sold at most those.
+        ``unsure_*``: what shoppers who were lost with their worker may have been told on top
+        (the database may hold up to that many more, never fewer).
         """
         scope = self.scope
         parameters = scope.parameters()
@@ -114,13 +124,17 @@ class SimulationData:
             if row.initial != stock:
                 violations.append(f"{row.sku}: started with {row.initial} units, not {stock}")
         units_sold = sum(row.sold for row in rows)
-        if paid_in_db != paid_orders:
-            violations.append(
-                f"shoppers were told {paid_orders} order(s) were paid, the database has {paid_in_db}"
+        if not paid_orders <= paid_in_db <= paid_orders + unsure_orders:
+            told = f"{paid_orders}" + (
+                f" (+ up to {unsure_orders} unsure)" if unsure_orders else ""
             )
-        if units_in_db != units_paid or units_sold != units_paid:
             violations.append(
-                f"shoppers paid for {units_paid} unit(s); paid order lines hold {units_in_db}, "
+                f"shoppers were told {told} order(s) were paid, the database has {paid_in_db}"
+            )
+        if not units_paid <= units_in_db <= units_paid + unsure_units or units_sold != units_in_db:
+            told = f"{units_paid}" + (f" (+ up to {unsure_units} unsure)" if unsure_units else "")
+            violations.append(
+                f"shoppers paid for {told} unit(s); paid order lines hold {units_in_db}, "
                 f"the ledger sold {units_sold}"
             )
         return Audit(
