@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shopctl.cli.context import output_format, state
+from shopctl.cli.context import CliContext, output_format, state
 from shopctl.cli.options import Format, Json
 from shopctl.cli.output import Columns, Output, OutputFormat, console
 
 if TYPE_CHECKING:
+    from shopctl.bootstrap import Shop
+    from shopctl.infrastructure.config import Settings
     from shopctl.simulation.report import SimulationReport
     from shopctl.simulation.runner import Progress
 
@@ -47,6 +51,12 @@ def render(output: Output, report: SimulationReport, fmt: OutputFormat) -> None:
         ),
         "data": "removed" if report.cleaned_up else f"kept (SKU prefix SIM-{report.run_id}-)",
     }
+    if report.workers:
+        summary["processes"] = " · ".join(
+            f"{w.id} {w.flows} flows"
+            + (f" LOST ({w.unfinished} unfinished)" if w.state == "lost" else "")
+            for w in report.workers
+        )
     output.record(summary, OutputFormat.table, title="simulation")
     rows = [{"step": step, **values} for step, values in data["latency_ms"].items()]
     output.rows(rows, LATENCY_COLUMNS, OutputFormat.table, empty="no latency samples")
@@ -113,6 +123,89 @@ def simulate(
             " errors==0, orders_per_second>N, flows_per_second>N. A broken one exits 9.",
         ),
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            help="Run on this many local worker processes (Locust's master and workers) instead"
+            " of threads: every core of the machine. Needs shopctl[load].",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = None,
+    master: Annotated[
+        bool,
+        typer.Option(
+            "--master",
+            help="Run the flows on workers that connect from other machines"
+            " (shopctl simulate --worker); this process sets up, audits and reports.",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = False,
+    expect_workers: Annotated[
+        int,
+        typer.Option(
+            "--expect-workers",
+            help="With --master: start once this many workers are connected.",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = 1,
+    expect_workers_max_wait: Annotated[
+        str,
+        typer.Option(
+            "--expect-workers-max-wait",
+            help="With --master: give up (exit 8) when they are not connected by then.",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = "120s",
+    master_bind_host: Annotated[
+        str,
+        typer.Option(
+            "--master-bind-host",
+            help="With --master: the interface to listen on. [default: all]",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = "*",
+    master_bind_port: Annotated[
+        int,
+        typer.Option(
+            "--master-bind-port",
+            help="With --master: the port to listen on.",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = 5557,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker",
+            help="Serve a master's runs (its options apply) until it ends; this process needs"
+            " only its database URL, no login.",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = False,
+    master_host: Annotated[
+        str,
+        typer.Option(
+            "--master-host",
+            help="With --worker: the master's host.",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = "127.0.0.1",
+    master_port: Annotated[
+        int,
+        typer.Option(
+            "--master-port",
+            help="With --worker: the master's port.",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = 5557,
+    locustfile: Annotated[
+        bool,
+        typer.Option(
+            "--locustfile",
+            help="Print the path of the packaged locustfile, for locust -f, and exit.",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = False,
     fmt: Format = OutputFormat.table,
     json_: Json = False,
 ) -> None:
@@ -132,6 +225,20 @@ def simulate(
     from shopctl.simulation.thresholds import judged, parse_thresholds
 
     cli = state(ctx)
+    if locustfile:
+        cli.output.stdout.write(f"{LOCUSTFILE}\n")
+        return
+    if sum((processes is not None, master, worker)) > 1:
+        raise InvalidInput("give one of --processes, --master and --worker")
+    if processes is not None or master or worker:
+        import shopctl.load  # noqa: F401  (gevent patches before psycopg is imported)
+    if worker:
+        from shopctl.load.engine import run_worker
+
+        settings = cli.settings
+        cli.output.message(f"worker: serving the master at {master_host}:{master_port}")
+        run_worker(partial(new_shop, settings), master_host, master_port)
+        return
     fmt = output_format(fmt, json_)
     if fmt is OutputFormat.csv:
         raise InvalidInput("simulate reports as a table or as JSON, not CSV")
@@ -150,23 +257,74 @@ def simulate(
         keep=keep,
         rate=None if rate is None else parse_rate(rate),
     )
+    engine = None
+    if processes is not None or master:
+        if processes is not None and processes < 1:
+            raise InvalidInput(f"--processes must be 1 or more, got {processes}")
+        if expect_workers < 1:
+            raise InvalidInput(f"--expect-workers must be 1 or more, got {expect_workers}")
+        from shopctl.load.engine import OnLocust
+
+        engine = OnLocust(
+            processes=processes,
+            expect_workers=expect_workers,
+            bind_host="127.0.0.1" if processes is not None else master_bind_host,
+            bind_port=0 if processes is not None else master_bind_port,
+            max_wait=parse_seconds(expect_workers_max_wait),
+            worker_command=partial(worker_command, cli),
+            on_listening=None if processes is not None else partial(listening, cli.output),
+        )
     principal = cli.principal()
     with live_progress(cli.output) as show:
-        report = Simulation(cli.settings, on_progress=show)(principal, options)
+        simulation = Simulation(cli.settings, on_progress=show, engine=engine)
+        report = simulation(principal, options)
     report = judged(report, thresholds)
     render(cli.output, report, fmt)
     if not report.ok:
         broken, errors = len(report.audit.violations), report.outcomes.get("errors", 0)
         missed = "; ".join(f"{t.expr} (actual {t.shown})" for t in report.broken_thresholds)
+        lost = len(report.lost_workers)
         what = [
             *([f"{broken} invariant violation(s)"] if broken else []),
             *([f"{errors} flow error(s)"] if errors else []),
+            *(
+                [f"{lost} worker(s) lost, {report.unfinished_flows} flow(s) unfinished"]
+                if lost
+                else []
+            ),
             *([f"threshold(s) broken: {missed}"] if missed else []),
         ]
         raise CheckFailed(f"simulation failed: {', '.join(what)}")
     cli.output.success(
         f"{report.paid_orders} orders paid, {report.orders_per_second} orders/s; invariants hold"
     )
+
+
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
+
+
+def new_shop(settings: Settings, name: str) -> Shop:
+    from shopctl.bootstrap import Shop
+
+    return Shop(settings, application_name=name)
+
+
+def worker_command(cli: CliContext, port: int) -> list[str]:
+    """A local worker process: this shopctl, with this command line's profile and database."""
+    import sys
+
+    given = [
+        *(["--profile", cli.profile] if cli.profile else []),
+        *(["--config-dir", cli.config_dir] if cli.config_dir else []),
+        *(["--database-url", cli.database_url] if cli.database_url else []),
+    ]
+    worker = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    return [sys.executable, "-m", "shopctl", *given, "simulate", *worker]
+
+
+def listening(output: Output, host: str, port: int, workers: int) -> None:
+    where = f"{'every interface' if host == '*' else host}, port {port}"
+    output.message(f"master: listening on {where}; waiting for {workers} worker(s)")
 
 
 @contextmanager

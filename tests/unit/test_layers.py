@@ -27,7 +27,7 @@ ALLOWED = {
     "application": {"domain", "application"},
     "infrastructure": {"domain", "application", "infrastructure"},
 }
-DRIVERS = {"cli", "replay", "simulation", "bootstrap", "__main__"}
+DRIVERS = {"cli", "replay", "simulation", "load", "bootstrap", "__main__"}
 
 FORBIDDEN = [
     "sqlalchemy",
