@@ -18,14 +18,17 @@ def run_with_retries(
     work: Callable[[], T],
     *,
     attempts: int = ATTEMPTS,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> T:
-    """Call ``work`` until it does not raise ``TransientConflict``, at most ``attempts`` times."""
+    """Call ``work`` until it does not raise ``TransientConflict``, at most ``attempts`` times.
+    ``sleep``: default ``time.sleep`` as it is when called (gevent's, once it patched)."""
     for attempt in range(1, attempts + 1):
         try:
             return work()
         except TransientConflict:
             if attempt == attempts:
                 raise
-            sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter spreads the racers apart
+            (sleep or time.sleep)(
+                random.uniform(0, 0.01 * 2**attempt)
+            )  # jitter spreads the racers apart
     raise AssertionError("unreachable")

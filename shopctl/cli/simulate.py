@@ -216,6 +216,13 @@ def simulate(
     unexpected error or a --threshold broke; a malformed --threshold is exit 2
     before anything runs.
     """
+    cli = state(ctx)
+    if locustfile:
+        cli.output.stdout.write(f"{LOCUSTFILE}\n")
+        return
+    if processes is not None or master or worker:
+        # First: gevent patches the standard library before anything else is imported
+        import shopctl.load  # noqa: F401
     import secrets
 
     from shopctl.domain.errors import CheckFailed, InvalidInput
@@ -224,14 +231,8 @@ def simulate(
     from shopctl.simulation.runner import Simulation
     from shopctl.simulation.thresholds import judged, parse_thresholds
 
-    cli = state(ctx)
-    if locustfile:
-        cli.output.stdout.write(f"{LOCUSTFILE}\n")
-        return
     if sum((processes is not None, master, worker)) > 1:
         raise InvalidInput("give one of --processes, --master and --worker")
-    if processes is not None or master or worker:
-        import shopctl.load  # noqa: F401  (gevent patches before psycopg is imported)
     if worker:
         from shopctl.load.engine import run_worker
 

@@ -41,12 +41,13 @@ class Arrivals:
         duration: float,
         *,
         clock: Callable[[], float] = time.perf_counter,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.rate = rate
         self.duration = duration
         self._clock = clock
-        self._sleep = sleep
+        # time.sleep as it is now: gevent's in a process it patched, whenever this was imported
+        self._sleep = sleep or time.sleep
         self._lock = threading.Lock()
         self._next = 0
         self._start: float | None = None

@@ -49,11 +49,12 @@ def when_answered(
     call: Callable[[], T],
     *,
     patience: float = PATIENCE_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """``call()``, tried again while the database does not answer (a lost connection is
-    replaced on the next use), for at most ``patience`` seconds; then its error."""
+    replaced on the next use), for at most ``patience`` seconds; then its error. ``sleep``:
+    default ``time.sleep`` as it is when called (gevent's, once it patched)."""
     deadline = clock() + patience
     wait = FIRST_WAIT
     while True:
@@ -62,7 +63,7 @@ def when_answered(
         except DISCONNECTED:
             if clock() >= deadline:
                 raise
-            sleep(wait)
+            (sleep or time.sleep)(wait)
             wait = min(wait * 2, LONGEST_WAIT)
 
 
@@ -86,7 +87,7 @@ class Worker:
         products: Sequence[SimulatedProduct],
         *,
         patience: float = PATIENCE_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.shop = shop
         self.principals = [Principal(s.id, s.email, Role.CUSTOMER) for s in shoppers]
@@ -292,7 +293,7 @@ class Simulation:
         on_progress: Callable[[Progress], None] | None = None,
         progress_interval: float = 0.25,
         patience: float = PATIENCE_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         engine: Engine | None = None,
     ) -> None:
         self.settings = settings
