@@ -24,9 +24,14 @@ class Dispenser:
     is over; what each worker was given is kept (a lost worker's unfinished flows)."""
 
     def __init__(
-        self, options: SimulationOptions, clock: Callable[[], float] = time.perf_counter
+        self,
+        options: SimulationOptions,
+        clock: Callable[[], float] = time.perf_counter,
+        *,
+        endless: bool = False,
     ) -> None:
         self._options = options
+        self._endless = endless  # Locust's own front end says when the run is over
         self._clock = clock
         self._next = 0
         self._deadline: float | None = None
@@ -38,7 +43,9 @@ class Dispenser:
 
     def lease(self, node: str, want: int) -> list[int]:
         count = max(1, want)
-        if self._options.orders is not None:
+        if self._endless:
+            pass
+        elif self._options.orders is not None:
             count = min(count, self._options.orders - self._next)
         elif self._deadline is not None and self._clock() >= self._deadline:
             count = 0
@@ -84,36 +91,50 @@ class RemoteTally:
             self.arrivals = ArrivalsReport(*data["arrivals"])
 
 
+def unsure_of(options: SimulationOptions, unfinished: Sequence[int]) -> tuple[int, int]:
+    """At most how many paid orders, and units, flows that never reported back left."""
+    orders = units = 0
+    for index in unfinished:
+        plan = plan_flow(options, index)
+        if plan.intent is Intent.PAY:
+            orders += 1
+            units += sum(quantity for _, quantity in plan.items)
+    return orders, units
+
+
+def run_message(run: Run, k: int, n: int) -> dict[str, Any]:
+    """What worker ``k`` of ``n`` needs of the run: options, catalog, its share of shoppers."""
+    return {
+        "run_id": run.run_id,
+        "options": asdict(run.options),
+        "products": [[p.id, p.sku] for p in run.products],
+        "shoppers": [[s.id, s.email] for s in run.shoppers[k::n]],
+        "share": [k, n],
+    }
+
+
 class Coordinator:
     """The master's side of one run, on a Locust ``MasterRunner``."""
 
-    def __init__(self, runner: MasterRunner, run: Run) -> None:
+    def __init__(
+        self, runner: MasterRunner, run: Run, *, endless: bool = False, register: bool = True
+    ) -> None:
         self.runner = runner
         self.run = run
-        self.dispenser = Dispenser(run.options)
+        self.dispenser = Dispenser(run.options, endless=endless)
         self.tallies: dict[str, RemoteTally] = {}
         self.start = time.perf_counter()
-        runner.register_message(TAKE, self._on_take)
-        runner.register_message(TALLY, self._on_tally)
+        if register:  # else the caller routes the messages here (one listener per runner)
+            runner.register_message(TAKE, self._on_take)
+            runner.register_message(TALLY, self._on_tally)
 
     def begin(self, nodes: Sequence[str]) -> None:
         """Send each worker the run and its share of the shoppers; the flows start now."""
-        run, count = self.run, len(nodes)
-        products = [[p.id, p.sku] for p in run.products]
-        options = asdict(run.options)
         self.start = time.perf_counter()
         self.dispenser.begin()
         for k, node in enumerate(nodes):
             self.tallies[node] = RemoteTally()
-            shoppers = [[s.id, s.email] for s in run.shoppers[k::count]]
-            message = {
-                "run_id": run.run_id,
-                "options": options,
-                "products": products,
-                "shoppers": shoppers,
-                "share": [k, count],
-            }
-            self.runner.send_message(RUN, message, client_id=node)
+            self.runner.send_message(RUN, run_message(self.run, k, len(nodes)), client_id=node)
 
     def _on_take(self, msg: Any, **_: Any) -> None:
         if msg.node_id in self.tallies:
@@ -149,11 +170,8 @@ class Coordinator:
             unfinished: list[int] = []
             if lost:
                 unfinished = [i for i in self._given(node) if i not in tally.flows]
-                for index in unfinished:
-                    plan = plan_flow(options, index)
-                    if plan.intent is Intent.PAY:
-                        unsure_orders += 1
-                        unsure_units += sum(quantity for _, quantity in plan.items)
+                orders, units = unsure_of(options, unfinished)
+                unsure_orders, unsure_units = unsure_orders + orders, unsure_units + units
             workers.append(
                 WorkerReport(
                     id=node,

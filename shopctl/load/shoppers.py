@@ -111,7 +111,9 @@ class Side:
         self.taking = 0  # users waiting for their next flow
         self.in_flight = 0  # flows running
         self.failure: str | None = None  # the database stopped answering
+        self.stopped = False  # Locust stopped the users (its run time, or its UI)
         self._done: list[int] = []  # flows ended since the last tally
+        self.all_done: set[int] = set()
         self._sent: dict[tuple[int, str], int] = {}  # samples sent, per worker and step
         self._paid_sent: dict[int, int] = {}
         self._users = 0
@@ -157,12 +159,13 @@ class Side:
     def ended(self, index: int) -> None:
         self.in_flight -= 1
         self._done.append(index)
+        self.all_done.add(index)
 
     @property
     def finished(self) -> bool:
-        return self.failure is not None or (
-            self.source.exhausted and self.taking == 0 and self.in_flight == 0
-        )
+        if self.failure is not None or (self.stopped and self.in_flight == 0):
+            return True
+        return self.source.exhausted and self.taking == 0 and self.in_flight == 0
 
     def tally(self) -> dict[str, Any]:
         """What this process counted: totals so far, and the samples and flows since the
@@ -232,7 +235,7 @@ def locust_reporter(environment: Environment) -> Callable[[str, float, BaseExcep
     def report(step: str, seconds: float, error: BaseException | None) -> None:
         expected = EXPECTED.get(step)
         failed = None if expected is not None and isinstance(error, expected) else error
-        environment.events.request.fire(  # type: ignore[no-untyped-call]
+        environment.events.request.fire(
             request_type=step,
             name=step,
             response_time=seconds * 1000,
