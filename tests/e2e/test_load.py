@@ -1,0 +1,172 @@
+"""e2e: simulate on Locust worker processes: --processes, a master with workers, a worker
+killed mid-run, and Locust's own front end with the packaged locustfile."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.e2e.conftest import Result, Shopctl, Spawned
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def nothing_left(shopctl: Shopctl, admin: str) -> None:
+    assert shopctl("products", "list", "--search", "SIM-", "--json").json() == []
+    users = shopctl("users", "list", "--json", profile=admin).json()
+    assert [u["email"] for u in users] == ["admin@example.com"]
+    assert shopctl("audit", profile=admin).exit_code == 0
+
+
+def test_simulate_on_two_processes(shopctl: Shopctl, admin: str) -> None:
+    result = shopctl(
+        "simulate", "--processes", "2", "--concurrency", "4", "--orders", "60",
+        "--hot-skus", "1", "--stock", "20", "--decline-rate", "0.1", "--cancel-rate", "0.1",
+        "--seed", "3", "--json", profile=admin,
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    report = result.json()
+    assert report["processes"] == 2 and len(report["workers"]) == 2, report["workers"]
+    assert all(w["state"] == "finished" for w in report["workers"])
+    assert report["flows"] == 60 == sum(w["flows"] for w in report["workers"])
+    assert report["outcomes"]["errors"] == 0 and report["unfinished_flows"] == 0
+    assert report["invariants"]["ok"] is True and report["invariants"]["units_reserved"] == 0
+    assert report["cleaned_up"] is True
+    nothing_left(shopctl, admin)
+
+
+def test_flow_i_is_the_same_flow_on_processes_as_on_threads(shopctl: Shopctl, admin: str) -> None:
+    """With stock for every flow, each flow ends as its plan says: the same seed gives the
+    same outcomes whichever engine runs it, since flow i is drawn from (seed, i)."""
+    mix = ("--orders", "60", "--stock", "1000", "--decline-rate", "0.2", "--cancel-rate", "0.2")
+    mix += ("--seed", "3", "--concurrency", "4", "--json")
+    on_processes = shopctl("simulate", "--processes", "2", *mix, profile=admin)
+    on_threads = shopctl("simulate", *mix, profile=admin)
+    assert on_processes.exit_code == 0 and on_threads.exit_code == 0, (on_processes, on_threads)
+    outcomes = on_processes.json()["outcomes"]
+    assert outcomes == on_threads.json()["outcomes"]
+    assert outcomes["declined"] > 0 and outcomes["cancelled"] > 0 and outcomes["paid"] > 0
+
+
+def _worker(shopctl: Shopctl, port: int) -> Spawned:
+    return shopctl.spawn("simulate", "--worker", "--master-port", str(port))
+
+
+def _master(shopctl: Shopctl, admin: str, port: int, *options: str) -> Spawned:
+    return shopctl.spawn(
+        "simulate", "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+        "--master-bind-port", str(port), "--expect-workers-max-wait", "60s", *options,
+        "--json", profile=admin,
+    )  # fmt: skip
+
+
+@pytest.mark.direct_only
+def test_a_master_with_two_workers(shopctl: Shopctl, admin: str) -> None:
+    port = free_port()
+    master = _master(shopctl, admin, port, "--concurrency", "4", "--orders", "80")
+    workers = [_worker(shopctl, port) for _ in range(2)]
+    result = master.finish()
+    assert result.exit_code == 0, result
+    assert "waiting for 2 worker(s)" in result.stderr
+    for worker in workers:
+        done = worker.finish(timeout=30)
+        assert done.exit_code == 0, done
+    report = result.json()
+    assert [w["state"] for w in report["workers"]] == ["finished", "finished"]
+    assert report["flows"] == 80 and report["outcomes"]["errors"] == 0
+    assert report["invariants"]["ok"] is True and report["cleaned_up"] is True
+    nothing_left(shopctl, admin)
+
+
+def _sessions_of(db_url: str, pid: int) -> int:
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s",
+            (f"shopctl simulate {pid} user %",),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.direct_only
+def test_a_worker_killed_mid_run_is_reported_and_the_run_still_audits_and_cleans_up(
+    shopctl: Shopctl, admin: str, db_url: str
+) -> None:
+    port = free_port()
+    orders = 1500
+    master = _master(shopctl, admin, port, "--concurrency", "4", "--orders", str(orders))
+    doomed, survivor = _worker(shopctl, port), _worker(shopctl, port)
+    deadline = time.monotonic() + 60
+    while _sessions_of(db_url, doomed.process.pid) == 0:  # its shoppers are at work
+        assert time.monotonic() < deadline and master.process.poll() is None, "no flows ran"
+        time.sleep(0.02)
+    doomed.process.send_signal(signal.SIGKILL)
+    doomed.process.wait()
+    result = master.finish()
+    survivor.finish(timeout=30)
+    assert result.exit_code == 9, result
+    assert "1 worker(s) lost" in result.stderr and "Traceback" not in result.stderr
+    report = result.json()
+    states = sorted(w["state"] for w in report["workers"])
+    assert states == ["finished", "lost"], report["workers"]
+    lost = next(w for w in report["workers"] if w["state"] == "lost")
+    assert lost["unfinished"] >= 1 and report["unfinished_flows"] == lost["unfinished"]
+    assert report["flows"] + report["unfinished_flows"] == orders
+    assert report["invariants"]["ok"] is True, report["invariants"]
+    assert report["cleaned_up"] is True
+    nothing_left(shopctl, admin)
+
+
+def _locust(shopctl: Shopctl, admin: str, cwd: Path, *args: str) -> Result:
+    path = shopctl("simulate", "--locustfile")
+    assert path.exit_code == 0 and path.stdout.strip().endswith("locustfile.py"), path
+    locust = Path(sys.executable).parent / "locust"
+    command = [str(locust), "-f", path.stdout.strip(), *args]
+    env: dict[str, Any] = {**shopctl.env, "SHOPCTL_PROFILE": admin}
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env=env, timeout=120,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return Result(command, done.returncode, done.stdout, done.stderr)
+
+
+@pytest.mark.direct_only
+def test_locust_runs_the_packaged_locustfile_headless(
+    shopctl: Shopctl, admin: str, tmp_path: Path
+) -> None:
+    result = _locust(
+        shopctl, admin, tmp_path, "--headless", "-u", "10", "-r", "5", "-t", "10s",
+        "--csv", "stats", "--products", "30", "--decline-rate", "0.2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    with (tmp_path / "stats_stats.csv").open() as table:
+        rows = {row["Name"]: row for row in csv.DictReader(table)}
+    for step in ("browse", "cart", "place", "pay", "cancel"):
+        assert int(rows[step]["Request Count"]) > 0, (step, rows.get(step))
+    # a declined card is an outcome the flow expects, not a failure
+    assert all(int(rows[step]["Failure Count"]) == 0 for step in ("place", "pay"))
+    assert "invariants\tok:" in result.stdout and "data\tremoved" in result.stdout
+    nothing_left(shopctl, admin)
+
+
+def test_locustfile_path_needs_no_login_and_no_database(shopctl: Shopctl) -> None:
+    result = shopctl(
+        "simulate", "--locustfile", SHOPCTL_DATABASE_URL="postgresql://x@127.0.0.1:9/x"
+    )
+    assert result.exit_code == 0, result
+    assert Path(result.stdout.strip()).is_file()
+    assert os.path.basename(result.stdout.strip()) == "locustfile.py"
