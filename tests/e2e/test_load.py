@@ -52,8 +52,8 @@ def test_simulate_on_two_processes(shopctl: Shopctl, admin: str) -> None:
 def test_flow_i_is_the_same_flow_on_processes_as_on_threads(shopctl: Shopctl, admin: str) -> None:
     """With stock for every flow, each flow ends as its plan says: the same seed gives the
     same outcomes whichever engine runs it, since flow i is drawn from (seed, i)."""
-    mix = ("--orders", "60", "--stock", "1000", "--decline-rate", "0.2", "--cancel-rate", "0.2")
-    mix += ("--seed", "3", "--concurrency", "4", "--json")
+    mix = ["--orders", "60", "--stock", "1000", "--decline-rate", "0.2", "--cancel-rate", "0.2"]
+    mix += ["--seed", "3", "--concurrency", "4", "--json"]
     on_processes = shopctl("simulate", "--processes", "2", *mix, profile=admin)
     on_threads = shopctl("simulate", *mix, profile=admin)
     assert on_processes.exit_code == 0 and on_threads.exit_code == 0, (on_processes, on_threads)
