@@ -38,13 +38,16 @@ ODD_ENV := XDG_CONFIG_HOME=/nonexistent/xdg-config XDG_DATA_HOME=/nonexistent/xd
 	SHOPCTL_ACCESS_TOKEN_TTL=1s SHOPCTL_JWT_SECRET=short
 WORKERS ?= 4
 
-# PgBouncer, for the tests that run through a transaction pooler: Debian's package, installed
-# with apt-get where this runs as root; elsewhere those tests are skipped and say why.
+# PgBouncer, for the tests that run through a transaction pooler, and Chromium, which renders
+# the HTML report: Debian's packages, installed with apt-get where this runs as root;
+# elsewhere those tests are skipped and say why (under CI they fail instead).
+TOOLS_MISSING = $$( (command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer) || echo pgbouncer; \
+	command -v chromium >/dev/null || echo chromium)
 tools:
-	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+	@missing="$(TOOLS_MISSING)"; [ -z "$$missing" ] || \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
-	else echo "pgbouncer is not installed: the tests through PgBouncer will be skipped"; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "not installed: $$missing (the tests that need it will be skipped)"; fi
 
 pytest: $(INSTALLED) tools
 	env $(ODD_ENV) $(BIN)/pytest -p no:cacheprovider tests/unit

@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
 from shopctl.cli.context import CliContext, output_format, state
 from shopctl.cli.options import Format, Json
-from shopctl.cli.output import Columns, Output, OutputFormat, console
+from shopctl.cli.output import Columns, Output, OutputFormat, console, open_output
 
 if TYPE_CHECKING:
     from shopctl.bootstrap import Shop
@@ -121,6 +121,16 @@ def simulate(
             "--threshold",
             help="A pass condition, repeatable: STEP.p50|p95|p99|max<DURATION (pay.p95<300ms),"
             " errors==0, orders_per_second>N, flows_per_second>N. A broken one exits 9.",
+        ),
+    ] = None,
+    html_file: Annotated[
+        str | None,
+        typer.Option(
+            "--html",
+            metavar="FILE",
+            help="Also write the report as one self-contained HTML page: throughput and"
+            " latency per step over time, outcomes, thresholds, the audit. Needs"
+            " shopctl[html].",
         ),
     ] = None,
     processes: Annotated[
@@ -244,6 +254,7 @@ def simulate(
     if fmt is OutputFormat.csv:
         raise InvalidInput("simulate reports as a table or as JSON, not CSV")
     thresholds = parse_thresholds(threshold or [])
+    page = None if html_file is None else html_page(html_file)
     options = SimulationOptions(
         shoppers=shoppers,
         concurrency=concurrency,
@@ -281,6 +292,11 @@ def simulate(
         report = simulation(principal, options)
     report = judged(report, thresholds)
     render(cli.output, report, fmt)
+    if page is not None:
+        from shopctl.simulation.html import render_html
+
+        with page:
+            page.write(render_html(report))
     if not report.ok:
         broken, errors = len(report.audit.violations), report.outcomes.get("errors", 0)
         missed = "; ".join(f"{t.expr} (actual {t.shown})" for t in report.broken_thresholds)
@@ -302,6 +318,19 @@ def simulate(
 
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
+
+
+def html_page(path: str) -> IO[str]:
+    """The ``--html`` file, opened before the run: a missing library or an unwritable path
+    is exit 2 before anything runs."""
+    import importlib.util
+
+    from shopctl.domain.errors import InvalidInput
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise InvalidInput("--html draws its charts with matplotlib, which is not installed",
+                           hint="pip install 'shopctl[html]'")  # fmt: skip
+    return open_output(path)
 
 
 def new_shop(settings: Settings, name: str) -> Shop:

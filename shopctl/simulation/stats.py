@@ -80,8 +80,10 @@ def timeline(
     order: Sequence[str],
 ) -> list[dict[str, object]]:
     """One point per second of the run: flows ended and orders paid in that second, and the
-    p50/p95/p99 (ms) of each step's samples that ended in it (steps without one left out)."""
-    count = max(1, math.ceil(seconds))
+    p50/p95/p99 (ms) of each step's samples that ended in it (steps without one left out).
+    A last part of a second shorter than half of one counts into the second before it: a
+    point for the last few milliseconds would show a rate that never was."""
+    count = max(1, round(seconds))
     buckets: list[dict[str, list[float]]] = [{} for _ in range(count)]
     for recorder in recorders:
         for step, samples in recorder.samples.items():

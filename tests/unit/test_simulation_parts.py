@@ -519,6 +519,11 @@ def test_the_timeline_has_a_point_per_second_with_its_own_percentiles() -> None:
     ]  # fmt: skip
     assert points[0]["latency_ms"] == {"flow": {"p50": 10.0, "p95": 14.5, "p99": 14.9}}
     assert list(points[1]["latency_ms"]) == ["pay", "flow"]  # type: ignore[call-overload]
+    # the last 0.2 s of a 3.2 s run count into its third second: no point for a sliver
+    shorter = timeline([recorder], [10.3, 13.1], start=10.0, seconds=3.2, order=("flow",))
+    assert [(p["second"], p["flows"], p["paid_orders"]) for p in shorter] == [
+        (0, 2, 1), (1, 1, 0), (2, 1, 1)
+    ]  # fmt: skip
     assert timeline([], [], start=0.0, seconds=0.0, order=()) == [
         {"second": 0, "flows": 0, "paid_orders": 0, "latency_ms": {}}
     ]
