@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job of shopctl, end to end, on the embedded PostgreSQL with no configuration:
 # migrate, create an admin, import the catalog, replay customers buying, run a short
-# simulation, and show the results. Everything lives in .demo/ (config, sessions,
+# simulation, show the results, then simulate on two processes with a threshold and write
+# the HTML report. Everything lives in .demo/ (config, sessions,
 # database), or in $DEMO_DIR; run it as often as you like. The step titles are bold only
 # on a terminal, and not with NO_COLOR set.
 set -euo pipefail
@@ -41,3 +42,8 @@ step "results: orders, stock and the invariant audit"
 shopctl -p admin order list --all
 shopctl products list
 shopctl -p admin audit
+
+step "on two worker processes, with a threshold, and the HTML report (.demo/report.html)"
+shopctl -p admin simulate --processes 2 --concurrency 4 --duration 5s --stock 1000 --hot-skus 1 \
+    --decline-rate 0.1 --cancel-rate 0.1 --seed 7 --threshold 'pay.p95<500ms' \
+    --html "${DEMO_DIR:-$PWD/.demo}/report.html"

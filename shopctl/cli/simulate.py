@@ -275,6 +275,12 @@ def simulate(
             raise InvalidInput(f"--processes must be 1 or more, got {processes}")
         if expect_workers < 1:
             raise InvalidInput(f"--expect-workers must be 1 or more, got {expect_workers}")
+        workers = processes or expect_workers
+        if concurrency < workers:
+            raise InvalidInput(
+                f"--concurrency ({concurrency}) must be at least the number of worker"
+                f" processes ({workers}): each runs one shopper or more"
+            )
         from shopctl.load.engine import OnLocust
 
         engine = OnLocust(

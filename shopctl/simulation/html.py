@@ -67,6 +67,7 @@ def charts(timeline: Sequence[dict[str, Any]]) -> tuple[str, str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     plt.rcParams["svg.fonttype"] = "path"
     plt.rcParams["svg.hashsalt"] = "shopctl"
@@ -77,6 +78,7 @@ def charts(timeline: Sequence[dict[str, Any]]) -> tuple[str, str]:
         seconds, [p["paid_orders"] for p in timeline], color=PAID_COLOUR, label="paid orders/s"
     )
     axes.set_xlabel("second of the run")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("per second")
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)
@@ -106,6 +108,7 @@ def charts(timeline: Sequence[dict[str, Any]]) -> tuple[str, str]:
             axes.grid(alpha=0.3)
         grid[0, 0].legend(loc="upper right", ncols=3)
         grid[-1, 0].set_xlabel("second of the run")
+        grid[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
         figure.tight_layout()
         latency = _svg(figure)
         plt.close(figure)

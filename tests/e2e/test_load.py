@@ -170,3 +170,31 @@ def test_locustfile_path_needs_no_login_and_no_database(shopctl: Shopctl) -> Non
     assert result.exit_code == 0, result
     assert Path(result.stdout.strip()).is_file()
     assert os.path.basename(result.stdout.strip()) == "locustfile.py"
+
+
+def test_bad_load_options_exit_2_before_anything_runs(shopctl: Shopctl, admin: str) -> None:
+    for args, said in (
+        (("--processes", "0"), "--processes must be 1 or more"),
+        (("--processes", "2", "--master"), "give one of --processes, --master and --worker"),
+        (("--worker", "--master"), "give one of --processes, --master and --worker"),
+        (("--processes", "3", "--concurrency", "2"), "--concurrency (2) must be at least"),
+        (("--master", "--expect-workers", "0"), "--expect-workers must be 1 or more"),
+    ):
+        result = shopctl("simulate", *args, profile=admin)
+        assert result.exit_code == 2, (args, result)
+        assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, result
+    assert shopctl("products", "list", "--search", "SIM-", "--json").json() == []
+
+
+@pytest.mark.direct_only
+def test_a_master_whose_workers_never_come_gives_up_with_exit_8(
+    shopctl: Shopctl, admin: str
+) -> None:
+    result = shopctl(
+        "simulate", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+        str(free_port()), "--expect-workers-max-wait", "1s", "--orders", "5", profile=admin,
+    )  # fmt: skip
+    assert result.exit_code == 8, result
+    assert "0 of 1 worker(s) connected within 1 s" in result.stderr
+    assert "Traceback" not in result.stderr
+    nothing_left(shopctl, admin)
