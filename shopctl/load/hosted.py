@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from gevent.event import Event
 
-from shopctl.load.coordinator import Coordinator, Dispenser, run_message, unsure_of
+from shopctl.load.coordinator import Coordinator
 from shopctl.load.shoppers import FLOWS, RUN, SIDE, TAKE, TALLY, Leased, Side
 from shopctl.simulation.report import WorkerReport
 from shopctl.simulation.runner import Ran, Run, Simulation
+from shopctl.simulation.shares import Dispenser, run_message, unsure_of
 
 if TYPE_CHECKING:
     from locust.env import Environment
