@@ -15,7 +15,7 @@ import gevent
 from shopctl.application.errors import DatabaseUnreachable, Interrupted
 from shopctl.domain.errors import ErrorKind, InvalidInput, ShopError
 from shopctl.load.coordinator import Coordinator
-from shopctl.load.shoppers import FLOWS, RUN, SIDE, TAKE, Leased, Shopper, Side
+from shopctl.load.shoppers import CURRENT, FLOWS, RUN, TAKE, Leased, Shopper, Side
 from shopctl.simulation.runner import Ran, Run, Simulation
 
 if TYPE_CHECKING:
@@ -152,12 +152,15 @@ def run_worker(shop_factory: Callable[[str], Shop], master_host: str, master_por
     environment = Environment(user_classes=[Shopper])
     runner = environment.create_worker_runner(master_host, master_port)
     side = Side(shop_factory, send=lambda kind, data: runner.send_message(kind, data))
-    SIDE[:] = [side]
 
     def request(want: int) -> None:
         runner.send_message(TAKE, {"want": want})
 
-    runner.register_message(RUN, lambda msg, **_: side.begin(msg.data, request))
+    def on_run(msg: Any, **_: Any) -> None:
+        side.begin(msg.data, request)
+        CURRENT.set(side)
+
+    runner.register_message(RUN, on_run)
 
     def given(msg: Any, **_: Any) -> None:
         if isinstance(side.source, Leased):

@@ -14,7 +14,7 @@ import gevent
 from gevent.event import Event
 
 from shopctl.load.coordinator import Coordinator
-from shopctl.load.shoppers import FLOWS, RUN, SIDE, TAKE, TALLY, Leased, Side
+from shopctl.load.shoppers import CURRENT, FLOWS, RUN, TAKE, TALLY, Leased, Side
 from shopctl.simulation.report import WorkerReport
 from shopctl.simulation.runner import Ran, Run, Simulation
 from shopctl.simulation.shares import Dispenser, run_message, unsure_of
@@ -67,8 +67,8 @@ class Hosted:
     def _here(self, run: Run) -> Ran:
         dispenser = Dispenser(run.options, endless=True)
         side = Side(shop_factory(self.cli))
-        SIDE[:] = [side]
         side.begin(run_message(run, 0, 1), lambda want: given(dispenser.lease("here", want)))
+        CURRENT.set(side)
 
         def given(indices: list[int]) -> None:
             assert isinstance(side.source, Leased)
@@ -120,6 +120,7 @@ def install(environment: Environment) -> None:
         runner.register_message(TALLY, lambda msg, **_: _route(hosted, "_on_tally", msg))
 
     def test_start(**_: Any) -> None:
+        CURRENT.clear()  # the users of this test wait for its run
         engine = Hosted(environment, cli)
         hosted[:] = [engine]
         engine.task = gevent.spawn(_simulate, environment, cli, engine)
@@ -127,6 +128,7 @@ def install(environment: Environment) -> None:
     def test_stop(**_: Any) -> None:
         if hosted:
             hosted[0].stopped.set()
+        CURRENT.clear()
 
     def quitting(**_: Any) -> None:
         if hosted and hosted[0].task is not None:
@@ -157,17 +159,19 @@ def _serve(environment: Environment, runner: Any, cli: CliContext) -> None:
 
     def on_run(msg: Any, **_: Any) -> None:
         side = Side(shop_factory(cli), send=lambda kind, data: runner.send_message(kind, data))
-        SIDE[:] = [side]
         side.begin(msg.data, lambda want: runner.send_message(TAKE, {"want": want}))
+        CURRENT.set(side)
 
     def on_flows(msg: Any, **_: Any) -> None:
-        if SIDE and isinstance(SIDE[0].source, Leased):
-            SIDE[0].source.given(msg.data["indices"])
+        side = CURRENT.side
+        if side is not None and isinstance(side.source, Leased):
+            side.source.given(msg.data["indices"])
 
     def test_stop(**_: Any) -> None:
-        if SIDE:
-            SIDE[0].stopped = True
-            SIDE[0].report()
+        if (side := CURRENT.side) is not None:
+            side.stopped = True
+            side.report()
+        CURRENT.clear()
 
     runner.register_message(RUN, on_run)
     runner.register_message(FLOWS, on_flows)

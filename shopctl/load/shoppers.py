@@ -101,7 +101,6 @@ class Side:
     ) -> None:
         self.shop_factory = shop_factory
         self._send = send  # None: the master is in this process and reads the workers itself
-        self.ready = Event()
         self.options = SimulationOptions()
         self.products: list[SimulatedProduct] = []
         self.shoppers: Queue[Principal] = Queue()
@@ -132,7 +131,6 @@ class Side:
             self.source = Scheduled(arrivals, (k, n))
         else:
             self.source = Leased(request)
-        self.ready.set()
         if self._send is not None:
             gevent.spawn(self._report)
 
@@ -221,9 +219,31 @@ class Side:
             self._send(TALLY, self.tally())
 
 
-# The process's part of the run, set up by whoever runs Locust here (``simulate --worker``,
-# the master of ``simulate --processes`` or the packaged locustfile).
-SIDE: list[Side] = []
+class Current:
+    """The process's part of the run under way, once it is set up (by ``simulate --worker``
+    or the packaged locustfile): Locust may start the users before the run's message comes,
+    and they wait for it here."""
+
+    def __init__(self) -> None:
+        self.side: Side | None = None
+        self._ready = Event()
+
+    def set(self, side: Side) -> None:
+        self.side = side
+        self._ready.set()
+
+    def clear(self) -> None:
+        self.side = None
+        self._ready.clear()
+
+    def wait(self) -> Side:
+        while True:
+            self._ready.wait()
+            if (side := self.side) is not None:
+                return side
+
+
+CURRENT = Current()
 
 EXPECTED = {"cart": Conflict, "place": Conflict, "pay": PaymentFailed}
 
@@ -254,8 +274,7 @@ class Shopper(User):
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        side = SIDE[0]
-        side.ready.wait()
+        side = CURRENT.wait()
         self.side = side
         self.worker = side.new_worker()
         self.worker.on_step = locust_reporter(self.environment)

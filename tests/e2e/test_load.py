@@ -198,3 +198,52 @@ def test_a_master_whose_workers_never_come_gives_up_with_exit_8(
     assert "0 of 1 worker(s) connected within 1 s" in result.stderr
     assert "Traceback" not in result.stderr
     nothing_left(shopctl, admin)
+
+
+@pytest.mark.direct_only
+def test_locusts_web_ui_starts_and_stops_runs_of_the_packaged_locustfile(
+    shopctl: Shopctl, admin: str, tmp_path: Path
+) -> None:
+    """Through the web UI's own HTTP endpoints, on loopback: a test started there runs the
+    flows, and once stopped it is audited and its data removed."""
+    import json
+    import urllib.request
+
+    port = free_port()
+    path = shopctl("simulate", "--locustfile").stdout.strip()
+    locust = subprocess.Popen(
+        [str(Path(sys.executable).parent / "locust"), "-f", path, "--web-host", "127.0.0.1",
+         "--web-port", str(port)],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**shopctl.env, "SHOPCTL_PROFILE": admin},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def call(route: str, data: bytes | None = None) -> Any:
+        with urllib.request.urlopen(base + route, data=data, timeout=10) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until the UI answers
+            try:
+                call("/stats/requests")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and locust.poll() is None, "no web UI"
+                time.sleep(0.05)
+        assert call("/swarm", b"user_count=4&spawn_rate=100&host=")["success"] is True
+        while True:  # until orders were placed and paid
+            counts = {s["name"]: s["num_requests"] for s in call("/stats/requests")["stats"]}
+            if counts.get("place", 0) > 0 and counts.get("pay", 0) > 0:
+                break
+            assert time.monotonic() < deadline, counts
+            time.sleep(0.05)
+        assert call("/stop", b"")["success"] is True
+    finally:
+        locust.send_signal(signal.SIGTERM)
+        stdout, stderr = locust.communicate(timeout=60)
+    out = stdout.decode()
+    assert locust.returncode == 0, (out, stderr.decode()[-2000:])
+    assert "invariants\tok:" in out and "data\tremoved" in out, out
+    nothing_left(shopctl, admin)
