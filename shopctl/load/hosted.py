@@ -14,7 +14,7 @@ import gevent
 from gevent.event import Event
 
 from shopctl.load.coordinator import Coordinator
-from shopctl.load.shoppers import CURRENT, FLOWS, RUN, TAKE, TALLY, Leased, Side
+from shopctl.load.shoppers import CURRENT, FLOWS, RUN, STOP, TAKE, TALLY, Leased, Side
 from shopctl.simulation.report import WorkerReport
 from shopctl.simulation.runner import Ran, Run, Simulation
 from shopctl.simulation.shares import Dispenser, run_message, unsure_of
@@ -53,6 +53,7 @@ class Hosted:
         self.environment = environment
         self.cli = cli
         self.stopped = Event()
+        self.ended = 0.0  # when the test stopped (time.perf_counter)
         self.coordinator: Coordinator | None = None
         self.task: gevent.Greenlet[Any, Any] | None = None
 
@@ -75,7 +76,7 @@ class Hosted:
             side.source.given(indices)
 
         self.stopped.wait()
-        ended = time.perf_counter()
+        ended = self.ended
         unfinished = [i for i in dispenser.leased.get("here", []) if i not in side.all_done]
         orders, units = unsure_of(run.options, unfinished)
         return Ran(
@@ -91,13 +92,28 @@ class Hosted:
 
     def _on_workers(self, runner: Any, run: Run) -> Ran:
         coordinator = self.coordinator = Coordinator(runner, run, endless=True, register=False)
-        coordinator.begin([client.id for client in runner.clients.ready])
+        # the workers of this test: Locust may have told them to spawn already
+        from locust.runners import STATE_MISSING
+
+        coordinator.begin([c.id for c in runner.clients.all if c.state != STATE_MISSING])
         self.stopped.wait()
-        ended = time.perf_counter()
-        deadline = time.monotonic() + STOP_GRACE
-        while not coordinator.over and time.monotonic() < deadline:
-            gevent.sleep(0.05)
-        return coordinator.ran(ended - coordinator.start)
+        return coordinator.ran(self.ended - coordinator.start)
+
+    def stop(self) -> None:
+        """The test stops: no more flows; on workers, wait for their last tallies while the
+        master still receives them (Locust's own stop does not wait for what it does not know)."""
+        self.ended = time.perf_counter()
+        if (coordinator := self.coordinator) is not None:
+            for node in coordinator.tallies:
+                coordinator.runner.send_message(STOP, {}, client_id=node)
+            deadline = time.monotonic() + STOP_GRACE
+            while not coordinator.over and time.monotonic() < deadline:
+                gevent.sleep(0.05)
+            self.ended = max(
+                [self.ended]
+                + [i for t in coordinator.tallies.values() for i in t.latency.ended.get("flow", [])]
+            )
+        self.stopped.set()
 
 
 def install(environment: Environment) -> None:
@@ -126,13 +142,14 @@ def install(environment: Environment) -> None:
         engine.task = gevent.spawn(_simulate, environment, cli, engine)
 
     def test_stop(**_: Any) -> None:
-        if hosted:
-            hosted[0].stopped.set()
+        if hosted and not hosted[0].stopped.is_set():
+            hosted[0].stop()
         CURRENT.clear()
 
     def quitting(**_: Any) -> None:
         if hosted and hosted[0].task is not None:
-            hosted[0].stopped.set()
+            if not hosted[0].stopped.is_set():
+                hosted[0].stop()
             hosted[0].task.join()
 
     environment.events.test_start.add_listener(test_start)
@@ -173,8 +190,13 @@ def _serve(environment: Environment, runner: Any, cli: CliContext) -> None:
             side.report()
         CURRENT.clear()
 
+    def on_stop(msg: Any, **_: Any) -> None:
+        if (side := CURRENT.side) is not None:
+            side.stopped = True  # its users end their flows, then it reports its end
+
     runner.register_message(RUN, on_run)
     runner.register_message(FLOWS, on_flows)
+    runner.register_message(STOP, on_stop)
     environment.events.test_stop.add_listener(test_stop)
 
 

@@ -41,6 +41,7 @@ RUN = "shopctl_run"  # master → worker: {run_id, options, products, shoppers, 
 TAKE = "shopctl_take"  # worker → master: {want}: more flows, please
 FLOWS = "shopctl_flows"  # master → worker: {indices: [index, …]}; none: no more
 TALLY = "shopctl_tally"  # worker → master: what it counted so far (``Side.tally``)
+STOP = "shopctl_stop"  # master → worker: start no more flows (Locust's front end stops the test)
 TALLY_INTERVAL = 0.5  # seconds
 
 
@@ -282,7 +283,7 @@ class Shopper(User):
     @task
     def flow(self) -> None:
         side = self.side
-        taken = side.take() if side.failure is None else None
+        taken = side.take() if side.failure is None and not side.stopped else None
         if taken is None:
             raise StopUser
         index, due = taken

@@ -247,3 +247,20 @@ def test_locusts_web_ui_starts_and_stops_runs_of_the_packaged_locustfile(
     assert locust.returncode == 0, (out, stderr.decode()[-2000:])
     assert "invariants\tok:" in out and "data\tremoved" in out, out
     nothing_left(shopctl, admin)
+
+
+@pytest.mark.direct_only
+def test_locust_on_its_own_worker_processes_reports_every_worker_to_the_end(
+    shopctl: Shopctl, admin: str, tmp_path: Path
+) -> None:
+    """Locust's own --processes: the master hands out the flows to the forked workers, and
+    when its run time is over it waits for each worker's last tally: none is lost."""
+    result = _locust(
+        shopctl, admin, tmp_path, "--processes", "2", "--headless", "-u", "4", "-r", "4",
+        "-t", "4s", "--only-summary",
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    workers = [line for line in result.stdout.splitlines() if line.startswith("processes\t")]
+    assert len(workers) == 1 and workers[0].count(" flows") == 2, result.stdout
+    assert "LOST" not in result.stdout and "invariants\tok:" in result.stdout
+    nothing_left(shopctl, admin)
