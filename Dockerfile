@@ -10,13 +10,17 @@ WORKDIR /src
 COPY pyproject.toml README.md alembic.ini ./
 COPY shopctl ./shopctl
 COPY migrations ./migrations
-# A plain (non-editable) install: the migrations travel inside the wheel.
-RUN pip install . && rm -rf /src
+# A plain (non-editable) install: the migrations travel inside the wheel. With the extras for
+# simulate on Locust workers (--processes, --master, --worker) and its --html report.
+RUN pip install '.[load,html]' && rm -rf /src
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin shop
 USER shop
 WORKDIR /home/shop
 ENV SHOPCTL_CONFIG_DIR=/home/shop/.config/shopctl
+
+# simulate --master listens here for its workers
+EXPOSE 5557
 
 ENTRYPOINT ["shopctl"]
 CMD ["--help"]
