@@ -288,16 +288,21 @@ class PgBouncer:
         self.start()
 
 
-def required_pgbouncer() -> str:
-    """The pgbouncer program; skips the test, saying why, only where it is not installed
-    (``make test`` installs it with apt-get where it can); under CI it must be there."""
-    program = pgbouncer_program()
+def required_program(program: str | None, message: str) -> str:
+    """``program`` (a path); skips the test with ``message`` only where it is not installed
+    (``make test`` installs Debian's package with apt-get where it can); under CI it fails."""
     if program is None:
-        message = "pgbouncer is not installed (apt-get install pgbouncer): no pooler tests"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     return program
+
+
+def required_pgbouncer() -> str:
+    return required_program(
+        pgbouncer_program(),
+        "pgbouncer is not installed (apt-get install pgbouncer): no pooler tests",
+    )
 
 
 @pytest.fixture(scope="session")

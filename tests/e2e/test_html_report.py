@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -11,19 +10,16 @@ from pathlib import Path
 import pytest
 
 from shopctl.simulation.html import FLOWS_COLOUR, PAID_COLOUR, PERCENTILE_COLOURS
+from tests.database import required_program
 from tests.e2e.conftest import Shopctl
 
 
 def chromium() -> str:
-    """Debian's chromium; skips the test, saying why, only where it is not installed
-    (``make test`` installs it with apt-get where it can); under CI it must be there."""
-    program = shutil.which("chromium") or shutil.which("chromium-browser")
-    if program is None:
-        message = "chromium is not installed (apt-get install chromium): no HTML rendering test"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return program
+    """Debian's chromium (``make test`` installs it where it can)."""
+    return required_program(
+        shutil.which("chromium") or shutil.which("chromium-browser"),
+        "chromium is not installed (apt-get install chromium): no HTML rendering test",
+    )
 
 
 def screenshot(page: Path, picture: Path) -> None:
