@@ -180,6 +180,8 @@ def simulate(
         typer.Option(
             "--master-bind-port",
             help="With --master: the port to listen on.",
+            min=1,
+            max=65535,
             rich_help_panel="Load beyond one process",
         ),
     ] = 5557,
@@ -205,9 +207,19 @@ def simulate(
         typer.Option(
             "--master-port",
             help="With --worker: the master's port.",
+            min=1,
+            max=65535,
             rich_help_panel="Load beyond one process",
         ),
     ] = 5557,
+    master_max_wait: Annotated[
+        str,
+        typer.Option(
+            "--master-max-wait",
+            help="With --worker: give up (exit 8) when no master answers by then.",
+            rich_help_panel="Load beyond one process",
+        ),
+    ] = "300s",
     locustfile: Annotated[
         bool,
         typer.Option(
@@ -243,12 +255,15 @@ def simulate(
 
     if sum((processes is not None, master, worker)) > 1:
         raise InvalidInput("give one of --processes, --master and --worker")
+    refuse_options_of_other_roles(ctx, master=master, worker=worker)
     if worker:
         from shopctl.load.engine import run_worker
 
+        host = network_host(master_host, "--master-host")
+        wait = parse_seconds(master_max_wait, "--master-max-wait", positive=True)
         settings = cli.settings
-        cli.output.message(f"worker: serving the master at {master_host}:{master_port}")
-        run_worker(partial(new_shop, settings), master_host, master_port)
+        cli.output.message(f"worker: connecting to the master at {host}:{master_port}")
+        run_worker(partial(new_shop, settings), host, master_port, max_wait=wait)
         return
     fmt = output_format(fmt, json_)
     if fmt is OutputFormat.csv:
@@ -286,9 +301,13 @@ def simulate(
         engine = OnLocust(
             processes=processes,
             expect_workers=expect_workers,
-            bind_host="127.0.0.1" if processes is not None else master_bind_host,
+            bind_host="127.0.0.1"
+            if processes is not None
+            else network_host(master_bind_host, "--master-bind-host", anywhere="*"),
             bind_port=0 if processes is not None else master_bind_port,
-            max_wait=parse_seconds(expect_workers_max_wait),
+            max_wait=parse_seconds(
+                expect_workers_max_wait, "--expect-workers-max-wait", positive=True
+            ),
             worker_command=partial(worker_command, cli),
             on_listening=None if processes is not None else partial(listening, cli.output),
         )
@@ -324,6 +343,59 @@ def simulate(
 
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
+
+# The options of one role only: given to another, they would be silently ignored.
+MASTER_OPTIONS = (
+    "expect_workers",
+    "expect_workers_max_wait",
+    "master_bind_host",
+    "master_bind_port",
+)
+WORKER_OPTIONS = ("master_host", "master_port", "master_max_wait")
+# A worker runs what its master hands out: the run's options are the master's.
+RUN_OPTIONS = (
+    "shoppers", "concurrency", "orders", "duration", "rate", "products", "stock", "hot_skus",
+    "decline_rate", "cancel_rate", "seed", "keep", "threshold", "html_file", "fmt", "json_",
+)  # fmt: skip
+
+
+def refuse_options_of_other_roles(ctx: typer.Context, *, master: bool, worker: bool) -> None:
+    from click.core import ParameterSource
+
+    from shopctl.domain.errors import InvalidInput
+
+    def given(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+    flags = {p.name: p.opts[0] for p in ctx.command.params if p.name is not None}
+    for names, allowed, needs in (
+        (MASTER_OPTIONS, master, "--master"),
+        (WORKER_OPTIONS, worker, "--worker"),
+    ):
+        for name in names:
+            if given(name) and not allowed:
+                raise InvalidInput(f"{flags[name]} is an option of {needs}")
+    if worker:
+        for name in RUN_OPTIONS:
+            if given(name):
+                raise InvalidInput(
+                    f"{flags[name]} is the master's: a worker runs the flows its master hands out"
+                )
+
+
+def network_host(value: str, option: str, *, anywhere: str | None = None) -> str:
+    """A host name or address for ZeroMQ: refused (exit 2) when it cannot be one, before
+    anything listens or connects."""
+    from shopctl.domain.errors import InvalidInput
+
+    if value == anywhere:
+        return value
+    if not value or len(value) > 253 or any(c.isspace() or not c.isprintable() for c in value):
+        raise InvalidInput(f"{option} {value!r} is not a host name or an IP address")
+    if any(c in value for c in "/@?#*'\"\\"):
+        raise InvalidInput(f"{option} {value!r} is not a host name or an IP address")
+    return value
 
 
 def html_page(path: str) -> IO[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import subprocess
 import tempfile
 import time
@@ -144,13 +145,36 @@ class OnLocust:
             errors.close()
 
 
-def run_worker(shop_factory: Callable[[str], Shop], master_host: str, master_port: int) -> None:
-    """``simulate --worker``: serve a master's runs until it says quit."""
+def run_worker(
+    shop_factory: Callable[[str], Shop],
+    master_host: str,
+    master_port: int,
+    *,
+    max_wait: float = 300.0,
+) -> None:
+    """``simulate --worker``: serve a master's runs until it says quit; give up when no master
+    answers within ``max_wait`` seconds."""
+    import zmq
+    from locust import runners
     from locust.env import Environment
 
     quiet_locust()
     environment = Environment(user_classes=[Shopper])
-    runner = environment.create_worker_runner(master_host, master_port)
+    # Locust's worker asks for its master every CONNECT_TIMEOUT seconds, CONNECT_RETRY_COUNT
+    # more times (5 s and 60: five minutes); its module reads both when it asks.
+    runners.CONNECT_TIMEOUT = min(5, math.ceil(max_wait))
+    runners.CONNECT_RETRY_COUNT = max(0, math.ceil(max_wait / runners.CONNECT_TIMEOUT) - 1)
+    try:
+        runner = environment.create_worker_runner(master_host, master_port)
+    except zmq.ZMQError as error:
+        raise InvalidInput(
+            f"cannot reach a master at {master_host}:{master_port}: {error}"
+        ) from None
+    except ConnectionError:
+        raise WorkersUnavailable(
+            f"no master answered at {master_host}:{master_port} within {max_wait:g} s: start it"
+            " first (shopctl simulate --master), and check that this machine reaches that port"
+        ) from None
     side = Side(shop_factory, send=lambda kind, data: runner.send_message(kind, data))
 
     def request(want: int) -> None:

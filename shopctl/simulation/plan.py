@@ -87,12 +87,15 @@ def _at_least(name: str, value: int, minimum: int) -> None:
         raise InvalidInput(f"{name} must be {minimum} or more, got {value}")
 
 
-def parse_seconds(text: str) -> float:
-    """``30``, ``30s``, ``500ms``, ``2m``, ``1h`` → seconds."""
+def parse_seconds(text: str, option: str = "--duration", *, positive: bool = False) -> float:
+    """``30``, ``30s``, ``500ms``, ``2m``, ``1h`` → seconds (``positive``: more than 0)."""
     match = DURATION_PATTERN.fullmatch(text.strip().lower())
     if not match:
-        raise InvalidInput(f"--duration {text!r}: use seconds, or a number with ms, s, m or h")
-    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
+        raise InvalidInput(f"{option} {text!r}: use seconds, or a number with ms, s, m or h")
+    seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
+    if positive and seconds <= 0:
+        raise InvalidInput(f"{option} {text!r}: give a time longer than 0, e.g. 30s")
+    return seconds
 
 
 @dataclass(frozen=True)

@@ -179,11 +179,34 @@ def test_bad_load_options_exit_2_before_anything_runs(shopctl: Shopctl, admin: s
         (("--worker", "--master"), "give one of --processes, --master and --worker"),
         (("--processes", "3", "--concurrency", "2"), "--concurrency (2) must be at least"),
         (("--master", "--expect-workers", "0"), "--expect-workers must be 1 or more"),
+        (("--master", "--expect-workers-max-wait", "0s"), "give a time longer than 0"),
+        (("--master", "--master-port", "6000"), "--master-port is an option of --worker"),
+        (("--processes", "2", "--expect-workers", "2"), "--expect-workers is an option of"),
+        (("--master-bind-host", "127.0.0.1"), "--master-bind-host is an option of --master"),
+        (("--worker", "--orders", "5"), "--orders is the master's"),
+        (("--worker", "--json"), "--json is the master's"),
+        (("--worker", "--master-max-wait", "soon"), "--master-max-wait 'soon': use seconds"),
+        (("--worker", "--master-host", "two words"), "is not a host name or an IP address"),
+        (("--worker", "--master-host", ""), "is not a host name or an IP address"),
+        (("--worker", "--master-host", "a\x1b[31m"), "'a\\x1b[31m' is not a host name"),
+        (("--master", "--master-bind-host", "tcp://x"), "is not a host name or an IP address"),
     ):
         result = shopctl("simulate", *args, profile=admin)
         assert result.exit_code == 2, (args, result)
         assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, result
+    for args in (("--master", "--master-bind-port", "70000"), ("--worker", "--master-port", "0")):
+        result = shopctl("simulate", *args, profile=admin)
+        assert result.exit_code == 2, (args, result)
+        assert "is not in the range 1<=x<=65535" in result.stderr, result
     assert shopctl("products", "list", "--search", "SIM-", "--json").json() == []
+
+
+def test_a_worker_whose_master_never_answers_gives_up_with_exit_8(shopctl: Shopctl) -> None:
+    port = str(free_port())
+    result = shopctl("simulate", "--worker", "--master-port", port, "--master-max-wait", "1s")
+    assert result.exit_code == 8, result
+    assert f"no master answered at 127.0.0.1:{port} within 1 s" in result.stderr, result
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.direct_only

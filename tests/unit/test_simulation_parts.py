@@ -64,6 +64,17 @@ def test_parse_seconds() -> None:
     assert parse_seconds("2m") == 120.0
     with pytest.raises(InvalidInput):
         parse_seconds("soon")
+    assert parse_seconds("0s") == 0.0
+
+
+def test_a_wait_names_its_option_and_must_be_longer_than_0() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_seconds("soon", "--master-max-wait")
+    assert raised.value.message.startswith("--master-max-wait 'soon'")
+    with pytest.raises(InvalidInput) as raised:
+        parse_seconds("0ms", "--master-max-wait", positive=True)
+    assert "longer than 0" in raised.value.message
+    assert parse_seconds("1ms", "--master-max-wait", positive=True) == 0.001
 
 
 def test_the_same_seed_gives_the_same_flows() -> None:
