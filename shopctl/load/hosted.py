@@ -233,6 +233,7 @@ def _simulate(environment: Environment, cli: CliContext, engine: Hosted) -> None
         else:
             output.error(shop_error.message, hint_text(shop_error.hint))
             environment.process_exit_code = EXIT_CODES[shop_error.kind]
+        CURRENT.abandon()  # the users waiting for the run stop now, not at --stop-timeout
         if environment.runner is not None:
             gevent.spawn(environment.runner.quit)
         return

@@ -227,6 +227,7 @@ class Current:
 
     def __init__(self) -> None:
         self.side: Side | None = None
+        self._abandoned = False
         self._ready = Event()
 
     def set(self, side: Side) -> None:
@@ -235,12 +236,20 @@ class Current:
 
     def clear(self) -> None:
         self.side = None
+        self._abandoned = False
         self._ready.clear()
 
-    def wait(self) -> Side:
+    def abandon(self) -> None:
+        """The run will not come (its set-up failed): the users waiting for it stop."""
+        self.side = None
+        self._abandoned = True
+        self._ready.set()
+
+    def wait(self) -> Side | None:
+        """The run's side, once it is set; None when the run was abandoned."""
         while True:
             self._ready.wait()
-            if (side := self.side) is not None:
+            if (side := self.side) is not None or self._abandoned:
                 return side
 
 
@@ -274,15 +283,19 @@ class Shopper(User):
 
     wait_time = constant(0)
 
+    side: Side | None
+
     def on_start(self) -> None:
-        side = CURRENT.wait()
-        self.side = side
-        self.worker = side.new_worker()
-        self.worker.on_step = locust_reporter(self.environment)
+        self.side = side = CURRENT.wait()
+        if side is not None:
+            self.worker = side.new_worker()
+            self.worker.on_step = locust_reporter(self.environment)
 
     @task
     def flow(self) -> None:
         side = self.side
+        if side is None:  # the run was abandoned
+            raise StopUser
         taken = side.take() if side.failure is None and not side.stopped else None
         if taken is None:
             raise StopUser

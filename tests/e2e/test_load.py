@@ -131,17 +131,33 @@ def test_a_worker_killed_mid_run_is_reported_and_the_run_still_audits_and_cleans
     nothing_left(shopctl, admin)
 
 
-def _locust(shopctl: Shopctl, admin: str, cwd: Path, *args: str) -> Result:
+def _locust(shopctl: Shopctl, admin: str, cwd: Path, *args: str, timeout: float = 120) -> Result:
     path = shopctl("simulate", "--locustfile")
     assert path.exit_code == 0 and path.stdout.strip().endswith("locustfile.py"), path
     locust = Path(sys.executable).parent / "locust"
     command = [str(locust), "-f", path.stdout.strip(), *args]
     env: dict[str, Any] = {**shopctl.env, "SHOPCTL_PROFILE": admin}
     done = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, env=env, timeout=120,
+        command, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     return Result(command, done.returncode, done.stdout, done.stderr)
+
+
+@pytest.mark.direct_only
+def test_locust_with_a_bad_option_of_the_run_exits_2_at_once(
+    shopctl: Shopctl, admin: str, tmp_path: Path
+) -> None:
+    # The users it spawned waited for a run that never comes: the test stops without waiting
+    # for its ten minutes (the subprocess's timeout fails it) nor for --stop-timeout.
+    result = _locust(
+        shopctl, admin, tmp_path, "--headless", "-u", "4", "-r", "4", "-t", "10m",
+        "--products", "-5", timeout=60,
+    )  # fmt: skip
+    assert result.exit_code == 2, result
+    assert "error: --products must be 1 or more, got -5" in result.stderr
+    assert "Traceback" not in result.stderr
+    nothing_left(shopctl, admin)
 
 
 @pytest.mark.direct_only
