@@ -1,7 +1,8 @@
 """Every test runs in an environment of its own: the caller's ``SHOPCTL_*``, ``XDG_*``,
-libpq's ``PG*`` and ``HOME`` never reach shopctl (a developer's profile, config or data must not change a
-result). The database fixtures live in ``tests/database.py``, loaded for the integration and e2e
-suites only (the unit tests never start or reach a database)."""
+libpq's ``PG*``, Locust's ``LOCUST_*``, matplotlib's ``MPL*`` and ``HOME`` never reach shopctl
+(a developer's profile, config or data must not change a result). The database fixtures live
+in ``tests/database.py``, loaded for the integration and e2e suites only (the unit tests
+never start or reach a database)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ from pathlib import Path
 
 import pytest
 
+CALLERS = ("SHOPCTL_", "XDG_", "PG", "LOCUST_", "MPL")  # prefixes of the caller's settings
+KEPT = {"SHOPCTL_TEST_DATABASE_URL"}  # where the test server is, read by tests/database.py
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Load the database fixtures unless only unit tests were asked for. A plugin, not a
-    conftest import: its session fixtures (the migrated template) then exist once."""
+    conftest import: its session fixtures (the migrated template) then exist once.
+
+    The caller's settings leave the whole session first: the session fixtures (the test
+    server's template) connect before any test's own environment is made."""
+    for name in list(os.environ):
+        if name.startswith(CALLERS) and name not in KEPT:
+            del os.environ[name]
     if any("unit" not in Path(str(arg)).parts for arg in config.args):
         config.pluginmanager.import_plugin("tests.database")
-
-
-KEPT = {"SHOPCTL_TEST_DATABASE_URL"}  # where the test server is, read by tests/database.py
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +33,7 @@ def hermetic_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     for name in list(os.environ):
-        if name.startswith(("SHOPCTL_", "XDG_", "PG")) and name not in KEPT:
+        if name.startswith(CALLERS) and name not in KEPT:
             monkeypatch.delenv(name)
     home: Path = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
