@@ -25,8 +25,9 @@ typecheck: $(INSTALLED)
 	$(BIN)/mypy
 	for script in bench/startup bench/import bench/checkout; do $(BIN)/mypy $$script || exit 1; done
 
-# The suites run in an environment as odd as a user's may be: every XDG_*, HOME and SHOPCTL_*
-# setting points somewhere unusual, and no test may notice (tests/conftest.py gives each test
+# The suites run in an environment as odd as a user's may be: every XDG_*, HOME, SHOPCTL_*,
+# libpq (PG*), Locust (LOCUST_*) and matplotlib (MPL*) setting points somewhere unusual, and
+# no test may notice (tests/conftest.py gives each test
 # an environment of its own). The unit tests run first, on their own, and reach no database;
 # the others use SHOPCTL_TEST_DATABASE_URL when set, else the embedded PostgreSQL, on four
 # workers (each with its own template database). pytest exits 5 when it collected no test:
@@ -35,7 +36,10 @@ ODD_ENV := XDG_CONFIG_HOME=/nonexistent/xdg-config XDG_DATA_HOME=/nonexistent/xd
 	XDG_STATE_HOME=/nonexistent/xdg-state XDG_RUNTIME_DIR=/nonexistent/xdg-runtime \
 	HOME=/nonexistent/home SHOPCTL_PROFILE=odd-profile SHOPCTL_CONFIG_DIR=/nonexistent/config \
 	SHOPCTL_DATABASE_URL=postgresql://nobody@127.0.0.1:9/nowhere SHOPCTL_CURRENCY=XTS \
-	SHOPCTL_ACCESS_TOKEN_TTL=1s SHOPCTL_JWT_SECRET=short
+	SHOPCTL_ACCESS_TOKEN_TTL=1s SHOPCTL_JWT_SECRET=short \
+	PGHOST=/nonexistent/pg PGDATABASE=nowhere PGUSER=nobody PGOPTIONS='-c statement_timeout=1' \
+	LOCUST_HOST=http://127.0.0.9 LOCUST_USERS=1000 LOCUST_RUN_TIME=1h LOCUST_HEADLESS=false \
+	LOCUST_LOCUSTFILE=/nonexistent/locustfile.py MPLBACKEND=TkAgg MPLCONFIGDIR=/nonexistent/mpl
 WORKERS ?= 4
 
 # PgBouncer, for the tests that run through a transaction pooler, and Chromium, which renders
