@@ -235,6 +235,9 @@ def run(argv: Sequence[str] | None = None, *, context: CliContext | None = None)
         # What was kept: the command's own words, else what holds for every command (a unit
         # of work commits whole or not at all).
         kept = getattr(interrupt, "kept", None) or "any open transaction was rolled back"
+        if _TERMINATED:
+            obj.output.error(f"terminated: {kept}")
+            return 143
         obj.output.error(f"interrupted: {kept}")
         return 130
     except Exception as raised:
@@ -255,8 +258,33 @@ def run(argv: Sequence[str] | None = None, *, context: CliContext | None = None)
         obj.close()
 
 
+_TERMINATED: list[int] = []  # the SIGTERM that stops this process, once it came
+
+
+def _terminate_as_interrupted(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``, ``docker stop``, a CI timeout) ends a command as Ctrl-C does: what
+    is under way stops, what was kept is said, ``simulate`` removes its run's data; then exit
+    143. A second one while that happens changes nothing (SIGKILL still ends it at once)."""
+    if _TERMINATED:
+        return
+    _TERMINATED.append(signum)
+    if "gevent" in sys.modules:  # simulate on Locust: the handler may run in gevent's loop
+        from greenlet import getcurrent
+
+        main = current = getcurrent()
+        while main.parent is not None:
+            main = main.parent
+        if main is not current:  # interrupt the command, not the loop or a user's greenlet
+            main.throw(KeyboardInterrupt)
+            return
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """The ``shopctl`` program: one command line, then the process ends."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate_as_interrupted)
     code = run()
     # What is left is freed with the process. Frozen, it is not walked once more by the
     # collector's final passes (≈ 50 ms here, a tenth of a read command); atexit handlers and

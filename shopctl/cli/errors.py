@@ -23,7 +23,8 @@ EXIT_CODES_HELP = """\
 Exit codes: 0 success · 1 internal error · 2 invalid input · 3 not logged in /
 session invalid · 4 forbidden · 5 not found · 6 conflict (business rule) ·
 7 payment declined or failed · 8 database unreachable or schema outdated ·
-9 check failed (audit, replay, simulate)."""
+9 check failed (audit, replay, simulate) · 130 interrupted (Ctrl-C) ·
+143 terminated (SIGTERM)."""
 
 HINTS: dict[Hint, str] = {
     Hint.LOG_IN: "run `shopctl users login`",

@@ -359,13 +359,36 @@ def test_ctrl_c_while_waiting_on_a_lock_rolls_back(
     audit_passes(shopctl, admin)
 
 
-def test_ctrl_c_mid_simulate_removes_its_data(shopctl: Shopctl, admin: str, engine: Any) -> None:
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_mid_simulate_removes_its_data(
+    shopctl: Shopctl, admin: str, engine: Any, stop: str
+) -> None:
     running = shopctl.spawn("simulate", "--duration", "5m", "--concurrency", "2", profile=admin)
     wait_for(lambda: scalar(engine, "SELECT count(*) FROM orders") > 0, "orders were placed",
              spawned=running)  # fmt: skip
-    line = one_line(interrupt(running))
-    assert line.startswith("error: interrupted: the run stopped after ")
+    line = one_line(interrupt(running) if stop == "ctrl-c" else terminated(running))
+    said = "interrupted" if stop == "ctrl-c" else "terminated"
+    assert line.startswith(f"error: {said}: the run stopped after ")
     assert line.endswith("flows; its data was removed")
     assert scalar(engine, "SELECT count(*) FROM products WHERE sku LIKE 'SIM-%'") == 0
     assert scalar(engine, "SELECT count(*) FROM orders") == 0
+    audit_passes(shopctl, admin)
+
+
+def terminated(spawned: Spawned) -> Result:
+    """SIGTERM (kill, docker stop) ends a command as Ctrl-C does, with exit 143."""
+    spawned.process.send_signal(signal.SIGTERM)
+    result = spawned.finish()
+    assert result.exit_code == 143, result
+    return result
+
+
+def test_sigterm_mid_import_says_nothing_was_imported_and_nothing_was(
+    shopctl: Shopctl, admin: str, engine: Any
+) -> None:
+    before = all_products(shopctl)
+    importing = start_import(shopctl, admin)
+    wait_for(lambda: scalar(engine, WROTE) > 0, "the import wrote", spawned=importing)
+    assert one_line(terminated(importing)) == "error: terminated: nothing was imported"
+    assert all_products(shopctl) == before
     audit_passes(shopctl, admin)

@@ -92,7 +92,7 @@ def test_a_master_with_two_workers(shopctl: Shopctl, admin: str) -> None:
     nothing_left(shopctl, admin)
 
 
-def _sessions_of(db_url: str, pid: int) -> int:
+def _sessions_of(db_url: str, pid: int | str) -> int:
     with psycopg.connect(db_url, autocommit=True) as connection:
         row = connection.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s",
@@ -128,6 +128,28 @@ def test_a_worker_killed_mid_run_is_reported_and_the_run_still_audits_and_cleans
     assert report["flows"] + report["unfinished_flows"] == orders
     assert report["invariants"]["ok"] is True, report["invariants"]
     assert report["cleaned_up"] is True
+    nothing_left(shopctl, admin)
+
+
+@pytest.mark.direct_only
+def test_sigterm_to_a_run_on_processes_stops_its_workers_and_removes_its_data(
+    shopctl: Shopctl, admin: str, db_url: str
+) -> None:
+    running = shopctl.spawn("simulate", "--processes", "2", "--duration", "5m", profile=admin)
+    deadline = time.monotonic() + 60
+    while _sessions_of(db_url, "%") == 0:  # the workers' shoppers are at work
+        assert time.monotonic() < deadline and running.process.poll() is None, "no flows ran"
+        time.sleep(0.02)
+    running.process.send_signal(signal.SIGTERM)
+    result = running.finish()
+    assert result.exit_code == 143, result
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: terminated: the run stopped after "), result
+    assert line.endswith("flows; its data was removed") and "Traceback" not in result.stderr
+    deadline = time.monotonic() + 30  # the worker processes end with their master
+    while _sessions_of(db_url, "%") > 0:
+        assert time.monotonic() < deadline, "the workers' sessions outlived their master"
+        time.sleep(0.02)
     nothing_left(shopctl, admin)
 
 
