@@ -315,13 +315,26 @@ def interrupt(spawned: Spawned) -> Result:
     return result
 
 
-def test_ctrl_c_mid_import_says_nothing_was_imported_and_nothing_was(
-    shopctl: Shopctl, admin: str, engine: Any
+def terminated(spawned: Spawned) -> Result:
+    """SIGTERM (kill, docker stop) ends a command as Ctrl-C does, with exit 143."""
+    spawned.process.send_signal(signal.SIGTERM)
+    result = spawned.finish()
+    assert result.exit_code == 143, result
+    return result
+
+
+STOPS = {"ctrl-c": (interrupt, "interrupted"), "sigterm": (terminated, "terminated")}
+
+
+@pytest.mark.parametrize("stop", STOPS)
+def test_ctrl_c_or_sigterm_mid_import_says_nothing_was_imported_and_nothing_was(
+    shopctl: Shopctl, admin: str, engine: Any, stop: str
 ) -> None:
     before = all_products(shopctl)
     importing = start_import(shopctl, admin)
     wait_for(lambda: scalar(engine, WROTE) > 0, "the import wrote", spawned=importing)
-    assert one_line(interrupt(importing)) == "error: interrupted: nothing was imported"
+    ending, said = STOPS[stop]
+    assert one_line(ending(importing)) == f"error: {said}: nothing was imported"
     assert all_products(shopctl) == before
     audit_passes(shopctl, admin)
 
@@ -359,36 +372,17 @@ def test_ctrl_c_while_waiting_on_a_lock_rolls_back(
     audit_passes(shopctl, admin)
 
 
-@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("stop", STOPS)
 def test_ctrl_c_or_sigterm_mid_simulate_removes_its_data(
     shopctl: Shopctl, admin: str, engine: Any, stop: str
 ) -> None:
     running = shopctl.spawn("simulate", "--duration", "5m", "--concurrency", "2", profile=admin)
     wait_for(lambda: scalar(engine, "SELECT count(*) FROM orders") > 0, "orders were placed",
              spawned=running)  # fmt: skip
-    line = one_line(interrupt(running) if stop == "ctrl-c" else terminated(running))
-    said = "interrupted" if stop == "ctrl-c" else "terminated"
+    ending, said = STOPS[stop]
+    line = one_line(ending(running))
     assert line.startswith(f"error: {said}: the run stopped after ")
     assert line.endswith("flows; its data was removed")
     assert scalar(engine, "SELECT count(*) FROM products WHERE sku LIKE 'SIM-%'") == 0
     assert scalar(engine, "SELECT count(*) FROM orders") == 0
-    audit_passes(shopctl, admin)
-
-
-def terminated(spawned: Spawned) -> Result:
-    """SIGTERM (kill, docker stop) ends a command as Ctrl-C does, with exit 143."""
-    spawned.process.send_signal(signal.SIGTERM)
-    result = spawned.finish()
-    assert result.exit_code == 143, result
-    return result
-
-
-def test_sigterm_mid_import_says_nothing_was_imported_and_nothing_was(
-    shopctl: Shopctl, admin: str, engine: Any
-) -> None:
-    before = all_products(shopctl)
-    importing = start_import(shopctl, admin)
-    wait_for(lambda: scalar(engine, WROTE) > 0, "the import wrote", spawned=importing)
-    assert one_line(terminated(importing)) == "error: terminated: nothing was imported"
-    assert all_products(shopctl) == before
     audit_passes(shopctl, admin)
