@@ -27,11 +27,11 @@ typecheck: $(INSTALLED)
 
 # The suites run in an environment as odd as a user's may be: every XDG_*, HOME, SHOPCTL_*,
 # libpq (PG*), Locust (LOCUST_*) and matplotlib (MPL*) setting points somewhere unusual, and
-# no test may notice (tests/conftest.py gives each test
-# an environment of its own). The unit tests run first, on their own, and reach no database;
-# the others use SHOPCTL_TEST_DATABASE_URL when set, else the embedded PostgreSQL, on four
-# workers (each with its own template database). pytest exits 5 when it collected no test:
-# make treats that as a failure.
+# no test may notice (tests/conftest.py gives each test an environment of its own). The unit
+# tests run first, on their own, and reach no database; the others use
+# SHOPCTL_TEST_DATABASE_URL when set, else the embedded PostgreSQL, on four workers (each with
+# its own template database). pytest exits 5 when it collected no test: make treats that as a
+# failure.
 ODD_ENV := XDG_CONFIG_HOME=/nonexistent/xdg-config XDG_DATA_HOME=/nonexistent/xdg-data \
 	XDG_STATE_HOME=/nonexistent/xdg-state XDG_RUNTIME_DIR=/nonexistent/xdg-runtime \
 	HOME=/nonexistent/home SHOPCTL_PROFILE=odd-profile SHOPCTL_CONFIG_DIR=/nonexistent/config \

@@ -15,15 +15,18 @@ CALLERS = ("SHOPCTL_", "XDG_", "PG", "LOCUST_", "MPL")  # prefixes of the caller
 KEPT = {"SHOPCTL_TEST_DATABASE_URL"}  # where the test server is, read by tests/database.py
 
 
+def callers_settings() -> list[str]:
+    return [name for name in os.environ if name.startswith(CALLERS) and name not in KEPT]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Load the database fixtures unless only unit tests were asked for. A plugin, not a
     conftest import: its session fixtures (the migrated template) then exist once.
 
     The caller's settings leave the whole session first: the session fixtures (the test
     server's template) connect before any test's own environment is made."""
-    for name in list(os.environ):
-        if name.startswith(CALLERS) and name not in KEPT:
-            del os.environ[name]
+    for name in callers_settings():
+        del os.environ[name]
     if any("unit" not in Path(str(arg)).parts for arg in config.args):
         config.pluginmanager.import_plugin("tests.database")
 
@@ -32,8 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def hermetic_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith(CALLERS) and name not in KEPT:
-            monkeypatch.delenv(name)
+    for name in callers_settings():  # set since, by a test that did not restore them
+        monkeypatch.delenv(name)
     home: Path = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))

@@ -344,7 +344,9 @@ def simulate(
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "load" / "locustfile.py"
 
-# The options of one role only: given to another, they would be silently ignored.
+# The options of one role only: given to another, they would be silently ignored. Every
+# other option but the roles themselves belongs to the run, which a worker takes from its
+# master.
 MASTER_OPTIONS = (
     "expect_workers",
     "expect_workers_max_wait",
@@ -352,11 +354,7 @@ MASTER_OPTIONS = (
     "master_bind_port",
 )
 WORKER_OPTIONS = ("master_host", "master_port", "master_max_wait")
-# A worker runs what its master hands out: the run's options are the master's.
-RUN_OPTIONS = (
-    "shoppers", "concurrency", "orders", "duration", "rate", "products", "stock", "hot_skus",
-    "decline_rate", "cancel_rate", "seed", "keep", "threshold", "html_file", "fmt", "json_",
-)  # fmt: skip
+NOT_OF_THE_RUN = {"processes", "master", "worker", "locustfile", *MASTER_OPTIONS, *WORKER_OPTIONS}
 
 
 def refuse_options_of_other_roles(ctx: typer.Context, *, master: bool, worker: bool) -> None:
@@ -377,7 +375,7 @@ def refuse_options_of_other_roles(ctx: typer.Context, *, master: bool, worker: b
             if given(name) and not allowed:
                 raise InvalidInput(f"{flags[name]} is an option of {needs}")
     if worker:
-        for name in RUN_OPTIONS:
+        for name in flags.keys() - NOT_OF_THE_RUN:
             if given(name):
                 raise InvalidInput(
                     f"{flags[name]} is the master's: a worker runs the flows its master hands out"
@@ -391,9 +389,11 @@ def network_host(value: str, option: str, *, anywhere: str | None = None) -> str
 
     if value == anywhere:
         return value
-    if not value or len(value) > 253 or any(c.isspace() or not c.isprintable() for c in value):
-        raise InvalidInput(f"{option} {value!r} is not a host name or an IP address")
-    if any(c in value for c in "/@?#*'\"\\"):
+    if (
+        not value
+        or len(value) > 253
+        or any(c.isspace() or not c.isprintable() or c in "/@?#*'\"\\" for c in value)
+    ):
         raise InvalidInput(f"{option} {value!r} is not a host name or an IP address")
     return value
 
