@@ -1,7 +1,8 @@
 -- pgbench script: one paid order per run, with the statements that shopctl sends for it
 -- (shopctl/infrastructure/db/orders.py, carts.py, payments.py, products.py, users.py and
--- payments/mock.py), in the same transactions, one statement per round trip as psycopg sends
--- them. What shopctl
+-- payments/mock.py), in the same transactions and round trips: shopctl sends the BEGIN of a
+-- unit of work with its first statement, and the writes whose outcome it does not read with
+-- the COMMIT, each group as one pipeline (\startpipeline … \endpipeline here). What shopctl
 -- computes in Python from the rows it read (prices, totals, order line snapshots, counter
 -- changes) is computed here from the seed: product n has id n, sku BENCH-n, name
 -- 'Bench product n' and price 1 + n % 97. Run by bench/checkout on a database
@@ -35,9 +36,11 @@ WHERE active
 ORDER BY sku LIMIT :page_size OFFSET :page;
 -- AddToCart, once per line: check the user, lock the cart and read its lines (one statement:
 -- nobody else edits it, so its lines are current), read the product by SKU, write the line.
+\startpipeline
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
+\endpipeline
 -- LOCK_CART_WITH_LINES, then PRODUCT_BY_SKU, then PUT_CART_LINE
 WITH locked AS (INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
@@ -54,13 +57,17 @@ ORDER BY p.sku \aset
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
        updated_at
 FROM products WHERE sku = 'BENCH-' || :p1;
+\startpipeline
 INSERT INTO cart_lines (cart_id, product_id, quantity)
 VALUES (:cart_id, :p1, :q1)
 ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 COMMIT;
+\endpipeline
+\startpipeline
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
+\endpipeline
 -- LOCK_CART_WITH_LINES, then PRODUCT_BY_SKU, then PUT_CART_LINE
 WITH locked AS (INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
@@ -77,10 +84,12 @@ ORDER BY p.sku \aset
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
        updated_at
 FROM products WHERE sku = 'BENCH-' || :p2;
+\startpipeline
 INSERT INTO cart_lines (cart_id, product_id, quantity)
 VALUES (:cart_id, :p2, :q2)
 ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 COMMIT;
+\endpipeline
 \else
 -- Place + pay only (the target's comparison): the cart is filled with one statement, the
 -- cheapest way to give PlaceOrder something to order.
@@ -98,9 +107,11 @@ ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 \endif
 
 -- 1. place the order (PlaceOrder: one transaction)
+\startpipeline
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
+\endpipeline
 -- LOCK_CART_WITH_LINES (the cart locked and its lines read, in one statement)
 WITH locked AS (INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
@@ -156,6 +167,7 @@ WITH new_order AS (
 -- shopctl reads one row per reservation; pgbench's \gset takes one row
 SELECT min(new_order.id) AS order_id, min(held.id) AS r1, max(held.id) AS r2
 FROM new_order LEFT JOIN held ON true \gset
+\startpipeline
 -- SAVE_COUNTERS: reserve (relative counters; a reservation has no ledger entry)
 UPDATE products p
 SET stock_on_hand = p.stock_on_hand + c.stock, reserved = p.reserved + c.reserved,
@@ -166,11 +178,14 @@ WHERE p.id = c.id;
 -- CLEAR_CART: empty the cart (it was read under its lock)
 DELETE FROM cart_lines WHERE cart_id = :cart_id;
 COMMIT;
+\endpipeline
 
 -- 2. pay (PayOrder): record the attempt
+\startpipeline
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
+\endpipeline
 -- LOCK_ORDER: the order with its lines and reservations, FOR UPDATE OF o, r
 SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid_at,
        l.product_id, l.sku, l.name, l.unit_price, l.quantity,
@@ -204,6 +219,7 @@ ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING reference AS charge_reference, status, decline_code \gset
 
 -- 4. record the result: commit the reservations, sale movements, order paid
+\startpipeline
 BEGIN;
 -- LOCK_ORDER
 SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid_at,
@@ -214,6 +230,7 @@ FROM orders o
 JOIN order_lines l ON l.order_id = o.id
 JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
 WHERE o.id = :order_id ORDER BY l.product_id FOR UPDATE OF o, r;
+\endpipeline
 -- PAYMENT_BY_KEY
 SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
        decline_code, created_at
@@ -231,6 +248,7 @@ FROM products p
 WHERE p.id = ANY(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)])
 ORDER BY p.id
 FOR UPDATE OF p;
+\startpipeline
 -- SAVE_PRODUCTS: commit the reservations (relative counters) and the sale movements
 WITH counters AS (UPDATE products p
 SET stock_on_hand = p.stock_on_hand + c.stock, reserved = p.reserved + c.reserved,
@@ -259,3 +277,4 @@ UPDATE payments SET status = 'succeeded', gateway_reference = :charge_reference,
        decline_code = NULL, updated_at = now()
 WHERE id = :payment_id;
 COMMIT;
+\endpipeline

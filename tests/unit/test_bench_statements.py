@@ -64,7 +64,8 @@ def labelled() -> list[tuple[str, str]]:
         for name in names:
             body: list[str] = []
             while not (body and _END.search(body[-1])):
-                body.append(lines[index])
+                if not lines[index].startswith("\\"):  # a pipeline's start or end
+                    body.append(lines[index])
                 index += 1
             found.append((name, "\n".join(body)))
     return found

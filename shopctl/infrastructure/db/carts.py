@@ -77,14 +77,14 @@ class PostgresCartRepository(CartRepository):
         cart_id, stored = locked
         now = _quantities(cart)
         if not now and stored:
-            self.sql.run(CLEAR_CART, {"cart_id": cart_id})
+            self.sql.later(CLEAR_CART, {"cart_id": cart_id})
         else:
             for product_id in stored.keys() - now.keys():
-                self.sql.run(DROP_CART_LINE, {"cart_id": cart_id, "product_id": product_id})
+                self.sql.later(DROP_CART_LINE, {"cart_id": cart_id, "product_id": product_id})
             for product_id, quantity in now.items():
                 if stored.get(product_id) != quantity:
                     parameters = {"cart_id": cart_id, "product_id": product_id}
-                    self.sql.run(PUT_CART_LINE, {**parameters, "quantity": quantity})
+                    self.sql.later(PUT_CART_LINE, {**parameters, "quantity": quantity})
         cart.id = cart_id
         self._locked[cart.user_id] = (cart_id, now)
 

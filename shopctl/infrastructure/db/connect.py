@@ -4,8 +4,8 @@ Every connection shopctl opens (units of work, the read side, the catalog import
 ``simulate``'s workers, the payment gateway, Alembic) comes from ``ConnectionSettings``,
 with one set of connection parameters, and is kept by a ``Database``: one connection per
 thread, opened on first use, its schema checked once, replaced when it broke. Statements run
-through ``Sql``, a small executor over fixed statement texts (psycopg prepares the ones that
-repeat). Driver errors become the user's errors in one place, ``errors.translate``.
+through ``Sql``, a small executor over fixed statement texts (one round trip per call, the
+ones that repeat prepared). Driver errors become the user's errors in one place, ``errors.translate``.
 """
 
 from __future__ import annotations
@@ -16,18 +16,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
+from weakref import WeakKeyDictionary
 
 # At module level: this runs for every statement. The module is only loaded by commands that
 # use the database, which import psycopg anyway.
 from psycopg.errors import LockNotAvailable
-from psycopg.pq import ExecStatus
-from psycopg.rows import tuple_row
+from psycopg.pq import ExecStatus, TransactionStatus
 
 from shopctl.infrastructure.db.schema import check_schema
+from shopctl.infrastructure.db.statements import Statement, compiled, encode, row_type
 from shopctl.infrastructure.db.urls import libpq_url
 
 if TYPE_CHECKING:
-    from psycopg import Connection, Cursor
+    from psycopg import Connection
+    from psycopg.pq.abc import PGresult
 
 
 @dataclass(frozen=True)
@@ -114,29 +116,56 @@ class ConnectionSettings:
 class Sql:
     """Runs fixed statement texts on one connection; rows are named tuples.
 
-    Its statements share one cursor (each fetches its rows before the next runs), and
-    ``Database.executor`` keeps one ``Sql`` per connection: a cursor made per statement cost
-    a quarter of psycopg's client time for a short one (70 µs of CPU instead of 53)."""
+    The checkout sends dozens of short statements per order, so this runs them on psycopg's
+    low level (``pgconn``), not through its cursors, which cost about twice the client CPU
+    per statement (42 against 26 µs for a one-row read here):
 
-    __slots__ = ("_cursor", "connection")
+    - each text's placeholders are turned into ``$n`` once (``statements.compiled``), and it
+      is prepared on the server the second time it runs on a connection (never behind a
+      transaction pooler, where a prepared statement does not outlive the transaction);
+    - parameters go as text, typed by the statement; rows come back through psycopg's own
+      loaders;
+    - every call is one round trip, sent as one pipeline: the BEGIN of a unit of work goes
+      with its first statement, and the writes whose outcome nobody reads (``later``) go
+      with the next statement or with the COMMIT.
+
+    There is one ``Sql`` per connection (``executor_of``), used by the connection's thread.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_counts",
+        "_encoding",
+        "_names",
+        "_pgconn",
+        "_prepare",
+        "_queued",
+        "_transformer",
+        "connection",
+    )
 
     def __init__(self, connection: Connection[Any]) -> None:
+        from psycopg.adapt import Transformer
+
         self.connection = connection
-        self._cursor: Cursor[Any] | None = None
+        self._pgconn = connection.pgconn
+        self._encoding = connection.info.encoding
+        self._transformer = Transformer(connection)
+        self._prepare = connection.prepare_threshold is not None
+        self._counts: dict[Statement, int] = {}  # runs on this connection, until prepared
+        self._names: dict[Statement, bytes] = {}  # prepared on this connection's session
+        self._queued: list[tuple[Statement, list[bytes | None]]] = []
 
     def rows(self, query: str, params: Any = None) -> list[Any]:
-        cursor = self._execute(query, params)
-        return cursor.fetchall() if _returns_rows(cursor) else []
+        return self._call(query, params)[0]
 
     def tuples(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Rows as plain tuples, for statements whose columns have no distinct names."""
-        with self.connection.cursor(row_factory=tuple_row) as cursor:
-            _run(cursor, query, params)
-            return cursor.fetchall() if _returns_rows(cursor) else []
+        return self._call(query, params, row=tuple)[0]
 
     def first(self, query: str, params: Any = None) -> Any:
-        cursor = self._execute(query, params)
-        return cursor.fetchone() if _returns_rows(cursor) else None
+        rows = self._call(query, params)[0]
+        return rows[0] if rows else None
 
     def scalar(self, query: str, params: Any = None) -> Any:
         row = self.first(query, params)
@@ -144,35 +173,160 @@ class Sql:
 
     def run(self, query: str, params: Any = None) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
-        return self._execute(query, params).rowcount
+        return self._call(query, params)[1]
 
-    def _execute(self, query: str, params: Any) -> Cursor[Any]:
-        cursor = self._cursor
-        if cursor is None or cursor.closed:
-            cursor = self._cursor = self.connection.cursor()
-        return _run(cursor, query, params)
+    def later(self, query: str, params: Any = None) -> None:
+        """Run a write whose outcome nobody reads with the next statement of the unit of work,
+        or with its COMMIT: one round trip fewer. Its error is raised there. Only inside a
+        transaction; a unit of work that does not commit drops it."""
+        assert not self.connection.autocommit, "later() is for writes in a unit of work"
+        statement = compiled(query)
+        self._queued.append((statement, self._values(statement, params)))
 
     def stream(self, query: str, params: Any = None, *, size: int = 1000) -> Iterator[Any]:
         """Rows from a server-side cursor, ``size`` at a time (constant memory)."""
+        self.flush()
         with self.connection.cursor(name="shopctl_stream") as cursor:
             cursor.itersize = size
             cursor.execute(query, params)
             yield from cursor
 
+    def commit(self) -> None:
+        """COMMIT, with the writes still queued, in one round trip."""
+        if self._queued or self._pgconn.transaction_status != TransactionStatus.IDLE:
+            self._round_trip(None, [], commit=True)
 
-def _run(cursor: Cursor[Any], query: str, params: Any) -> Cursor[Any]:
-    try:
-        return cursor.execute(query, params)
-    except LockNotAvailable as error:
+    def flush(self) -> None:
+        """Send the queued writes now (before psycopg's own cursors use the connection)."""
+        if self._queued:
+            self._round_trip(None, [])
+
+    def discard(self) -> None:
+        """Forget the queued writes: their unit of work rolls back."""
+        self._queued.clear()
+
+    def _call(self, query: str, params: Any, row: Any = None) -> tuple[list[Any], int]:
+        statement = compiled(query)
+        return self._round_trip(statement, self._values(statement, params), row=row)
+
+    def _values(self, statement: Statement, params: Any) -> list[bytes | None]:
+        if not statement.names:
+            return []
+        encoding = self._encoding
+        return [encode(params[name], encoding) for name in statement.names]
+
+    def _round_trip(
+        self,
+        statement: Statement | None,
+        values: list[bytes | None],
+        *,
+        row: Any = None,
+        commit: bool = False,
+    ) -> tuple[list[Any], int]:
+        from psycopg.generators import fetch_many, send
+
+        pgconn, connection = self._pgconn, self.connection
+        # What each result answers: a statement run, a statement prepared, BEGIN or COMMIT.
+        sent: list[tuple[str, Statement | None]] = []
+        queued, self._queued = self._queued, []
+        pgconn.enter_pipeline_mode()
+        try:
+            if not connection.autocommit and pgconn.transaction_status == TransactionStatus.IDLE:
+                pgconn.send_query_params(_begin_command(connection), None)
+                sent.append(("begin", None))
+            for each, each_values in queued:
+                self._send(each, each_values, sent)
+            if statement is not None:
+                self._send(statement, values, sent)
+            if commit:
+                pgconn.send_query_params(b"COMMIT", None)
+                sent.append(("commit", None))
+            pgconn.pipeline_sync()
+            connection.wait(send(pgconn))
+            results = [connection.wait(fetch_many(pgconn)) for _ in sent]
+            connection.wait(fetch_many(pgconn))  # the pipeline's sync
+            pgconn.exit_pipeline_mode()
+        except BaseException:
+            # Interrupted, or the connection broke: what it still owes cannot be read.
+            connection.close()
+            raise
+        error = None
+        for (kind, answered), answer in zip(sent, results, strict=True):
+            failed = not answer or answer[-1].status in _FAILED
+            if kind == "prepare" and failed:
+                self._names.pop(answered, None)  # type: ignore[arg-type]
+            if error is None and answer and answer[-1].status == ExecStatus.FATAL_ERROR:
+                error = _error(answer[-1], answered, self._encoding)
+        if error is not None:
+            raise error
+        if statement is None:
+            return [], 0
+        last = results[-2 if commit else -1][-1]
+        return self._loaded(statement, last, row), last.command_tuples or 0
+
+    def _send(self, statement: Statement, values: list[bytes | None], sent: list[Any]) -> None:
+        pgconn = self._pgconn
+        name = self._names.get(statement)
+        if name is None and self._prepare:
+            runs = self._counts[statement] = self._counts.get(statement, 0) + 1
+            if runs >= PREPARE_AT and len(self._names) < PREPARED_MAX:
+                name = self._names[statement] = b"shopctl_%d" % statement.number
+                pgconn.send_prepare(name, statement.text)
+                sent.append(("prepare", statement))
+        if name is None:
+            pgconn.send_query_params(statement.text, values)
+        else:
+            pgconn.send_query_prepared(name, values)
+        sent.append(("run", statement))
+
+    def _loaded(self, statement: Statement, result: PGresult, row: Any) -> list[Any]:
+        if result.status != ExecStatus.TUPLES_OK:
+            return []
+        if row is None:
+            row = statement.row
+            if row is None:
+                names = [result.fname(i) or b"" for i in range(result.nfields)]
+                row = statement.row = row_type([n.decode(self._encoding) for n in names])._make
+        transformer = self._transformer
+        transformer.set_pgresult(result)
+        return transformer.load_rows(0, result.ntuples, row)
+
+
+# Prepared the second time a statement runs on a connection: the checkout's repeat at once,
+# while a command's one-off statements are not kept on the server.
+PREPARE_AT = 2
+PREPARED_MAX = 500
+_FAILED = (ExecStatus.FATAL_ERROR, ExecStatus.PIPELINE_ABORTED)
+_EXECUTORS: WeakKeyDictionary[Connection[Any], Sql] = WeakKeyDictionary()
+
+
+def executor_of(connection: Connection[Any]) -> Sql:
+    """The one ``Sql`` of ``connection``."""
+    sql = _EXECUTORS.get(connection)
+    if sql is None:
+        sql = _EXECUTORS[connection] = Sql(connection)
+    return sql
+
+
+def _begin_command(connection: Connection[Any]) -> bytes:
+    """What psycopg would send to start a transaction with the connection's settings."""
+    parts = [b"BEGIN"]
+    if connection.isolation_level is not None:
+        parts += [b"ISOLATION LEVEL", connection.isolation_level.name.replace("_", " ").encode()]
+    if connection.read_only is not None:
+        parts.append(b"READ ONLY" if connection.read_only else b"READ WRITE")
+    return b" ".join(parts)
+
+
+def _error(result: PGresult, statement: Statement | None, encoding: str) -> Exception:
+    from psycopg.errors import error_from_result
+
+    error = error_from_result(result, encoding=encoding)
+    if isinstance(error, LockNotAvailable) and statement is not None:
         # The server names the busy relation only when it waited on the row's locker;
         # the statement text lets the error say what was busy in every case.
-        error.add_note(query)
-        raise
-
-
-def _returns_rows(cursor: Any) -> bool:
-    result = cursor.pgresult  # not .description: that builds column objects
-    return result is not None and result.status == ExecStatus.TUPLES_OK
+        error.add_note(statement.query)
+    return error
 
 
 class Database:
@@ -205,7 +359,7 @@ class Database:
         connection = self.settings.connect()
         if self._check_schema:
             try:
-                check_schema(Sql(connection))
+                check_schema(executor_of(connection))
             except BaseException:
                 connection.close()
                 raise
@@ -221,11 +375,8 @@ class Database:
 
     def executor(self, connection: Connection[Any]) -> Sql:
         """The one ``Sql`` of this thread's ``connection``: every unit of work on it runs its
-        statements through the same cursor."""
-        sql: Sql | None = getattr(self._local, "sql", None)
-        if sql is None or sql.connection is not connection:
-            sql = self._local.sql = Sql(connection)
-        return sql
+        statements through it."""
+        return executor_of(connection)
 
     @contextmanager
     def reading(self, *, read_only: bool = True) -> Iterator[Sql]:
@@ -252,8 +403,9 @@ class Database:
             begin_unit(connection, read_only=read_only, setup=self.settings.transaction_setup)
             if snapshot:
                 connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            yield self.executor(connection)
-            connection.commit()
+            sql = self.executor(connection)
+            yield sql
+            sql.commit()
         except psycopg.Error as error:
             end_unit(connection)
             shop_error = translate(self.url, error, writing=not read_only, gone=gone(connection))
@@ -272,20 +424,19 @@ class Database:
 
 
 def begin_unit(connection: Connection[Any], *, read_only: bool, setup: str | None = None) -> None:
-    """Start a unit of work's transaction (lazily: psycopg sends BEGIN with its first
-    statement; ``setup``, the settings of this transaction, is that first statement). Units
-    of work of one thread never nest."""
-    from psycopg.pq import TransactionStatus
-
+    """Start a unit of work's transaction (lazily: its BEGIN goes with its first statement;
+    ``setup``, the settings of this transaction, is that first statement). Units of work of
+    one thread never nest."""
     assert connection.info.transaction_status == TransactionStatus.IDLE, "a transaction is open"
     connection.autocommit = False
     connection.read_only = True if read_only else None
     if setup is not None:
-        try:
-            connection.execute(setup)
-        except BaseException:
-            end_unit(connection)
-            raise
+        executor_of(connection).later(setup)
+
+
+def commit_unit(connection: Connection[Any]) -> None:
+    """COMMIT the unit of work, with the writes it still has queued."""
+    executor_of(connection).commit()
 
 
 def gone(connection: Connection[Any]) -> bool:
@@ -298,6 +449,7 @@ def end_unit(connection: Connection[Any]) -> None:
     connection rest in autocommit again."""
     import psycopg
 
+    executor_of(connection).discard()
     if connection.closed or connection.broken:
         return
     try:

@@ -19,7 +19,7 @@ from psycopg.rows import tuple_row
 from shopctl.domain.catalog import CatalogRow, ImportMatch
 from shopctl.domain.errors import Conflict
 from shopctl.domain.repositories import CatalogImport, ImportUnitOfWork
-from shopctl.infrastructure.db.connect import Sql, begin_unit, end_unit, gone
+from shopctl.infrastructure.db.connect import begin_unit, commit_unit, end_unit, executor_of, gone
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -346,10 +346,11 @@ class PostgresImportUnitOfWork(ImportUnitOfWork):
         self._connection = self._database.connection()
         settings = self._database.settings
         begin_unit(self._connection, read_only=False, setup=settings.transaction_setup)
+        executor_of(self._connection).flush()  # the settings first: COPY runs on psycopg's own
         self.products = PostgresCatalogImport(
             self._connection, transaction_pooling=settings.transaction_pooling
         )
-        self.accounts = PostgresAccounts(Sql(self._connection))
+        self.accounts = PostgresAccounts(executor_of(self._connection))
         return self
 
     def __exit__(
@@ -378,7 +379,7 @@ class PostgresImportUnitOfWork(ImportUnitOfWork):
                 raise shop_error from exc
 
     def commit(self) -> None:
-        self._connection.commit()
+        commit_unit(self._connection)
         self.products.transaction_ended()
         self._committed_rows = self.products.rows_written
         setup = self._database.settings.transaction_setup
@@ -391,11 +392,12 @@ class PostgresImportUnitOfWork(ImportUnitOfWork):
         uncommitted counted none of its rows: the catalog looked empty, and the next import
         planned its joins against the catalog as scans of all of it once per row (90 s
         instead of 3 s for 100 000 rows)."""
-        sql = Sql(self._connection)
+        sql = executor_of(self._connection)
         counted = sql.scalar(CATALOG_ROWS_COUNTED)
         counted = -1.0 if counted is None else float(counted)  # -1: never analyzed
         if 0 <= counted < self._committed_rows / 2:
             sql.run(ANALYZE_CATALOG)
 
     def rollback(self) -> None:
+        executor_of(self._connection).discard()
         self._connection.rollback()

@@ -62,7 +62,8 @@ def downgrade(settings: ConnectionSettings, revision: str) -> None:
         command.downgrade(alembic_config(connection), revision)
 
 
-DROP_SCHEMA = "DROP SCHEMA public CASCADE; CREATE SCHEMA public"
+DROP_SCHEMA = "DROP SCHEMA public CASCADE"
+CREATE_SCHEMA = "CREATE SCHEMA public"
 
 
 def reset(settings: ConnectionSettings) -> None:
@@ -71,6 +72,7 @@ def reset(settings: ConnectionSettings) -> None:
     try:
         with database.transaction() as sql:
             sql.run(DROP_SCHEMA)
+            sql.run(CREATE_SCHEMA)
     finally:
         database.close()
     upgrade(settings)

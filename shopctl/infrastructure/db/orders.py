@@ -169,7 +169,7 @@ class PostgresOrderRepository(OrderRepository):
         return _orders_from_rows(rows)
 
     def update(self, order: Order) -> None:
-        self.sql.run(
+        self.sql.later(
             UPDATE_ORDER,
             {
                 "id": order.id,
@@ -276,9 +276,9 @@ class PostgresInventoryRepository(InventoryRepository):
             "reserved": [reserved for _, _, reserved in moved],
         }
         if any(product.pending_movements for product in changed):
-            self.sql.run(SAVE_PRODUCTS, {**counters, **movement_parameters(changed)})
+            self.sql.later(SAVE_PRODUCTS, {**counters, **movement_parameters(changed)})
         elif moved:
-            self.sql.run(SAVE_COUNTERS, counters)
+            self.sql.later(SAVE_COUNTERS, counters)
         for product in changed:
             product.pending_movements.clear()
 

@@ -75,7 +75,7 @@ class PostgresPaymentRepository(PaymentRepository):
         return None if row is None else _payment_from_row(row)
 
     def update(self, payment: Payment) -> None:
-        self.sql.run(
+        self.sql.later(
             UPDATE_PAYMENT,
             {
                 "id": payment.id,

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from shopctl.domain.repositories import UnitOfWork
-from shopctl.infrastructure.db.connect import begin_unit, end_unit, gone
+from shopctl.infrastructure.db.connect import begin_unit, commit_unit, end_unit, gone
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -62,7 +62,7 @@ class PostgresUnitOfWork(UnitOfWork):
 
         try:
             if self._read_only and exc is None:
-                self.connection.commit()
+                commit_unit(self.connection)
         except Exception as error:
             exc = error
         finally:
@@ -77,9 +77,10 @@ class PostgresUnitOfWork(UnitOfWork):
                 raise exc
 
     def commit(self) -> None:
-        self.connection.commit()  # the next statement starts a new transaction
+        commit_unit(self.connection)  # the next statement starts a new transaction
 
     def rollback(self) -> None:
+        self.sql.discard()
         self.connection.rollback()
 
     # -- repositories, built on first use ----------------------------------------------------
