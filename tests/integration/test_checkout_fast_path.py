@@ -1,24 +1,31 @@
-"""What keeps the checkout path fast, on a real PostgreSQL: read-only units of work end
-without discarding psycopg's prepared statements, and still refuse every write; a command
-browses and acts on one connection."""
+"""What keeps the checkout path fast, on a real PostgreSQL: values sent as text arrive as
+they were; a unit of work's BEGIN goes with its first statement and the writes nobody reads
+with its COMMIT, and die with a rollback; read-only units of work keep the prepared
+statements and still refuse every write; a command browses and acts on one connection; one
+purchase flow takes exactly the round trips of the benchmark's copy of its statements."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from shopctl.application.auth import Principal
 from shopctl.bootstrap import Shop
 from shopctl.domain.repositories import ProductQuery
+from shopctl.domain.users import Role
 from shopctl.infrastructure.config import load_settings
-from shopctl.infrastructure.db.connect import ConnectionSettings, Database
+from shopctl.infrastructure.db.connect import PREPARE_AT, ConnectionSettings, Database
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 from tests.database import database_of
+from tests.unit.test_bench_statements import round_trips
 
-# psycopg prepares a statement on a connection once it has run it this many times
-PREPARE_THRESHOLD = 5
+# a statement is prepared on a connection once it has run this many times
+PREPARE_THRESHOLD = PREPARE_AT
 INSERT_X1 = "INSERT INTO products (sku, name, price) VALUES ('x1', 'X', 1)"
 
 
@@ -104,3 +111,104 @@ def test_the_catalog_refuses_a_database_behind_the_latest_migration(
     migrations.upgrade(database_of(engine).settings)
     assert catalog.get_by_sku("x1") is None
     database.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "cast"),
+    [
+        (None, "integer"),
+        (2**62, "bigint"),
+        (Decimal("12345678.90"), "numeric(12,2)"),
+        (True, "boolean"),
+        ("", "text"),
+        ("ünï ☕ \\ ' \" \t\n\x1b[31m", "text"),
+        (datetime(2026, 12, 6, 16, 0, 0, 5, tzinfo=UTC), "timestamptz"),
+        (date(2026, 2, 28), "date"),
+        (timedelta(days=1, seconds=7, microseconds=9), "interval"),
+        ([], "bigint[]"),
+        ([1, None, 3], "bigint[]"),
+        (["a", 'b "c"', "d\\e", "NULL", "", "{,}", None, " x "], "text[]"),
+        ([Decimal("1.50"), Decimal("0.00")], "numeric[]"),
+    ],
+)
+def test_each_value_reaches_the_server_as_it_was(engine: Any, value: Any, cast: str) -> None:
+    sql = database_of(engine).sql()
+    for _ in range(PREPARE_AT + 1):  # unprepared, then prepared
+        assert sql.scalar(f"SELECT %(value)s::{cast}", {"value": value}) == value
+
+
+def test_a_unit_of_work_begins_with_its_first_statement(engine: Any) -> None:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
+        before = uow.sql.round_trips
+        assert uow.sql.scalar("SELECT now() = statement_timestamp()") is False  # in a BEGIN
+        assert uow.sql.round_trips == before + 1
+
+
+def test_queued_writes_go_with_the_commit(engine: Any) -> None:
+    database = database_of(engine)
+    with PostgresUnitOfWork(database) as uow:
+        before = uow.sql.round_trips
+        uow.sql.later(INSERT_X1)
+        assert uow.sql.round_trips == before  # nothing sent yet
+        uow.commit()
+        assert uow.sql.round_trips == before + 1  # BEGIN, the insert and COMMIT together
+    with PostgresUnitOfWork(database) as uow:
+        assert uow.products.get_by_sku("x1") is not None
+
+
+def test_queued_writes_go_before_the_next_statement(engine: Any) -> None:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
+        uow.sql.later(INSERT_X1)
+        assert uow.products.get_by_sku("x1") is not None
+
+
+def test_queued_writes_die_with_their_unit_of_work(engine: Any) -> None:
+    database = database_of(engine)
+    with pytest.raises(RuntimeError), PostgresUnitOfWork(database) as uow:
+        uow.sql.later(INSERT_X1)
+        raise RuntimeError("the use case gave up")
+    with PostgresUnitOfWork(database) as uow:
+        uow.sql.run("SELECT 1")  # a write left behind would go with this
+        uow.commit()
+    with PostgresUnitOfWork(database) as uow:
+        assert uow.products.get_by_sku("x1") is None
+
+
+def test_a_queued_write_that_fails_fails_the_commit_and_writes_nothing(engine: Any) -> None:
+    database = database_of(engine)
+    with pytest.raises(psycopg.errors.CheckViolation), PostgresUnitOfWork(database) as uow:
+        uow.sql.run(INSERT_X1)
+        uow.sql.later("UPDATE products SET stock_on_hand = -1 WHERE sku = 'x1'")
+        uow.commit()
+    with PostgresUnitOfWork(database) as uow:
+        assert uow.products.get_by_sku("x1") is None
+
+
+def test_a_flow_takes_the_round_trips_of_the_benchmarks_copy(db_url: str, tmp_path: Path) -> None:
+    """bench/checkout compares simulate with pgbench running bench/checkout.sql: shopctl must
+    take as many round trips for a purchase flow as that script (no more, or the script
+    flatters it; no fewer, or it flatters pgbench)."""
+    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
+    try:
+        with shop.uow() as uow:
+            uow.sql.run(
+                "INSERT INTO products (sku, name, price, stock_on_hand) VALUES"
+                " ('BENCH-1', 'Bench product 1', 2, 100), ('BENCH-2', 'Bench product 2', 3, 100)"
+            )
+            user_id = uow.sql.scalar(
+                "INSERT INTO users (email, password_hash) VALUES ('bob@example.com', 'x')"
+                " RETURNING id"
+            )
+            uow.commit()
+        bob = Principal(user_id, "bob@example.com", Role.CUSTOMER)
+        sql = shop.database.sql()
+        for _ in range(PREPARE_AT + 1):  # unprepared, then prepared: the same round trips
+            before = sql.round_trips
+            shop.list_products()(ProductQuery(limit=10))
+            shop.add_to_cart()(bob, "BENCH-1", 1)
+            shop.add_to_cart()(bob, "BENCH-2", 2)
+            order = shop.place_order()(bob)
+            shop.pay_order()(bob, order.id)
+            assert sql.round_trips - before == round_trips(full_flow=True)
+    finally:
+        shop.close()

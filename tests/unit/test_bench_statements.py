@@ -71,6 +71,32 @@ def labelled() -> list[tuple[str, str]]:
     return found
 
 
+def round_trips(*, full_flow: bool) -> int:
+    """How many round trips one run of the script takes: a pipeline is one, and so is each
+    statement outside one (``-D full_flow``: the whole flow; else place + pay)."""
+    trips, in_pipeline, branch = 0, False, [True]
+    statement: list[str] = []
+    for line in SCRIPT.read_text().splitlines():
+        if line.startswith("\\if"):
+            branch.append(full_flow)
+        elif line.startswith("\\else"):
+            branch[-1] = not branch[-1]
+        elif line.startswith("\\endif"):
+            branch.pop()
+        elif not all(branch) or line.startswith(("--", "\\set")) or not line.strip():
+            continue
+        elif line.startswith("\\startpipeline"):
+            in_pipeline, trips = True, trips + 1
+        elif line.startswith("\\endpipeline"):
+            in_pipeline = False
+        else:
+            statement.append(line)
+            if _END.search(line):
+                trips += 0 if in_pipeline else 1
+                statement = []
+    return trips
+
+
 def normalised(sql: str, *, pgbench: bool) -> str:
     """The statement with every value (parameter, literal, now()) as ``?``, spacing even."""
     sql = re.sub(r"\\[ag]set(\s+\w+)?", " ", re.sub(r"--[^\n]*", " ", sql))

@@ -142,6 +142,7 @@ class Sql:
         "_queued",
         "_transformer",
         "connection",
+        "round_trips",
     )
 
     def __init__(self, connection: Connection[Any]) -> None:
@@ -155,6 +156,7 @@ class Sql:
         self._counts: dict[Statement, int] = {}  # runs on this connection, until prepared
         self._names: dict[Statement, bytes] = {}  # prepared on this connection's session
         self._queued: list[tuple[Statement, list[bytes | None]]] = []
+        self.round_trips = 0  # calls that went to the server and back
 
     def rows(self, query: str, params: Any = None) -> list[Any]:
         return self._call(query, params)[0]
@@ -229,6 +231,7 @@ class Sql:
         # What each result answers: a statement run, a statement prepared, BEGIN or COMMIT.
         sent: list[tuple[str, Statement | None]] = []
         queued, self._queued = self._queued, []
+        self.round_trips += 1
         pgconn.enter_pipeline_mode()
         try:
             if not connection.autocommit and pgconn.transaction_status == TransactionStatus.IDLE:

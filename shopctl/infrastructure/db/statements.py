@@ -63,7 +63,7 @@ def row_type(names: list[str]) -> Any:
     fields = []
     for name in names:
         field = re.sub(r"\W", "_", name)
-        if not field or field[0].isdigit() or keyword.iskeyword(field):
+        if not field or not (field[0].isalpha()) or keyword.iskeyword(field):
             field = "f" + field
         fields.append(field)
     return namedtuple("Row", fields, rename=True)
