@@ -61,9 +61,8 @@ def test_the_connection_writes_again_after_a_read_only_unit_of_work(engine: Any)
 
 
 def test_browsing_keeps_the_statements_prepared(engine: Any) -> None:
-    # A ROLLBACK makes psycopg forget every statement it prepared on the connection: if the
-    # browse of each purchase flow rolled back, nothing on the checkout path would ever be
-    # prepared. A read-only unit of work ends with COMMIT instead.
+    # Units of work that end, read-only or not, leave the statements prepared on the
+    # connection: the checkout path is parsed and planned once per connection.
     database = database_of(engine)
     for _ in range(PREPARE_THRESHOLD + 1):
         with PostgresUnitOfWork(database, read_only=True) as uow:

@@ -13,11 +13,11 @@ from shopctl.domain.repositories import ProductQuery
 from shopctl.infrastructure.db.connect import ConnectionSettings, Database
 from shopctl.infrastructure.db.reads import PostgresReader
 
-PREPARED_AFTER = 5  # psycopg's prepare_threshold: the sixth run uses a prepared statement
+PREPARED_AFTER = 5  # more runs than shopctl's threshold (the second run is prepared)
 
 
 def browse_then_lose_the_server_session(database: Database, pooled_url: str) -> Any:
-    """Browse often enough for psycopg to prepare the statement on the server session it ran
+    """Browse often enough for shopctl to prepare the statement on the server session it ran
     on; then another client holds that session in an open transaction, so that the next browse
     runs on another server session (PgBouncer hands out the most recently used one first)."""
     reader = PostgresReader(database)

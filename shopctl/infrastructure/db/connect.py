@@ -430,7 +430,7 @@ def begin_unit(connection: Connection[Any], *, read_only: bool, setup: str | Non
     """Start a unit of work's transaction (lazily: its BEGIN goes with its first statement;
     ``setup``, the settings of this transaction, is that first statement). Units of work of
     one thread never nest."""
-    assert connection.info.transaction_status == TransactionStatus.IDLE, "a transaction is open"
+    assert connection.pgconn.transaction_status == TransactionStatus.IDLE, "a transaction is open"
     connection.autocommit = False
     connection.read_only = True if read_only else None
     if setup is not None:

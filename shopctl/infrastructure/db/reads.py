@@ -2,7 +2,7 @@
 
 ``shopctl products list`` and ``products get`` are one-shot reads. Each read is one
 statement in autocommit on the command's one connection (its own snapshot, no transaction
-to end), with the statement texts of the aggregates' modules, so psycopg prepares the ones
+to end), with the statement texts of the aggregates' modules, so ``Sql`` prepares the ones
 that repeat (``simulate`` browses through it).
 """
 

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 
 class PostgresUnitOfWork(UnitOfWork):
-    """``read_only``: the database refuses any write in it, and it ends with COMMIT: nothing
-    can have been written, and psycopg forgets its prepared statements on a rollback (the
-    checkout path would be parsed and planned again after every browse)."""
+    """``read_only``: the database refuses any write in it, and it ends with COMMIT (nothing
+    can have been written). Statements go through ``Sql``, which keeps what it prepared on the
+    connection across units of work, committed or not."""
 
     connection: Connection[Any]
 
