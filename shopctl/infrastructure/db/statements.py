@@ -15,7 +15,6 @@ from collections import namedtuple
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%|%s")
 _numbers = itertools.count(1)
@@ -92,7 +91,7 @@ def text(value: Any) -> str:
         return "t" if value else "f"
     if isinstance(value, int):
         return int.__repr__(value)
-    if isinstance(value, Decimal | float | UUID):
+    if isinstance(value, Decimal | float):
         return str(value)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
