@@ -5,9 +5,10 @@
 -- the COMMIT, each group as one pipeline (\startpipeline … \endpipeline here). What shopctl
 -- computes in Python from the rows it read (prices, totals, order line snapshots, counter
 -- changes) is computed here from the seed: product n has id n, sku BENCH-n, name
--- 'Bench product n' and price 1 + n % 97. Run by bench/checkout on a database
--- loaded with bench/checkout_schema.sql and seeded with products 1..:products and shoppers
--- 1..clients (each client is its own shopper, as each simulate worker has its own).
+-- 'Bench product n' and price 1 + n % 97, and shopper n's cart has id n (pgbench cannot keep
+-- a value read inside a pipeline). Run by bench/checkout on a database loaded with
+-- bench/checkout_schema.sql and seeded with products 1..:products, shoppers 1..clients and
+-- their carts (each client is its own shopper, as each simulate worker has its own).
 -- -D full_flow=1 also runs what simulate does before the checkout: browse, two cart adds.
 -- Keep it in step with shopctl's SQL: the comparison is only honest if both sides run the
 -- same statements with the same transaction boundaries. Each statement is labelled with the
@@ -23,6 +24,7 @@
 \set price2 1 + :p2 % 97
 \set total :price1 * :q1 + :price2 * :q2
 \set units :q1 + :q2
+\set cart_id :uid
 
 \if :full_flow
 -- Browse a catalog page (ListProducts: one statement in autocommit).
@@ -34,14 +36,18 @@ SELECT id, sku, name, description, price, stock_on_hand, reserved, active, creat
 FROM products
 WHERE active
 ORDER BY sku LIMIT :page_size OFFSET :page;
--- AddToCart, once per line: check the user, lock the cart and read its lines (one statement:
--- nobody else edits it, so its lines are current), read the product by SKU, write the line.
+-- AddToCart, once per line: the session check and the product by SKU go with the cart's
+-- lock (which reads its lines: nobody else edits them, so they are current); then the line
+-- is written with the COMMIT.
 \startpipeline
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
-\endpipeline
--- LOCK_CART_WITH_LINES, then PRODUCT_BY_SKU, then PUT_CART_LINE
+-- PRODUCT_BY_SKU
+SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
+       updated_at
+FROM products WHERE sku = 'BENCH-' || :p1;
+-- LOCK_CART_WITH_LINES
 WITH locked AS (INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
 RETURNING id, version)
@@ -53,11 +59,10 @@ SELECT locked.id AS cart_id,
 FROM locked
 LEFT JOIN cart_lines l ON l.cart_id = locked.id
 LEFT JOIN products p ON p.id = l.product_id
-ORDER BY p.sku \aset
-SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
-       updated_at
-FROM products WHERE sku = 'BENCH-' || :p1;
+ORDER BY p.sku;
+\endpipeline
 \startpipeline
+-- PUT_CART_LINE
 INSERT INTO cart_lines (cart_id, product_id, quantity)
 VALUES (:cart_id, :p1, :q1)
 ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
@@ -67,8 +72,11 @@ COMMIT;
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
-\endpipeline
--- LOCK_CART_WITH_LINES, then PRODUCT_BY_SKU, then PUT_CART_LINE
+-- PRODUCT_BY_SKU
+SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
+       updated_at
+FROM products WHERE sku = 'BENCH-' || :p2;
+-- LOCK_CART_WITH_LINES
 WITH locked AS (INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
 RETURNING id, version)
@@ -80,11 +88,10 @@ SELECT locked.id AS cart_id,
 FROM locked
 LEFT JOIN cart_lines l ON l.cart_id = locked.id
 LEFT JOIN products p ON p.id = l.product_id
-ORDER BY p.sku \aset
-SELECT id, sku, name, description, price, stock_on_hand, reserved, active, created_at,
-       updated_at
-FROM products WHERE sku = 'BENCH-' || :p2;
+ORDER BY p.sku;
+\endpipeline
 \startpipeline
+-- PUT_CART_LINE
 INSERT INTO cart_lines (cart_id, product_id, quantity)
 VALUES (:cart_id, :p2, :q2)
 ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
@@ -111,7 +118,6 @@ ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity;
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
-\endpipeline
 -- LOCK_CART_WITH_LINES (the cart locked and its lines read, in one statement)
 WITH locked AS (INSERT INTO carts (user_id) VALUES (:uid)
 ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = carts.version + 1
@@ -124,7 +130,8 @@ SELECT locked.id AS cart_id,
 FROM locked
 LEFT JOIN cart_lines l ON l.cart_id = locked.id
 LEFT JOIN products p ON p.id = l.product_id
-ORDER BY p.sku \aset
+ORDER BY p.sku;
+\endpipeline
 -- LOCK_PRODUCTS (with due_at: held by an expired reservation?)
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
        created_at, updated_at,
@@ -185,7 +192,6 @@ COMMIT;
 BEGIN;
 -- USER_BY_ID: the use case checks its user as stored now
 SELECT id, email, password_hash, role, active, created_at FROM users WHERE id = :uid;
-\endpipeline
 -- LOCK_ORDER: the order with its lines and reservations, FOR UPDATE OF o, r
 SELECT o.id, o.user_id, o.status, o.currency, o.created_at, o.expires_at, o.paid_at,
        l.product_id, l.sku, l.name, l.unit_price, l.quantity,
@@ -195,6 +201,7 @@ FROM orders o
 JOIN order_lines l ON l.order_id = o.id
 JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
 WHERE o.id = :order_id ORDER BY l.product_id FOR UPDATE OF o, r;
+\endpipeline
 -- PAYMENTS_OF_ORDER
 SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
        decline_code, created_at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shopctl.application.auth import Principal, authorize, require_user
+from shopctl.application.auth import Principal, authorize, authorizing, require_user
 from shopctl.application.dto import CartView
 from shopctl.application.products import UnitOfWorkFactory
 from shopctl.domain.carts import Cart
@@ -39,20 +39,29 @@ class _EditCart:
         sku: str | None,
         change: Callable[[Cart, Product | None], object],
     ) -> CartView:
-        require_user(principal)
+        claimed = require_user(principal)
         with self._uow() as uow:
-            user = authorize(uow.accounts, principal)
-            cart = uow.carts.get(user.user_id, for_update=True)
-            change(cart, None if sku is None else _product(uow, sku))
+            # The session check and the product go with the cart's lock: one round trip.
+            checked = authorizing(uow.accounts, principal)
+            product = None if sku is None else _product_ahead(uow, sku)
+            cart = uow.carts.get(claimed.user_id, for_update=True)
+            checked()
+            change(cart, None if product is None else product())
             uow.carts.save(cart)
             uow.commit()
             return CartView.of(cart, self._currency)
 
 
-def _product(uow: UnitOfWork, sku: str) -> Product:
-    product = uow.products.get_by_sku(sku) if is_sku(sku) else None
-    if product is None:
-        raise NotFound(f"no product with SKU {sku!r}")
+def _product_ahead(uow: UnitOfWork, sku: str) -> Callable[[], Product]:
+    """The product with this SKU, read with the unit of work's next statement; the result
+    raises ``NotFound`` when there is none."""
+    found = uow.products.get_by_sku_ahead(sku) if is_sku(sku) else lambda: None
+
+    def product() -> Product:
+        if (stored := found()) is None:
+            raise NotFound(f"no product with SKU {sku!r}")
+        return stored
+
     return product
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from shopctl.application.auth import Principal, authorize, require_user
+from shopctl.application.auth import Principal, authorize, authorizing, require_user
 from shopctl.application.dto import ExpiryReport, OrderView, ReservationView
 from shopctl.application.ports import Clock, PaymentGateway
 from shopctl.application.products import UnitOfWorkFactory
@@ -20,7 +20,11 @@ def load_order(
     uow: UnitOfWork, principal: Principal, order_id: int, *, for_update: bool = False
 ) -> Order:
     """The order if ``principal`` may see it; another customer's order does not exist for them."""
-    order = uow.orders.get(order_id, for_update=for_update)
+    return visible(uow.orders.get(order_id, for_update=for_update), principal, order_id)
+
+
+def visible(order: Order | None, principal: Principal, order_id: int) -> Order:
+    """``order`` if ``principal`` may see it (``load_order``'s rule)."""
     if order is None or (order.user_id != principal.user_id and not principal.is_admin):
         raise NotFound(f"no order {order_id}")
     return order
@@ -58,8 +62,9 @@ class PlaceOrder:
     def _place(self, principal: Principal) -> OrderView:
         now = self._clock.now()
         with self._uow() as uow:
-            user = authorize(uow.accounts, principal)
-            cart = uow.carts.get(user.user_id, for_update=True)
+            checked = authorizing(uow.accounts, principal)  # goes with the cart's lock
+            cart = uow.carts.get(principal.user_id, for_update=True)
+            user = checked()
             ids = [line.product.id for line in cart.lines if line.product.id is not None]
             products, due = uow.inventory.lock_products(ids, due_at=now)
             if due:  # lazily release what expired on these products, then read them again

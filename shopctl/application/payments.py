@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shopctl.application.auth import Principal, authorize, require_user
+from shopctl.application.auth import Principal, authorize, authorizing, require_user
 from shopctl.application.dto import PaymentView
-from shopctl.application.orders import load_order, refund_payment, release
+from shopctl.application.orders import load_order, refund_payment, release, visible
 from shopctl.application.ports import ChargeResult, ChargeStatus, Clock, PaymentGateway
 from shopctl.application.products import UnitOfWorkFactory
 from shopctl.application.retry import run_with_retries
@@ -79,8 +79,10 @@ class PayOrder:
     ) -> tuple[Payment, Principal]:
         now = self._clock.now()
         with self._uow() as uow:
-            user = authorize(uow.accounts, principal)
-            order = load_order(uow, user, order_id, for_update=True)
+            checked = authorizing(uow.accounts, principal)  # goes with the order's lock
+            locked = uow.orders.get(order_id, for_update=True)
+            user = checked()
+            order = visible(locked, user, order_id)
             earlier = uow.payments.for_order(order_id)
             key = key or default_idempotency_key(order_id, card, earlier)
             if order.is_due(now):

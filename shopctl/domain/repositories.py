@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: browsing the catalog loads no orders, car
 
 
 Prepared = TypeVar("Prepared")
+Checked = TypeVar("Checked")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,12 @@ class ProductRepository(abc.ABC):
     def get_by_sku(self, sku: str, *, for_update: bool = False) -> Product | None:
         """``for_update`` locks the row until the end of the unit of work."""
 
+    def get_by_sku_ahead(self, sku: str) -> Callable[[], Product | None]:
+        """``get_by_sku`` (no lock), read with the unit of work's next statement where the
+        adapter can (one round trip fewer); call the result for the product. Here: at once."""
+        product = self.get_by_sku(sku)
+        return lambda: product
+
     @abc.abstractmethod
     def add(self, product: Product) -> None:
         """Store a new product and its movements; sets id and timestamps.
@@ -109,6 +116,21 @@ class AccountReader(abc.ABC):
     @abc.abstractmethod
     def family_revoked(self, family_id: str) -> bool:
         """True when the refresh-token family (one login) was revoked."""
+
+    def check_ahead(
+        self,
+        user_id: int,
+        family_id: str | None,
+        check: Callable[[User | None, bool], Checked],
+    ) -> Callable[[], Checked]:
+        """``check`` on the user as stored and on whether the login ``family_id`` was revoked
+        (False without one); call the result for what it returned. An adapter may send the
+        reads with the unit of work's next statement (one round trip fewer) and run ``check``
+        as soon as they arrive, before that statement's outcome is used: what ``check``
+        raises then stands in for it. Here: read and check at once."""
+        revoked = family_id is not None and self.family_revoked(family_id)
+        checked = check(self.get_user(user_id), revoked)
+        return lambda: checked
 
 
 class UserRepository(abc.ABC):

@@ -1,8 +1,10 @@
 """What keeps the checkout path fast, on a real PostgreSQL: values sent as text arrive as
 they were; a unit of work's BEGIN goes with its first statement and the writes nobody reads
-with its COMMIT, and die with a rollback; read-only units of work keep the prepared
-statements and still refuse every write; a command browses and acts on one connection; one
-purchase flow takes exactly the round trips of the benchmark's copy of its statements."""
+with its COMMIT, and die with a rollback; reads ahead (the session check) go with the next
+statement, and their check stands before that statement's outcome; read-only units of work
+keep the prepared statements and still refuse every write; a command browses and acts on one
+connection; one purchase flow takes exactly the round trips of the benchmark's copy of its
+statements."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pytest
 
 from shopctl.application.auth import Principal
 from shopctl.bootstrap import Shop
+from shopctl.domain.errors import NotAuthenticated, NotFound
 from shopctl.domain.repositories import ProductQuery
 from shopctl.domain.users import Role
 from shopctl.infrastructure.config import load_settings
@@ -181,6 +184,112 @@ def test_a_queued_write_that_fails_fails_the_commit_and_writes_nothing(engine: A
         uow.commit()
     with PostgresUnitOfWork(database) as uow:
         assert uow.products.get_by_sku("x1") is None
+
+
+class Refused(Exception):
+    pass
+
+
+def refuse(rows: list[Any]) -> None:
+    raise Refused(f"{len(rows)} rows")
+
+
+def test_reads_ahead_go_with_the_next_statement(engine: Any) -> None:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
+        before = uow.sql.round_trips
+        ahead = uow.sql.ahead(
+            [("SELECT 1 AS a", None), ("SELECT 2 AS b", None)], lambda a, b: (a[0].a, b[0].b)
+        )
+        assert uow.sql.round_trips == before  # nothing sent yet
+        assert uow.sql.scalar("SELECT 3") == 3
+        assert uow.sql.round_trips == before + 1  # BEGIN, both reads and the statement
+        assert ahead.value() == (1, 2)
+        assert uow.sql.round_trips == before + 1
+
+
+def test_a_read_ahead_alone_is_sent_when_its_value_is_asked_for(engine: Any) -> None:
+    with PostgresUnitOfWork(database_of(engine)) as uow:
+        before = uow.sql.round_trips
+        ahead = uow.sql.ahead([("SELECT 1 AS a", None)], lambda rows: rows[0].a)
+        assert ahead.value() == 1
+        assert uow.sql.round_trips == before + 1
+
+
+def test_a_failed_check_stands_before_the_next_statements_outcome(engine: Any) -> None:
+    database = database_of(engine)
+    with pytest.raises(Refused), PostgresUnitOfWork(database) as uow:
+        uow.sql.ahead([("SELECT 1 AS a", None)], refuse)
+        uow.sql.run("INSERT INTO carts (user_id) VALUES (-1)")  # fails too: no such user
+    with pytest.raises(Refused), PostgresUnitOfWork(database) as uow:
+        uow.sql.ahead([("SELECT 1 AS a", None)], refuse)
+        uow.sql.run(INSERT_X1)
+        uow.commit()  # not reached: the check refused before the insert's result was used
+    with PostgresUnitOfWork(database) as uow:
+        assert uow.products.get_by_sku("x1") is None
+
+
+def test_reads_ahead_never_travel_with_the_commit(engine: Any) -> None:
+    """A COMMIT sent with them would commit before their check ran."""
+    database = database_of(engine)
+    with pytest.raises(Refused), PostgresUnitOfWork(database) as uow:
+        uow.sql.later(INSERT_X1)
+        uow.sql.ahead([("SELECT 1 AS a", None)], refuse)
+        uow.commit()
+    with PostgresUnitOfWork(database) as uow:
+        assert uow.products.get_by_sku("x1") is None
+
+
+def test_the_session_check_refuses_a_deleted_user_before_the_carts_lock_fails(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The check's reads go with the cart's lock, which fails for a user that is gone (its
+    cart row has no user to point to): the user gets the session error, not that failure."""
+    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
+    try:
+        with shop.uow() as uow:
+            uow.sql.run("INSERT INTO products (sku, name, price) VALUES ('SKU-1', 'One', 2)")
+            uow.commit()
+        ghost = Principal(10**9, "ghost@example.com", Role.CUSTOMER)
+        with pytest.raises(NotAuthenticated, match="no longer exists"):
+            shop.add_to_cart()(ghost, "SKU-1", 1)
+        with pytest.raises(NotAuthenticated, match="no longer exists"):
+            shop.place_order()(ghost)
+        with pytest.raises(NotAuthenticated, match="no longer exists"):
+            shop.pay_order()(ghost, 1)
+    finally:
+        shop.close()
+
+
+def test_a_deactivated_user_changes_nothing_and_an_unknown_sku_is_not_found(
+    db_url: str, tmp_path: Path
+) -> None:
+    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
+    try:
+        with shop.uow() as uow:
+            uow.sql.run(
+                "INSERT INTO products (sku, name, price, stock_on_hand) VALUES ('SKU-1', 'One', 2, 9)"
+            )
+            user_id = uow.sql.scalar(
+                "INSERT INTO users (email, password_hash) VALUES ('bob@example.com', 'x')"
+                " RETURNING id"
+            )
+            uow.commit()
+        bob = Principal(user_id, "bob@example.com", Role.CUSTOMER)
+        shop.add_to_cart()(bob, "SKU-1", 1)
+        cart = "SELECT c.version, l.quantity FROM carts c JOIN cart_lines l ON l.cart_id = c.id"
+        with shop.uow() as uow:
+            stored = uow.sql.first(cart)
+        with pytest.raises(NotFound, match="no product with SKU 'SKU-2'"):
+            shop.add_to_cart()(bob, "SKU-2", 1)
+        with shop.uow() as uow:
+            uow.sql.run("UPDATE users SET active = false WHERE id = %(id)s", {"id": user_id})
+            uow.commit()
+        with pytest.raises(NotAuthenticated):
+            shop.add_to_cart()(bob, "SKU-1", 5)
+        with shop.uow() as uow:
+            assert uow.sql.first(cart) == stored  # neither try changed the cart
+    finally:
+        shop.close()
 
 
 def test_a_flow_takes_the_round_trips_of_the_benchmarks_copy(db_url: str, tmp_path: Path) -> None:

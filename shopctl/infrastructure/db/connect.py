@@ -11,10 +11,10 @@ ones that repeat prepared). Driver errors become the user's errors in one place,
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 from weakref import WeakKeyDictionary
 
@@ -30,6 +30,8 @@ from shopctl.infrastructure.db.urls import libpq_url
 if TYPE_CHECKING:
     from psycopg import Connection
     from psycopg.pq.abc import PGresult
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,9 @@ class Sql:
     - parameters go as text, typed by the statement; rows come back through psycopg's own
       loaders;
     - every call is one round trip, sent as one pipeline: the BEGIN of a unit of work goes
-      with its first statement, and the writes whose outcome nobody reads (``later``) go
-      with the next statement or with the COMMIT.
+      with its first statement, the writes whose outcome nobody reads (``later``) go with the
+      next statement or with the COMMIT, and the reads that need not come back first
+      (``ahead``: the session check) go with the next statement.
 
     There is one ``Sql`` per connection (``executor_of``), used by the connection's thread.
     """
@@ -155,7 +158,8 @@ class Sql:
         self._prepare = connection.prepare_threshold is not None
         self._counts: dict[Statement, int] = {}  # runs on this connection, until prepared
         self._names: dict[Statement, bytes] = {}  # prepared on this connection's session
-        self._queued: list[tuple[Statement, list[bytes | None]]] = []
+        # writes (``later``) and reads (``ahead``) waiting for the next round trip, in order
+        self._queued: list[tuple[Statement, list[bytes | None], Ahead[Any] | None]] = []
         self.round_trips = 0  # calls that went to the server and back
 
     def rows(self, query: str, params: Any = None) -> list[Any]:
@@ -183,7 +187,20 @@ class Sql:
         transaction; a unit of work that does not commit drops it."""
         assert not self.connection.autocommit, "later() is for writes in a unit of work"
         statement = compiled(query)
-        self._queued.append((statement, self._values(statement, params)))
+        self._queued.append((statement, self._values(statement, params), None))
+
+    def ahead(self, reads: Sequence[tuple[str, Any]], check: Callable[..., T]) -> Ahead[T]:
+        """Send ``reads`` (statement, parameters) with the unit of work's next statement, ahead
+        of it: one round trip fewer. ``check`` gets their rows (one list per read) as soon as
+        they arrive, before any later statement's outcome is used: what it raises is raised
+        there, in place of that statement's result or error. ``Ahead.value()`` is what it
+        returned. Only inside a transaction; reads ahead never travel with a COMMIT."""
+        assert not self.connection.autocommit, "ahead() is for reads in a unit of work"
+        waiting: Ahead[T] = Ahead(self, check, len(reads))
+        for query, params in reads:
+            statement = compiled(query)
+            self._queued.append((statement, self._values(statement, params), waiting))
+        return waiting
 
     def stream(self, query: str, params: Any = None, *, size: int = 1000) -> Iterator[Any]:
         """Rows from a server-side cursor, ``size`` at a time (constant memory)."""
@@ -194,7 +211,10 @@ class Sql:
             yield from cursor
 
     def commit(self) -> None:
-        """COMMIT, with the writes still queued, in one round trip."""
+        """COMMIT, with the writes still queued, in one round trip (reads still ahead go first,
+        in a round trip of their own: their check must pass before anything commits)."""
+        if any(waiting is not None for _, _, waiting in self._queued):
+            self.flush()
         if self._queued or self._pgconn.transaction_status != TransactionStatus.IDLE:
             self._round_trip(None, [], commit=True)
 
@@ -204,7 +224,7 @@ class Sql:
             self._round_trip(None, [])
 
     def discard(self) -> None:
-        """Forget the queued writes: their unit of work rolls back."""
+        """Forget the queued writes and reads: their unit of work rolls back."""
         self._queued.clear()
 
     def _call(self, query: str, params: Any, row: Any = None) -> tuple[list[Any], int]:
@@ -228,22 +248,23 @@ class Sql:
         from psycopg.generators import fetch_many, send
 
         pgconn, connection = self._pgconn, self.connection
-        # What each result answers: a statement run, a statement prepared, BEGIN or COMMIT.
-        sent: list[tuple[str, Statement | None]] = []
+        # What each result answers: a statement run, a statement prepared, BEGIN or COMMIT;
+        # and, for a read ahead, whose.
+        sent: list[tuple[str, Statement | None, Ahead[Any] | None]] = []
         queued, self._queued = self._queued, []
         self.round_trips += 1
         pgconn.enter_pipeline_mode()
         try:
             if not connection.autocommit and pgconn.transaction_status == TransactionStatus.IDLE:
                 pgconn.send_query_params(_begin_command(connection), None)
-                sent.append(("begin", None))
-            for each, each_values in queued:
-                self._send(each, each_values, sent)
+                sent.append(("begin", None, None))
+            for each, each_values, waiting in queued:
+                self._send(each, each_values, sent, waiting)
             if statement is not None:
                 self._send(statement, values, sent)
             if commit:
                 pgconn.send_query_params(b"COMMIT", None)
-                sent.append(("commit", None))
+                sent.append(("commit", None, None))
             pgconn.pipeline_sync()
             connection.wait(send(pgconn))
             results = [connection.wait(fetch_many(pgconn)) for _ in sent]
@@ -253,13 +274,19 @@ class Sql:
             # Interrupted, or the connection broke: what it still owes cannot be read.
             connection.close()
             raise
-        error = None
-        for (kind, answered), answer in zip(sent, results, strict=True):
+        error: BaseException | None = None
+        for (kind, answered, waiting), answer in zip(sent, results, strict=True):
             failed = not answer or answer[-1].status in _FAILED
             if kind == "prepare" and failed:
                 self._names.pop(answered, None)  # type: ignore[arg-type]
             if error is None and answer and answer[-1].status == ExecStatus.FATAL_ERROR:
                 error = _error(answer[-1], answered, self._encoding)
+            if error is None and waiting is not None and kind == "run":
+                assert answered is not None
+                try:  # in order: a failed check stands before any later statement's outcome
+                    waiting.arrived(self._loaded(answered, answer[-1], None))
+                except Exception as refused:
+                    error = refused
         if error is not None:
             raise error
         if statement is None:
@@ -267,7 +294,13 @@ class Sql:
         last = results[-2 if commit else -1][-1]
         return self._loaded(statement, last, row), last.command_tuples or 0
 
-    def _send(self, statement: Statement, values: list[bytes | None], sent: list[Any]) -> None:
+    def _send(
+        self,
+        statement: Statement,
+        values: list[bytes | None],
+        sent: list[Any],
+        waiting: Ahead[Any] | None = None,
+    ) -> None:
         pgconn = self._pgconn
         name = self._names.get(statement)
         if name is None and self._prepare:
@@ -275,12 +308,12 @@ class Sql:
             if runs >= PREPARE_AT and len(self._names) < PREPARED_MAX:
                 name = self._names[statement] = b"shopctl_%d" % statement.number
                 pgconn.send_prepare(name, statement.text)
-                sent.append(("prepare", statement))
+                sent.append(("prepare", statement, None))
         if name is None:
             pgconn.send_query_params(statement.text, values)
         else:
             pgconn.send_query_prepared(name, values)
-        sent.append(("run", statement))
+        sent.append(("run", statement, waiting))
 
     def _loaded(self, statement: Statement, result: PGresult, row: Any) -> list[Any]:
         if result.status != ExecStatus.TUPLES_OK:
@@ -293,6 +326,33 @@ class Sql:
         transformer = self._transformer
         transformer.set_pgresult(result)
         return transformer.load_rows(0, result.ntuples, row)
+
+
+class Ahead(Generic[T]):
+    """Reads sent ahead of a unit of work's next statement (``Sql.ahead``), and what their
+    check made of their rows."""
+
+    __slots__ = ("_check", "_missing", "_rows", "_sql", "_value")
+
+    def __init__(self, sql: Sql, check: Callable[..., T], reads: int) -> None:
+        self._sql = sql
+        self._check = check
+        self._missing = reads
+        self._rows: list[list[Any]] = []
+
+    def arrived(self, rows: list[Any]) -> None:
+        """One read's rows, in the order sent; the check runs on the last one's arrival."""
+        self._rows.append(rows)
+        self._missing -= 1
+        if self._missing == 0:
+            self._value = self._check(*self._rows)
+
+    def value(self) -> T:
+        """What the check returned (sending the reads now if nothing has taken them yet)."""
+        if self._missing:
+            self._sql.flush()
+        assert not self._missing, "the unit of work ended before its reads ahead were sent"
+        return self._value
 
 
 # Prepared the second time a statement runs on a connection: the checkout's repeat at once,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from shopctl.domain.errors import Conflict
@@ -183,6 +183,12 @@ class PostgresProductRepository(ProductRepository):
         statement = PRODUCT_BY_SKU_FOR_UPDATE if for_update else PRODUCT_BY_SKU
         row = self.sql.first(statement, {"sku": sku})
         return None if row is None else product_from_row(row)
+
+    def get_by_sku_ahead(self, sku: str) -> Callable[[], Product | None]:
+        def product(rows: list[Any]) -> Product | None:
+            return product_from_row(rows[0]) if rows else None
+
+        return self.sql.ahead([(PRODUCT_BY_SKU, {"sku": sku})], product).value
 
     def add(self, product: Product) -> None:
         row = self.sql.first(ADD_PRODUCT, _values(product))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from shopctl.domain.errors import Conflict
 from shopctl.domain.repositories import AccountReader, RefreshTokenRepository, UserRepository
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
 from shopctl.infrastructure.db.connect import Sql
+
+Checked = TypeVar("Checked")
 
 USER_ROWS = "SELECT id, email, password_hash, role, active, created_at FROM users"
 USER_BY_ID = USER_ROWS + " WHERE id = %(id)s"
@@ -170,6 +173,22 @@ class PostgresAccounts(AccountReader):
 
     def family_revoked(self, family_id: str) -> bool:
         return bool(self.sql.scalar(FAMILY_REVOKED, {"family": family_id}))
+
+    def check_ahead(
+        self,
+        user_id: int,
+        family_id: str | None,
+        check: Callable[[User | None, bool], Checked],
+    ) -> Callable[[], Checked]:
+        reads: list[tuple[str, Any]] = [(USER_BY_ID, {"id": user_id})]
+        if family_id is not None:
+            reads.append((FAMILY_REVOKED, {"family": family_id}))
+
+        def checked(users: list[Any], revoked: list[Any] | None = None) -> Checked:
+            user = user_from_row(users[0]) if users else None
+            return check(user, bool(revoked and revoked[0][0]))
+
+        return self.sql.ahead(reads, checked).value
 
 
 class PostgresRefreshTokenRepository(RefreshTokenRepository):
