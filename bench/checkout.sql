@@ -201,12 +201,12 @@ FROM orders o
 JOIN order_lines l ON l.order_id = o.id
 JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
 WHERE o.id = :order_id ORDER BY l.product_id FOR UPDATE OF o, r;
-\endpipeline
--- PAYMENTS_OF_ORDER
+-- PAYMENTS_OF_ORDER (behind the lock: as its last holder left them)
 SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
        decline_code, created_at
 FROM payments
 WHERE order_id = :order_id ORDER BY id;
+\endpipeline
 -- ADD_PAYMENT
 INSERT INTO payments (order_id, amount, currency, status, idempotency_key, gateway_reference,
                       decline_code)
@@ -237,12 +237,12 @@ FROM orders o
 JOIN order_lines l ON l.order_id = o.id
 JOIN inventory_reservations r ON r.order_id = o.id AND r.product_id = l.product_id
 WHERE o.id = :order_id ORDER BY l.product_id FOR UPDATE OF o, r;
-\endpipeline
--- PAYMENT_BY_KEY
+-- PAYMENT_BY_KEY (behind the lock)
 SELECT id, order_id, amount, currency, idempotency_key, status, gateway_reference,
        decline_code, created_at
 FROM payments
 WHERE idempotency_key = 'order-' || :order_id || '-card-bench-try-0';
+\endpipeline
 -- LOCK_PRODUCTS (no due_at)
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
        created_at, updated_at,

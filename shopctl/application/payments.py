@@ -79,11 +79,14 @@ class PayOrder:
     ) -> tuple[Payment, Principal]:
         now = self._clock.now()
         with self._uow() as uow:
-            checked = authorizing(uow.accounts, principal)  # goes with the order's lock
+            # One round trip: the session check, the order's lock, then its payments as the
+            # lock's last holder left them.
+            checked = authorizing(uow.accounts, principal)
+            payments = uow.payments.for_order_after_next(order_id)
             locked = uow.orders.get(order_id, for_update=True)
             user = checked()
             order = visible(locked, user, order_id)
-            earlier = uow.payments.for_order(order_id)
+            earlier = payments()
             key = key or default_idempotency_key(order_id, card, earlier)
             if order.is_due(now):
                 release(uow, order, order.expire(now))
@@ -105,8 +108,9 @@ class PayOrder:
         refunded because the order can no longer be paid by it."""
         now = self._clock.now()
         with self._uow() as uow:
-            order = uow.orders.get(attempt.order_id, for_update=True)
-            payment = uow.payments.get_by_key(attempt.idempotency_key)
+            stored = uow.payments.get_by_key_after_next(attempt.idempotency_key)
+            order = uow.orders.get(attempt.order_id, for_update=True)  # with the payment read
+            payment = stored()
             assert order is not None, "the order was stored before the charge"
             assert payment is not None, "the attempt was stored before the charge"
             if result.status is ChargeStatus.DECLINED:

@@ -77,9 +77,9 @@ class ProductRepository(abc.ABC):
 
     def get_by_sku_ahead(self, sku: str) -> Callable[[], Product | None]:
         """``get_by_sku`` (no lock), read with the unit of work's next statement where the
-        adapter can (one round trip fewer); call the result for the product. Here: at once."""
-        product = self.get_by_sku(sku)
-        return lambda: product
+        adapter can (one round trip fewer); call the result for the product. Here: read when
+        called."""
+        return lambda: self.get_by_sku(sku)
 
     @abc.abstractmethod
     def add(self, product: Product) -> None:
@@ -235,6 +235,17 @@ class PaymentRepository(abc.ABC):
 
     @abc.abstractmethod
     def get_by_key(self, idempotency_key: str) -> Payment | None: ...
+
+    def for_order_after_next(self, order_id: int) -> Callable[[], list[Payment]]:
+        """``for_order``, read right after the unit of work's next statement (the order's
+        lock), in its round trip where the adapter can; call the result for the payments.
+        Here: read when called."""
+        return lambda: self.for_order(order_id)
+
+    def get_by_key_after_next(self, idempotency_key: str) -> Callable[[], Payment | None]:
+        """``get_by_key``, read right after the unit of work's next statement (the order's
+        lock), in its round trip where the adapter can. Here: read when called."""
+        return lambda: self.get_by_key(idempotency_key)
 
     @abc.abstractmethod
     def update(self, payment: Payment) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from threading import Thread
 from typing import Any
 
 import psycopg
@@ -24,7 +25,7 @@ from shopctl.domain.users import Role
 from shopctl.infrastructure.config import load_settings
 from shopctl.infrastructure.db.connect import PREPARE_AT, ConnectionSettings, Database
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
-from tests.database import database_of
+from tests.database import database_of, wait_until_a_session_waits_on_a_lock
 from tests.unit.test_bench_statements import round_trips
 
 # a statement is prepared on a connection once it has run this many times
@@ -234,6 +235,61 @@ def test_reads_ahead_never_travel_with_the_commit(engine: Any) -> None:
     with pytest.raises(Refused), PostgresUnitOfWork(database) as uow:
         uow.sql.later(INSERT_X1)
         uow.sql.ahead([("SELECT 1 AS a", None)], refuse)
+        uow.commit()
+    with PostgresUnitOfWork(database) as uow:
+        assert uow.products.get_by_sku("x1") is None
+
+
+def test_reads_behind_a_lock_see_what_its_holder_committed(engine: Any) -> None:
+    """Reads ahead go before the next statement, reads behind right after it, in the same
+    round trip: behind a row lock, they see the row as the lock's holder committed it."""
+    database = database_of(engine)
+    with PostgresUnitOfWork(database) as uow:
+        uow.sql.run(INSERT_X1)
+        uow.commit()
+    stock = "SELECT stock_on_hand FROM products WHERE sku = 'x1'"
+    seen: dict[str, Any] = {}
+
+    def waiter() -> None:
+        try:
+            with PostgresUnitOfWork(database) as uow:
+                before = uow.sql.round_trips
+                ahead = uow.sql.ahead([(stock, None)], lambda rows: rows[0].stock_on_hand)
+                behind = uow.sql.behind([(stock, None)], lambda rows: rows[0].stock_on_hand)
+                uow.sql.run("SELECT 1 FROM products WHERE sku = 'x1' FOR UPDATE")
+                seen.update(
+                    ahead=ahead.value(),
+                    behind=behind.value(),
+                    round_trips=uow.sql.round_trips - before,
+                )
+        except BaseException as error:
+            seen["error"] = error
+
+    with PostgresUnitOfWork(database) as holder:
+        holder.sql.run("UPDATE products SET stock_on_hand = 5 WHERE sku = 'x1'")
+        thread = Thread(target=waiter)
+        thread.start()
+        try:
+            wait_until_a_session_waits_on_a_lock(engine)
+            holder.commit()
+        finally:
+            thread.join(timeout=60)
+    assert "error" not in seen, seen
+    assert seen == {"ahead": 0, "behind": 5, "round_trips": 1}
+
+
+def test_reads_behind_go_with_the_next_statement_and_never_with_the_commit(engine: Any) -> None:
+    database = database_of(engine)
+    with PostgresUnitOfWork(database) as uow:
+        before = uow.sql.round_trips
+        inserted = uow.sql.behind(
+            [("SELECT count(*) AS n FROM products WHERE sku = 'x1'", None)], lambda rows: rows[0].n
+        )
+        uow.sql.run(INSERT_X1)
+        assert (inserted.value(), uow.sql.round_trips - before) == (1, 1)
+    with pytest.raises(Refused), PostgresUnitOfWork(database) as uow:
+        uow.sql.later(INSERT_X1)
+        uow.sql.behind([("SELECT 1 AS a", None)], refuse)
         uow.commit()
     with PostgresUnitOfWork(database) as uow:
         assert uow.products.get_by_sku("x1") is None

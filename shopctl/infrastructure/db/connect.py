@@ -137,6 +137,7 @@ class Sql:
 
     __slots__ = (
         "__weakref__",
+        "_behind",
         "_counts",
         "_encoding",
         "_names",
@@ -160,6 +161,7 @@ class Sql:
         self._names: dict[Statement, bytes] = {}  # prepared on this connection's session
         # writes (``later``) and reads (``ahead``) waiting for the next round trip, in order
         self._queued: list[tuple[Statement, list[bytes | None], Ahead[Any] | None]] = []
+        self._behind: list[tuple[Statement, list[bytes | None], Ahead[Any] | None]] = []
         self.round_trips = 0  # calls that went to the server and back
 
     def rows(self, query: str, params: Any = None) -> list[Any]:
@@ -195,11 +197,24 @@ class Sql:
         they arrive, before any later statement's outcome is used: what it raises is raised
         there, in place of that statement's result or error. ``Ahead.value()`` is what it
         returned. Only inside a transaction; reads ahead never travel with a COMMIT."""
-        assert not self.connection.autocommit, "ahead() is for reads in a unit of work"
+        return self._waiting(self._queued, reads, check)
+
+    def behind(self, reads: Sequence[tuple[str, Any]], check: Callable[..., T]) -> Ahead[T]:
+        """``ahead``, but sent right behind the unit of work's next statement: they see what
+        it waited for (the rows it locked, as the lock's holder left them)."""
+        return self._waiting(self._behind, reads, check)
+
+    def _waiting(
+        self,
+        queue: list[tuple[Statement, list[bytes | None], Ahead[Any] | None]],
+        reads: Sequence[tuple[str, Any]],
+        check: Callable[..., T],
+    ) -> Ahead[T]:
+        assert not self.connection.autocommit, "reads ahead are for a unit of work"
         waiting: Ahead[T] = Ahead(self, check, len(reads))
         for query, params in reads:
             statement = compiled(query)
-            self._queued.append((statement, self._values(statement, params), waiting))
+            queue.append((statement, self._values(statement, params), waiting))
         return waiting
 
     def stream(self, query: str, params: Any = None, *, size: int = 1000) -> Iterator[Any]:
@@ -213,19 +228,21 @@ class Sql:
     def commit(self) -> None:
         """COMMIT, with the writes still queued, in one round trip (reads still ahead go first,
         in a round trip of their own: their check must pass before anything commits)."""
-        if any(waiting is not None for _, _, waiting in self._queued):
+        if self._behind or any(waiting is not None for _, _, waiting in self._queued):
             self.flush()
         if self._queued or self._pgconn.transaction_status != TransactionStatus.IDLE:
             self._round_trip(None, [], commit=True)
 
     def flush(self) -> None:
-        """Send the queued writes now (before psycopg's own cursors use the connection)."""
-        if self._queued:
+        """Send the queued writes and reads now (before psycopg's own cursors use the
+        connection, or for a read whose value is asked for)."""
+        if self._queued or self._behind:
             self._round_trip(None, [])
 
     def discard(self) -> None:
         """Forget the queued writes and reads: their unit of work rolls back."""
         self._queued.clear()
+        self._behind.clear()
 
     def _call(self, query: str, params: Any, row: Any = None) -> tuple[list[Any], int]:
         statement = compiled(query)
@@ -252,6 +269,8 @@ class Sql:
         # and, for a read ahead, whose.
         sent: list[tuple[str, Statement | None, Ahead[Any] | None]] = []
         queued, self._queued = self._queued, []
+        behind, self._behind = self._behind, []
+        main = -1  # which result is the statement's
         self.round_trips += 1
         pgconn.enter_pipeline_mode()
         try:
@@ -262,6 +281,9 @@ class Sql:
                 self._send(each, each_values, sent, waiting)
             if statement is not None:
                 self._send(statement, values, sent)
+                main = len(sent) - 1  # its run (after its PREPARE, if it had one)
+            for each, each_values, waiting in behind:
+                self._send(each, each_values, sent, waiting)
             if commit:
                 pgconn.send_query_params(b"COMMIT", None)
                 sent.append(("commit", None, None))
@@ -291,7 +313,7 @@ class Sql:
             raise error
         if statement is None:
             return [], 0
-        last = results[-2 if commit else -1][-1]
+        last = results[main][-1]
         return self._loaded(statement, last, row), last.command_tuples or 0
 
     def _send(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shopctl.domain.errors import Conflict
@@ -73,6 +74,18 @@ class PostgresPaymentRepository(PaymentRepository):
     def get_by_key(self, idempotency_key: str) -> Payment | None:
         row = self.sql.first(PAYMENT_BY_KEY, {"key": idempotency_key})
         return None if row is None else _payment_from_row(row)
+
+    def for_order_after_next(self, order_id: int) -> Callable[[], list[Payment]]:
+        def payments(rows: list[Any]) -> list[Payment]:
+            return [_payment_from_row(row) for row in rows]
+
+        return self.sql.behind([(PAYMENTS_OF_ORDER, {"id": order_id})], payments).value
+
+    def get_by_key_after_next(self, idempotency_key: str) -> Callable[[], Payment | None]:
+        def payment(rows: list[Any]) -> Payment | None:
+            return _payment_from_row(rows[0]) if rows else None
+
+        return self.sql.behind([(PAYMENT_BY_KEY, {"key": idempotency_key})], payment).value
 
     def update(self, payment: Payment) -> None:
         self.sql.later(
