@@ -105,3 +105,23 @@ def test_a_lock_timeout_names_the_busy_table_from_the_statement_when_the_server_
     assert isinstance(busy, LockTimeout) and busy.message.startswith("a row of products ")
     unknown = translate(URL, errors.LockNotAvailable("canceling statement due to lock timeout"))
     assert isinstance(unknown, LockTimeout) and unknown.message.startswith("a row or table")
+
+
+class LibpqResult:
+    """A failed result as libpq makes it itself (the server closed the connection mid-pipeline):
+    a message, no SQLSTATE."""
+
+    def error_field(self, field: object) -> bytes | None:
+        return None
+
+    def get_error_message(self, encoding: str = "utf-8") -> str:
+        return "server closed the connection unexpectedly"
+
+
+def test_a_failed_result_without_a_sqlstate_is_a_lost_connection() -> None:
+    from shopctl.infrastructure.db.connect import _error
+
+    error = _error(LibpqResult(), None, "utf-8")  # type: ignore[arg-type]
+    assert isinstance(error, psycopg.OperationalError)
+    assert classify(error) == "lost"
+    assert isinstance(translate(URL, error), ConnectionLost)

@@ -303,6 +303,8 @@ class Sql:
                 self._names.pop(answered, None)  # type: ignore[arg-type]
             if error is None and answer and answer[-1].status == ExecStatus.FATAL_ERROR:
                 error = _error(answer[-1], answered, self._encoding)
+                if getattr(error, "sqlstate", None) is None:  # libpq's: the connection failed
+                    connection.close()
             if error is None and waiting is not None and kind == "run":
                 assert answered is not None
                 try:  # in order: a failed check stands before any later statement's outcome
@@ -404,9 +406,16 @@ def _begin_command(connection: Connection[Any]) -> bytes:
 
 
 def _error(result: PGresult, statement: Statement | None, encoding: str) -> Exception:
+    """The driver's error for a failed result. A result with no SQLSTATE is libpq's own
+    (the server closed the connection mid-pipeline, say): an ``OperationalError``, as psycopg
+    raises when it loses the connection itself, not the bare ``DatabaseError`` psycopg would
+    make of it, which would read as a bug instead of a lost connection."""
+    from psycopg import OperationalError
     from psycopg.errors import error_from_result
 
     error = error_from_result(result, encoding=encoding)
+    if not error.sqlstate and not isinstance(error, OperationalError):
+        return OperationalError(str(error))
     if isinstance(error, LockNotAvailable) and statement is not None:
         # The server names the busy relation only when it waited on the row's locker;
         # the statement text lets the error say what was busy in every case.
