@@ -29,7 +29,8 @@ from shopctl.infrastructure.db.urls import libpq_url
 
 if TYPE_CHECKING:
     from psycopg import Connection
-    from psycopg.pq.abc import PGresult
+    from psycopg.abc import PQGen
+    from psycopg.pq.abc import PGconn, PGresult
 
 T = TypeVar("T")
 
@@ -262,8 +263,6 @@ class Sql:
         row: Any = None,
         commit: bool = False,
     ) -> tuple[list[Any], int]:
-        from psycopg.generators import fetch_many, send
-
         pgconn, connection = self._pgconn, self.connection
         # What each result answers: a statement run, a statement prepared, BEGIN or COMMIT;
         # and, for a read ahead, whose.
@@ -288,9 +287,7 @@ class Sql:
                 pgconn.send_query_params(b"COMMIT", None)
                 sent.append(("commit", None, None))
             pgconn.pipeline_sync()
-            connection.wait(send(pgconn))
-            results = [connection.wait(fetch_many(pgconn)) for _ in sent]
-            connection.wait(fetch_many(pgconn))  # the pipeline's sync
+            results = connection.wait(_exchange(pgconn, len(sent)))
             pgconn.exit_pipeline_mode()
         except BaseException:
             # Interrupted, or the connection broke: what it still owes cannot be read.
@@ -350,6 +347,18 @@ class Sql:
         transformer = self._transformer
         transformer.set_pgresult(result)
         return transformer.load_rows(0, result.ntuples, row)
+
+
+def _exchange(pgconn: PGconn, count: int) -> PQGen[list[list[PGresult]]]:
+    """Send the pipeline, then read its ``count`` results and its sync: one wait for all."""
+    from psycopg.generators import fetch_many, send
+
+    yield from send(pgconn)
+    results = []
+    for _ in range(count):
+        results.append((yield from fetch_many(pgconn)))
+    yield from fetch_many(pgconn)  # the pipeline's sync
+    return results
 
 
 class Ahead(Generic[T]):
@@ -522,8 +531,10 @@ def begin_unit(connection: Connection[Any], *, read_only: bool, setup: str | Non
     ``setup``, the settings of this transaction, is that first statement). Units of work of
     one thread never nest."""
     assert connection.pgconn.transaction_status == TransactionStatus.IDLE, "a transaction is open"
+    # psycopg's setters cost a wait each even when nothing changes: set only what changes
     connection.autocommit = False
-    connection.read_only = True if read_only else None
+    if read_only:
+        connection.read_only = True
     if setup is not None:
         executor_of(connection).later(setup)
 
@@ -547,10 +558,13 @@ def end_unit(connection: Connection[Any]) -> None:
     if connection.closed or connection.broken:
         return
     try:
-        connection.rollback()
+        if connection.pgconn.transaction_status != TransactionStatus.IDLE:
+            connection.rollback()
         connection.autocommit = True
-        connection.read_only = None
-        connection.isolation_level = None
+        if connection.read_only is not None:
+            connection.read_only = None
+        if connection.isolation_level is not None:
+            connection.isolation_level = None
     except psycopg.Error:  # the connection went away meanwhile: nothing is left open
         connection.close()
 
