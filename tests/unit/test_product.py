@@ -1,3 +1,5 @@
+import dataclasses
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -171,3 +173,26 @@ def test_archived_product_cannot_be_reserved() -> None:
     product = make(stock_on_hand=5, active=False)
     with pytest.raises(Conflict, match="archived"):
         product.reserve(1)
+
+
+def test_a_restored_product_is_the_product_that_was_stored() -> None:
+    """A repository reads products back with ``restore`` (the rules ran when it was written):
+    the same fields, and the same behaviour from then on."""
+    at = datetime(2026, 12, 6, tzinfo=UTC)
+    stored = Product(sku="TEA-1", name="Green tea", price=Decimal("4.50"), stock_on_hand=10)
+    stored.id, stored.created_at, stored.updated_at = 7, at, at
+    restored = Product.restore(
+        id=7, sku="TEA-1", name="Green tea", description="", price=Decimal("4.50"),
+        stock_on_hand=10, reserved=0, active=True, created_at=at, updated_at=at,
+    )  # fmt: skip
+    assert dataclasses.asdict(restored) == dataclasses.asdict(stored)
+    restored.reserve(3)
+    stored.reserve(3)
+    assert (restored.available, restored.pending_movements) == (7, [])
+    assert dataclasses.asdict(restored) == dataclasses.asdict(stored)
+    other = Product.restore(
+        id=8, sku="TEA-2", name="Black tea", description="", price=Decimal("4.50"),
+        stock_on_hand=10, reserved=0, active=True, created_at=at, updated_at=at,
+    )  # fmt: skip
+    other.set_stock(12, actor="admin")
+    assert restored.pending_movements == [] and len(other.pending_movements) == 1

@@ -59,7 +59,7 @@ SELECT EXISTS (SELECT FROM stock_movements
 
 def product_from_row(row: Any) -> Product:
     """A product from any row with the columns of ``PRODUCT_COLUMNS`` as attributes."""
-    return Product(
+    return Product.restore(
         id=row.id,
         sku=row.sku,
         name=row.name,
