@@ -76,9 +76,7 @@ def encode(value: Any, encoding: str) -> bytes | None:
     if kind is int:
         return b"%d" % value
     if kind is str:  # the common cases first, without text()'s checks in turn
-        if "\x00" in value:
-            return text(value).encode(encoding)  # refused there
-        return str.encode(value, encoding)
+        return _str(value).encode(encoding)
     if kind is Decimal:
         return str(value).encode()
     if kind is bool:
@@ -87,12 +85,19 @@ def encode(value: Any, encoding: str) -> bytes | None:
 
 
 def text(value: Any) -> str:
+    kind = type(value)  # the exact types the checkout sends, first; subclasses below
+    if kind is str:
+        return _str(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is Decimal:
+        return str(value)
+    if kind is list or kind is tuple:
+        return _array(value)
+    if kind is datetime:
+        return value.isoformat()
     if isinstance(value, str):
-        if "\x00" in value:
-            import psycopg
-
-            raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
-        return str.__str__(value)  # a str subclass (an enum's value) as its plain text
+        return _str(value)  # a str subclass (an enum's value) as its plain text
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, int):
@@ -110,14 +115,25 @@ def text(value: Any) -> str:
     raise TypeError(f"shopctl sends no {type(value).__name__} to the database")
 
 
+def _str(value: str) -> str:
+    if "\x00" in value:
+        import psycopg
+
+        raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    return str.__str__(value)
+
+
 def _array(values: list[Any] | tuple[Any, ...]) -> str:
     """An array literal: ``{1,2}``, ``{"a \\"b\\"",NULL}``."""
     items = []
     for item in values:
+        kind = type(item)
         if item is None:
             items.append("NULL")
-        elif type(item) is int:
+        elif kind is int:
             items.append(int.__repr__(item))
+        elif kind is Decimal:  # digits, sign, point, exponent, NaN: nothing to quote
+            items.append(str(item))
         elif isinstance(item, list | tuple):
             items.append(_array(item))
         else:
