@@ -95,7 +95,7 @@ def text(value: Any) -> str:
     if kind is list or kind is tuple:
         return _array(value)
     if kind is datetime:
-        return value.isoformat()
+        return datetime.isoformat(value)
     if isinstance(value, str):
         return _str(value)  # a str subclass (an enum's value) as its plain text
     if isinstance(value, bool):
