@@ -131,8 +131,8 @@ FROM locked
 LEFT JOIN cart_lines l ON l.cart_id = locked.id
 LEFT JOIN products p ON p.id = l.product_id
 ORDER BY p.sku;
-\endpipeline
--- LOCK_PRODUCTS (with due_at: held by an expired reservation?)
+-- LOCK_CART_PRODUCTS: the cart's products locked in id order, behind the cart's lock (with
+-- due_at: held by an expired reservation?)
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
        created_at, updated_at,
        now() IS NOT NULL AND EXISTS (
@@ -140,9 +140,11 @@ SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
            WHERE r.product_id = p.id AND r.status = 'active' AND r.expires_at <= now()
        ) AS due
 FROM products p
-WHERE p.id = ANY(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)])
+WHERE p.id IN (SELECT l.product_id FROM carts c JOIN cart_lines l ON l.cart_id = c.id
+               WHERE c.user_id = :uid)
 ORDER BY p.id
 FOR UPDATE OF p;
+\endpipeline
 -- ADD_ORDER: the order, its lines and its reservations in one statement (the values are
 -- the snapshot shopctl took from the locked rows)
 WITH new_order AS (

@@ -292,7 +292,7 @@ class FakeUnitOfWork(UnitOfWork, ImportUnitOfWork):
         self.carts = FakeCartRepository(self.products)
         self.orders = FakeOrderRepository()
         self.payments = FakePaymentRepository()
-        self.inventory = FakeInventoryRepository(self.products, self.orders)
+        self.inventory = FakeInventoryRepository(self.products, self.orders, self.carts)
         self.committed = False
 
     def commit(self) -> None:
@@ -435,9 +435,27 @@ class FakePaymentRepository(PaymentRepository):
 
 
 class FakeInventoryRepository(InventoryRepository):
-    def __init__(self, products: FakeProductRepository, orders: FakeOrderRepository) -> None:
+    def __init__(
+        self,
+        products: FakeProductRepository,
+        orders: FakeOrderRepository,
+        carts: FakeCartRepository | None = None,
+    ) -> None:
         self._products = products
         self._orders = orders
+        self._carts = carts
+
+    def lock_cart_products_after_next(
+        self, user_id: int, *, due_at: datetime | None = None
+    ) -> Callable[[], tuple[list[Product], bool]]:
+        assert self._carts is not None, "this fake was built without carts"
+        carts = self._carts
+
+        def lock() -> tuple[list[Product], bool]:  # when asked: after the cart's lock
+            in_cart = [self._products.get_by_sku(sku) for sku in carts.quantities.get(user_id, {})]
+            return self.lock_products([p.id for p in in_cart if p and p.id], due_at=due_at)
+
+        return lock
 
     def lock_products(
         self, ids: Iterable[int], *, due_at: datetime | None = None

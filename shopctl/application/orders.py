@@ -62,11 +62,13 @@ class PlaceOrder:
     def _place(self, principal: Principal) -> OrderView:
         now = self._clock.now()
         with self._uow() as uow:
-            checked = authorizing(uow.accounts, principal)  # goes with the cart's lock
+            # One round trip: the session check, the cart's lock, then its products' locks.
+            checked = authorizing(uow.accounts, principal)
+            locking = uow.inventory.lock_cart_products_after_next(principal.user_id, due_at=now)
             cart = uow.carts.get(principal.user_id, for_update=True)
             user = checked()
+            products, due = locking()
             ids = [line.product.id for line in cart.lines if line.product.id is not None]
-            products, due = uow.inventory.lock_products(ids, due_at=now)
             if due:  # lazily release what expired on these products, then read them again
                 uow.inventory.release_expired(now, ids)
                 products, _ = uow.inventory.lock_products(ids)

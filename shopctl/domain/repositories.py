@@ -263,6 +263,14 @@ class InventoryRepository(abc.ABC):
         whether any of them is held by an active reservation that expired by then."""
 
     @abc.abstractmethod
+    def lock_cart_products_after_next(
+        self, user_id: int, *, due_at: datetime | None = None
+    ) -> Callable[[], tuple[list[Product], bool]]:
+        """``lock_products`` for the products in ``user_id``'s cart, sent right after the unit
+        of work's next statement, the cart's lock (so the lines are those the lock protects),
+        in its round trip where the adapter can; call the result for them."""
+
+    @abc.abstractmethod
     def save_products(self, products: Sequence[Product]) -> None:
         """Store stock_on_hand and reserved of locked products, and their pending movements."""
 

@@ -295,6 +295,42 @@ def test_reads_behind_go_with_the_next_statement_and_never_with_the_commit(engin
         assert uow.products.get_by_sku("x1") is None
 
 
+def test_placing_locks_the_carts_products_behind_the_carts_lock(
+    db_url: str, tmp_path: Path
+) -> None:
+    """In the cart lock's round trip, in id order, held until the unit of work ends."""
+    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
+    try:
+        with shop.uow() as uow:
+            uow.sql.run(
+                "INSERT INTO products (sku, name, price, stock_on_hand) VALUES"
+                " ('B-1', 'B', 2, 9), ('A-1', 'A', 2, 9), ('C-1', 'C', 2, 9)"
+            )
+            user_id = uow.sql.scalar(
+                "INSERT INTO users (email, password_hash) VALUES ('bob@example.com', 'x')"
+                " RETURNING id"
+            )
+            uow.commit()
+        bob = Principal(user_id, "bob@example.com", Role.CUSTOMER)
+        shop.add_to_cart()(bob, "B-1", 1)
+        shop.add_to_cart()(bob, "A-1", 1)
+        with shop.uow() as uow:
+            before = uow.sql.round_trips
+            locking = uow.inventory.lock_cart_products_after_next(user_id)
+            cart = uow.carts.get(user_id, for_update=True)
+            products, due = locking()
+            assert uow.sql.round_trips - before == 1
+            assert [p.sku for p in products] == ["B-1", "A-1"]  # id order, the cart's only
+            assert sorted(line.product.sku for line in cart.lines) == ["A-1", "B-1"]
+            assert not due
+            with psycopg.connect(db_url, autocommit=True) as other:
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    other.execute("SELECT 1 FROM products WHERE sku = 'A-1' FOR UPDATE NOWAIT")
+                other.execute("SELECT 1 FROM products WHERE sku = 'C-1' FOR UPDATE NOWAIT")
+    finally:
+        shop.close()
+
+
 def test_the_session_check_refuses_a_deleted_user_before_the_carts_lock_fails(
     db_url: str, tmp_path: Path
 ) -> None:

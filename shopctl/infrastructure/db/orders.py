@@ -9,7 +9,7 @@ one statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -195,6 +195,21 @@ ORDER BY p.id
 FOR UPDATE OF p
 """
 
+# LOCK_PRODUCTS for the products in a user's cart: sent right behind the cart's lock
+# (PlaceOrder), in its round trip, it reads the lines that lock protects.
+LOCK_CART_PRODUCTS = f"""
+SELECT {PRODUCT_COLUMNS},
+       %(due_at)s::timestamptz IS NOT NULL AND EXISTS (
+           SELECT 1 FROM inventory_reservations r
+           WHERE r.product_id = p.id AND r.status = 'active' AND r.expires_at <= %(due_at)s
+       ) AS due
+FROM products p
+WHERE p.id IN (SELECT l.product_id FROM carts c JOIN cart_lines l ON l.cart_id = c.id
+               WHERE c.user_id = %(user_id)s)
+ORDER BY p.id
+FOR UPDATE OF p
+"""
+
 # The counters move by what the entities changed since they were locked (``reserved =
 # reserved + q``), in one statement for every product; with the ledger entries of the change
 # in the same statement when there are any (a reservation has none).
@@ -256,7 +271,15 @@ class PostgresInventoryRepository(InventoryRepository):
         wanted = ids(product_ids)
         if not wanted:
             return [], False
-        rows = self.sql.rows(LOCK_PRODUCTS, {"ids": wanted, "due_at": due_at})
+        return self._locked_rows(self.sql.rows(LOCK_PRODUCTS, {"ids": wanted, "due_at": due_at}))
+
+    def lock_cart_products_after_next(
+        self, user_id: int, *, due_at: datetime | None = None
+    ) -> Callable[[], tuple[list[Product], bool]]:
+        parameters = {"user_id": user_id, "due_at": due_at}
+        return self.sql.behind([(LOCK_CART_PRODUCTS, parameters)], self._locked_rows).value
+
+    def _locked_rows(self, rows: list[Any]) -> tuple[list[Product], bool]:
         for row in rows:
             self._locked[row.id] = (row.stock_on_hand, row.reserved)
         return [product_from_row(row) for row in rows], any(row.due for row in rows)
