@@ -8,6 +8,7 @@ statements."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -81,22 +82,18 @@ def test_browsing_keeps_the_statements_prepared(engine: Any) -> None:
 
 
 def test_a_command_browses_and_acts_on_one_connection_with_prepared_statements(
-    db_url: str, tmp_path: Path
+    shop: Shop,
 ) -> None:
-    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
-    try:
-        for _ in range(PREPARE_THRESHOLD + 1):
-            shop.list_products()(ProductQuery())
-        with shop.read_uow() as uow:
-            prepared = prepared_statements(uow)
-            pids = uow.sql.rows(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND application_name = 'shopctl'"
-            )
-        assert any("ORDER BY sku" in statement for statement in prepared), prepared
-        assert pids == [], "the read side and the unit of work share one connection"
-    finally:
-        shop.close()
+    for _ in range(PREPARE_THRESHOLD + 1):
+        shop.list_products()(ProductQuery())
+    with shop.read_uow() as uow:
+        prepared = prepared_statements(uow)
+        pids = uow.sql.rows(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND application_name = 'shopctl'"
+        )
+    assert any("ORDER BY sku" in statement for statement in prepared), prepared
+    assert pids == [], "the read side and the unit of work share one connection"
 
 
 def test_the_catalog_refuses_a_database_behind_the_latest_migration(
@@ -229,12 +226,13 @@ def test_a_failed_check_stands_before_the_next_statements_outcome(engine: Any) -
         assert uow.products.get_by_sku("x1") is None
 
 
-def test_reads_ahead_never_travel_with_the_commit(engine: Any) -> None:
+@pytest.mark.parametrize("where", ["ahead", "behind"])
+def test_reads_ahead_or_behind_never_travel_with_the_commit(engine: Any, where: str) -> None:
     """A COMMIT sent with them would commit before their check ran."""
     database = database_of(engine)
     with pytest.raises(Refused), PostgresUnitOfWork(database) as uow:
         uow.sql.later(INSERT_X1)
-        uow.sql.ahead([("SELECT 1 AS a", None)], refuse)
+        getattr(uow.sql, where)([("SELECT 1 AS a", None)], refuse)
         uow.commit()
     with PostgresUnitOfWork(database) as uow:
         assert uow.products.get_by_sku("x1") is None
@@ -278,7 +276,7 @@ def test_reads_behind_a_lock_see_what_its_holder_committed(engine: Any) -> None:
     assert seen == {"ahead": 0, "behind": 5, "round_trips": 1}
 
 
-def test_reads_behind_go_with_the_next_statement_and_never_with_the_commit(engine: Any) -> None:
+def test_reads_behind_go_right_after_the_next_statement(engine: Any) -> None:
     database = database_of(engine)
     with PostgresUnitOfWork(database) as uow:
         before = uow.sql.round_trips
@@ -287,128 +285,91 @@ def test_reads_behind_go_with_the_next_statement_and_never_with_the_commit(engin
         )
         uow.sql.run(INSERT_X1)
         assert (inserted.value(), uow.sql.round_trips - before) == (1, 1)
-    with pytest.raises(Refused), PostgresUnitOfWork(database) as uow:
-        uow.sql.later(INSERT_X1)
-        uow.sql.behind([("SELECT 1 AS a", None)], refuse)
+
+
+@pytest.fixture
+def shop(db_url: str, tmp_path: Path) -> Iterator[Shop]:
+    opened = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
+    yield opened
+    opened.close()
+
+
+def bob_and_products(shop: Shop, products: str) -> Principal:
+    """A customer, Bob, and products (value lists of sku, name, price, stock_on_hand)."""
+    with shop.uow() as uow:
+        uow.sql.run("INSERT INTO products (sku, name, price, stock_on_hand) VALUES " + products)
+        user_id = uow.sql.scalar(
+            "INSERT INTO users (email, password_hash) VALUES ('bob@example.com', 'x') RETURNING id"
+        )
         uow.commit()
-    with PostgresUnitOfWork(database) as uow:
-        assert uow.products.get_by_sku("x1") is None
+    return Principal(user_id, "bob@example.com", Role.CUSTOMER)
 
 
-def test_placing_locks_the_carts_products_behind_the_carts_lock(
-    db_url: str, tmp_path: Path
-) -> None:
+def test_placing_locks_the_carts_products_behind_the_carts_lock(shop: Shop, db_url: str) -> None:
     """In the cart lock's round trip, in id order, held until the unit of work ends."""
-    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
-    try:
-        with shop.uow() as uow:
-            uow.sql.run(
-                "INSERT INTO products (sku, name, price, stock_on_hand) VALUES"
-                " ('B-1', 'B', 2, 9), ('A-1', 'A', 2, 9), ('C-1', 'C', 2, 9)"
-            )
-            user_id = uow.sql.scalar(
-                "INSERT INTO users (email, password_hash) VALUES ('bob@example.com', 'x')"
-                " RETURNING id"
-            )
-            uow.commit()
-        bob = Principal(user_id, "bob@example.com", Role.CUSTOMER)
-        shop.add_to_cart()(bob, "B-1", 1)
-        shop.add_to_cart()(bob, "A-1", 1)
-        with shop.uow() as uow:
-            before = uow.sql.round_trips
-            locking = uow.inventory.lock_cart_products_after_next(user_id)
-            cart = uow.carts.get(user_id, for_update=True)
-            products, due = locking()
-            assert uow.sql.round_trips - before == 1
-            assert [p.sku for p in products] == ["B-1", "A-1"]  # id order, the cart's only
-            assert sorted(line.product.sku for line in cart.lines) == ["A-1", "B-1"]
-            assert not due
-            with psycopg.connect(db_url, autocommit=True) as other:
-                with pytest.raises(psycopg.errors.LockNotAvailable):
-                    other.execute("SELECT 1 FROM products WHERE sku = 'A-1' FOR UPDATE NOWAIT")
-                other.execute("SELECT 1 FROM products WHERE sku = 'C-1' FOR UPDATE NOWAIT")
-    finally:
-        shop.close()
+    bob = bob_and_products(shop, "('B-1', 'B', 2, 9), ('A-1', 'A', 2, 9), ('C-1', 'C', 2, 9)")
+    shop.add_to_cart()(bob, "B-1", 1)
+    shop.add_to_cart()(bob, "A-1", 1)
+    with shop.uow() as uow:
+        before = uow.sql.round_trips
+        locking = uow.inventory.lock_cart_products_after_next(bob.user_id)
+        cart = uow.carts.get(bob.user_id, for_update=True)
+        products, due = locking()
+        assert uow.sql.round_trips - before == 1
+        assert [p.sku for p in products] == ["B-1", "A-1"]  # id order, the cart's only
+        assert sorted(line.product.sku for line in cart.lines) == ["A-1", "B-1"]
+        assert not due
+        with psycopg.connect(db_url, autocommit=True) as other:
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("SELECT 1 FROM products WHERE sku = 'A-1' FOR UPDATE NOWAIT")
+            other.execute("SELECT 1 FROM products WHERE sku = 'C-1' FOR UPDATE NOWAIT")
 
 
 def test_the_session_check_refuses_a_deleted_user_before_the_carts_lock_fails(
-    db_url: str, tmp_path: Path
+    shop: Shop,
 ) -> None:
     """The check's reads go with the cart's lock, which fails for a user that is gone (its
     cart row has no user to point to): the user gets the session error, not that failure."""
-    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
-    try:
-        with shop.uow() as uow:
-            uow.sql.run("INSERT INTO products (sku, name, price) VALUES ('SKU-1', 'One', 2)")
-            uow.commit()
-        ghost = Principal(10**9, "ghost@example.com", Role.CUSTOMER)
-        with pytest.raises(NotAuthenticated, match="no longer exists"):
-            shop.add_to_cart()(ghost, "SKU-1", 1)
-        with pytest.raises(NotAuthenticated, match="no longer exists"):
-            shop.place_order()(ghost)
-        with pytest.raises(NotAuthenticated, match="no longer exists"):
-            shop.pay_order()(ghost, 1)
-    finally:
-        shop.close()
+    bob_and_products(shop, "('SKU-1', 'One', 2, 9)")
+    ghost = Principal(10**9, "ghost@example.com", Role.CUSTOMER)
+    with pytest.raises(NotAuthenticated, match="no longer exists"):
+        shop.add_to_cart()(ghost, "SKU-1", 1)
+    with pytest.raises(NotAuthenticated, match="no longer exists"):
+        shop.place_order()(ghost)
+    with pytest.raises(NotAuthenticated, match="no longer exists"):
+        shop.pay_order()(ghost, 1)
 
 
-def test_a_deactivated_user_changes_nothing_and_an_unknown_sku_is_not_found(
-    db_url: str, tmp_path: Path
-) -> None:
-    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
-    try:
-        with shop.uow() as uow:
-            uow.sql.run(
-                "INSERT INTO products (sku, name, price, stock_on_hand) VALUES ('SKU-1', 'One', 2, 9)"
-            )
-            user_id = uow.sql.scalar(
-                "INSERT INTO users (email, password_hash) VALUES ('bob@example.com', 'x')"
-                " RETURNING id"
-            )
-            uow.commit()
-        bob = Principal(user_id, "bob@example.com", Role.CUSTOMER)
-        shop.add_to_cart()(bob, "SKU-1", 1)
-        cart = "SELECT c.version, l.quantity FROM carts c JOIN cart_lines l ON l.cart_id = c.id"
-        with shop.uow() as uow:
-            stored = uow.sql.first(cart)
-        with pytest.raises(NotFound, match="no product with SKU 'SKU-2'"):
-            shop.add_to_cart()(bob, "SKU-2", 1)
-        with shop.uow() as uow:
-            uow.sql.run("UPDATE users SET active = false WHERE id = %(id)s", {"id": user_id})
-            uow.commit()
-        with pytest.raises(NotAuthenticated):
-            shop.add_to_cart()(bob, "SKU-1", 5)
-        with shop.uow() as uow:
-            assert uow.sql.first(cart) == stored  # neither try changed the cart
-    finally:
-        shop.close()
+def test_a_deactivated_user_changes_nothing_and_an_unknown_sku_is_not_found(shop: Shop) -> None:
+    bob = bob_and_products(shop, "('SKU-1', 'One', 2, 9)")
+    shop.add_to_cart()(bob, "SKU-1", 1)
+    cart = "SELECT c.version, l.quantity FROM carts c JOIN cart_lines l ON l.cart_id = c.id"
+    with shop.uow() as uow:
+        stored = uow.sql.first(cart)
+    with pytest.raises(NotFound, match="no product with SKU 'SKU-2'"):
+        shop.add_to_cart()(bob, "SKU-2", 1)
+    with shop.uow() as uow:
+        uow.sql.run("UPDATE users SET active = false WHERE id = %(id)s", {"id": bob.user_id})
+        uow.commit()
+    with pytest.raises(NotAuthenticated):
+        shop.add_to_cart()(bob, "SKU-1", 5)
+    with shop.uow() as uow:
+        assert uow.sql.first(cart) == stored  # neither try changed the cart
 
 
-def test_a_flow_takes_the_round_trips_of_the_benchmarks_copy(db_url: str, tmp_path: Path) -> None:
+def test_a_flow_takes_the_round_trips_of_the_benchmarks_copy(shop: Shop) -> None:
     """bench/checkout compares simulate with pgbench running bench/checkout.sql: shopctl must
     take as many round trips for a purchase flow as that script (no more, or the script
     flatters it; no fewer, or it flatters pgbench)."""
-    shop = Shop(load_settings(database_url=db_url, config_dir=str(tmp_path), environ={}))
-    try:
-        with shop.uow() as uow:
-            uow.sql.run(
-                "INSERT INTO products (sku, name, price, stock_on_hand) VALUES"
-                " ('BENCH-1', 'Bench product 1', 2, 100), ('BENCH-2', 'Bench product 2', 3, 100)"
-            )
-            user_id = uow.sql.scalar(
-                "INSERT INTO users (email, password_hash) VALUES ('bob@example.com', 'x')"
-                " RETURNING id"
-            )
-            uow.commit()
-        bob = Principal(user_id, "bob@example.com", Role.CUSTOMER)
-        sql = shop.database.sql()
-        for _ in range(PREPARE_AT + 1):  # unprepared, then prepared: the same round trips
-            before = sql.round_trips
-            shop.list_products()(ProductQuery(limit=10))
-            shop.add_to_cart()(bob, "BENCH-1", 1)
-            shop.add_to_cart()(bob, "BENCH-2", 2)
-            order = shop.place_order()(bob)
-            shop.pay_order()(bob, order.id)
-            assert sql.round_trips - before == round_trips(full_flow=True)
-    finally:
-        shop.close()
+    bob = bob_and_products(
+        shop, "('BENCH-1', 'Bench product 1', 2, 100), ('BENCH-2', 'Bench product 2', 3, 100)"
+    )
+    sql = shop.database.sql()
+    for _ in range(PREPARE_AT + 1):  # unprepared, then prepared: the same round trips
+        before = sql.round_trips
+        shop.list_products()(ProductQuery(limit=10))
+        shop.add_to_cart()(bob, "BENCH-1", 1)
+        shop.add_to_cart()(bob, "BENCH-2", 2)
+        order = shop.place_order()(bob)
+        shop.pay_order()(bob, order.id)
+        assert sql.round_trips - before == round_trips(full_flow=True)

@@ -183,32 +183,26 @@ class PostgresOrderRepository(OrderRepository):
 
 # -- inventory ------------------------------------------------------------------------------
 
-LOCK_PRODUCTS = f"""
+# Products locked in ascending id order, and whether an expired reservation (by ``due_at``)
+# still holds one: the given ones (LOCK_PRODUCTS), or those in a user's cart
+# (LOCK_CART_PRODUCTS: sent right behind the cart's lock, in its round trip, it reads the
+# lines that lock protects).
+_LOCK_PRODUCTS_WHERE = f"""
 SELECT {PRODUCT_COLUMNS},
        %(due_at)s::timestamptz IS NOT NULL AND EXISTS (
            SELECT 1 FROM inventory_reservations r
            WHERE r.product_id = p.id AND r.status = 'active' AND r.expires_at <= %(due_at)s
        ) AS due
 FROM products p
-WHERE p.id = ANY(%(ids)s::bigint[])
+WHERE {{which}}
 ORDER BY p.id
 FOR UPDATE OF p
 """
-
-# LOCK_PRODUCTS for the products in a user's cart: sent right behind the cart's lock
-# (PlaceOrder), in its round trip, it reads the lines that lock protects.
-LOCK_CART_PRODUCTS = f"""
-SELECT {PRODUCT_COLUMNS},
-       %(due_at)s::timestamptz IS NOT NULL AND EXISTS (
-           SELECT 1 FROM inventory_reservations r
-           WHERE r.product_id = p.id AND r.status = 'active' AND r.expires_at <= %(due_at)s
-       ) AS due
-FROM products p
-WHERE p.id IN (SELECT l.product_id FROM carts c JOIN cart_lines l ON l.cart_id = c.id
-               WHERE c.user_id = %(user_id)s)
-ORDER BY p.id
-FOR UPDATE OF p
-"""
+LOCK_PRODUCTS = _LOCK_PRODUCTS_WHERE.format(which="p.id = ANY(%(ids)s::bigint[])")
+LOCK_CART_PRODUCTS = _LOCK_PRODUCTS_WHERE.format(
+    which="p.id IN (SELECT l.product_id FROM carts c JOIN cart_lines l ON l.cart_id = c.id\n"
+    "               WHERE c.user_id = %(user_id)s)"
+)
 
 # The counters move by what the entities changed since they were locked (``reserved =
 # reserved + q``), in one statement for every product; with the ledger entries of the change
