@@ -244,8 +244,8 @@ SELECT id, order_id, amount, currency, idempotency_key, status, gateway_referenc
        decline_code, created_at
 FROM payments
 WHERE idempotency_key = 'order-' || :order_id || '-card-bench-try-0';
-\endpipeline
--- LOCK_PRODUCTS (no due_at)
+-- LOCK_ORDER_PRODUCTS: the products the order's reservations hold, locked in id order behind
+-- the order's lock (no due_at)
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
        created_at, updated_at,
        CAST(NULL AS timestamptz) IS NOT NULL AND EXISTS (
@@ -254,9 +254,11 @@ SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
              AND r.expires_at <= CAST(NULL AS timestamptz)
        ) AS due
 FROM products p
-WHERE p.id = ANY(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)])
+WHERE p.id IN (SELECT h.product_id FROM inventory_reservations h
+               WHERE h.order_id = :order_id AND h.status = 'active')
 ORDER BY p.id
 FOR UPDATE OF p;
+\endpipeline
 \startpipeline
 -- SAVE_PRODUCTS: commit the reservations (relative counters) and the sale movements
 WITH counters AS (UPDATE products p

@@ -457,6 +457,17 @@ class FakeInventoryRepository(InventoryRepository):
 
         return lock
 
+    def lock_order_products_after_next(
+        self, order_id: int
+    ) -> Callable[[], tuple[list[Product], bool]]:
+        def lock() -> tuple[list[Product], bool]:  # when asked: after the order's lock
+            order = self._orders.by_id.get(order_id)
+            held = [] if order is None else order.reservations
+            active = [r.product_id for r in held if r.status is ReservationStatus.ACTIVE]
+            return self.lock_products(active)
+
+        return lock
+
     def lock_products(
         self, ids: Iterable[int], *, due_at: datetime | None = None
     ) -> tuple[list[Product], bool]:

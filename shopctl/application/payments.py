@@ -108,8 +108,13 @@ class PayOrder:
         refunded because the order can no longer be paid by it."""
         now = self._clock.now()
         with self._uow() as uow:
+            # One round trip: the order's lock, then the attempt and (a charge to sell) the
+            # products its reservations hold, as the lock's last holder left them.
             stored = uow.payments.get_by_key_after_next(attempt.idempotency_key)
-            order = uow.orders.get(attempt.order_id, for_update=True)  # with the payment read
+            selling = None
+            if result.status is ChargeStatus.SUCCEEDED:
+                selling = uow.inventory.lock_order_products_after_next(attempt.order_id)
+            order = uow.orders.get(attempt.order_id, for_update=True)
             payment = stored()
             assert order is not None, "the order was stored before the charge"
             assert payment is not None, "the attempt was stored before the charge"
@@ -128,9 +133,13 @@ class PayOrder:
             else:
                 # Past its TTL but not yet expired by anyone: its units are still held, so the
                 # sale goes through (expiry skips orders whose payment is being recorded).
+                assert selling is not None, "a charge that succeeded sells"
+                products, _ = selling()
                 payment.succeed(result.reference)
                 sold = order.mark_paid(now)
-                products, _ = uow.inventory.lock_products([r.product_id for r in sold])
+                assert {p.id for p in products} == {r.product_id for r in sold}, (
+                    "read behind the order's lock, which holds its reservations"
+                )
                 by_id = {p.id: p for p in products}
                 for reservation in sold:
                     by_id[reservation.product_id].commit_reservation(

@@ -271,6 +271,14 @@ class InventoryRepository(abc.ABC):
         in its round trip where the adapter can; call the result for them."""
 
     @abc.abstractmethod
+    def lock_order_products_after_next(
+        self, order_id: int
+    ) -> Callable[[], tuple[list[Product], bool]]:
+        """``lock_products`` for the products the order's active reservations hold, sent
+        right after the unit of work's next statement, the order's lock, in its round trip
+        where the adapter can; call the result for them."""
+
+    @abc.abstractmethod
     def save_products(self, products: Sequence[Product]) -> None:
         """Store stock_on_hand and reserved of locked products, and their pending movements."""
 

@@ -325,6 +325,28 @@ def test_placing_locks_the_carts_products_behind_the_carts_lock(shop: Shop, db_u
             other.execute("SELECT 1 FROM products WHERE sku = 'C-1' FOR UPDATE NOWAIT")
 
 
+def test_a_sale_locks_the_products_the_orders_reservations_hold_behind_its_lock(
+    shop: Shop, db_url: str
+) -> None:
+    bob = bob_and_products(shop, "('B-1', 'B', 2, 9), ('A-1', 'A', 2, 9), ('C-1', 'C', 2, 9)")
+    shop.add_to_cart()(bob, "B-1", 1)
+    shop.add_to_cart()(bob, "A-1", 2)
+    placed = shop.place_order()(bob)
+    with shop.uow() as uow:
+        before = uow.sql.round_trips
+        locking = uow.inventory.lock_order_products_after_next(placed.id)
+        order = uow.orders.get(placed.id, for_update=True)
+        products, _ = locking()
+        assert uow.sql.round_trips - before == 1
+        assert order is not None and len(order.reservations) == 2
+        assert [p.sku for p in products] == ["B-1", "A-1"]  # id order, the order's only
+        assert [p.reserved for p in products] == [1, 2]
+        with psycopg.connect(db_url, autocommit=True) as other:
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("SELECT 1 FROM products WHERE sku = 'B-1' FOR UPDATE NOWAIT")
+            other.execute("SELECT 1 FROM products WHERE sku = 'C-1' FOR UPDATE NOWAIT")
+
+
 def test_the_session_check_refuses_a_deleted_user_before_the_carts_lock_fails(
     shop: Shop,
 ) -> None:

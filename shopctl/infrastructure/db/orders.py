@@ -186,7 +186,8 @@ class PostgresOrderRepository(OrderRepository):
 # Products locked in ascending id order, and whether an expired reservation (by ``due_at``)
 # still holds one: the given ones (LOCK_PRODUCTS), or those in a user's cart
 # (LOCK_CART_PRODUCTS: sent right behind the cart's lock, in its round trip, it reads the
-# lines that lock protects).
+# lines that lock protects), or those an order's active reservations hold
+# (LOCK_ORDER_PRODUCTS: right behind the order's lock, for the sale of a successful charge).
 _LOCK_PRODUCTS_WHERE = f"""
 SELECT {PRODUCT_COLUMNS},
        %(due_at)s::timestamptz IS NOT NULL AND EXISTS (
@@ -202,6 +203,10 @@ LOCK_PRODUCTS = _LOCK_PRODUCTS_WHERE.format(which="p.id = ANY(%(ids)s::bigint[])
 LOCK_CART_PRODUCTS = _LOCK_PRODUCTS_WHERE.format(
     which="p.id IN (SELECT l.product_id FROM carts c JOIN cart_lines l ON l.cart_id = c.id\n"
     "               WHERE c.user_id = %(user_id)s)"
+)
+LOCK_ORDER_PRODUCTS = _LOCK_PRODUCTS_WHERE.format(
+    which="p.id IN (SELECT h.product_id FROM inventory_reservations h\n"
+    "               WHERE h.order_id = %(order_id)s AND h.status = 'active')"
 )
 
 # The counters move by what the entities changed since they were locked (``reserved =
@@ -272,6 +277,12 @@ class PostgresInventoryRepository(InventoryRepository):
     ) -> Callable[[], tuple[list[Product], bool]]:
         parameters = {"user_id": user_id, "due_at": due_at}
         return self.sql.behind([(LOCK_CART_PRODUCTS, parameters)], self._locked_rows).value
+
+    def lock_order_products_after_next(
+        self, order_id: int
+    ) -> Callable[[], tuple[list[Product], bool]]:
+        parameters = {"order_id": order_id, "due_at": None}
+        return self.sql.behind([(LOCK_ORDER_PRODUCTS, parameters)], self._locked_rows).value
 
     def _locked_rows(self, rows: list[Any]) -> tuple[list[Product], bool]:
         for row in rows:
