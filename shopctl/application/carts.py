@@ -45,7 +45,7 @@ class _EditCart:
             checked = authorizing(uow.accounts, principal)
             product = None if sku is None else _product_ahead(uow, sku)
             cart = uow.carts.get(claimed.user_id, for_update=True)
-            checked()
+            checked()  # it ran with the lock; asking makes sure, whatever the adapter
             change(cart, None if product is None else product())
             uow.carts.save(cart)
             uow.commit()

@@ -28,11 +28,14 @@ from shopctl.infrastructure.db.statements import Statement, compiled, encode, ro
 from shopctl.infrastructure.db.urls import libpq_url
 
 if TYPE_CHECKING:
+    import psycopg
     from psycopg import Connection
     from psycopg.abc import PQGen
     from psycopg.pq.abc import PGconn, PGresult
 
 T = TypeVar("T")
+# a statement waiting for the next round trip: its values, and whose read it is (None: a write)
+_Queued = tuple["Statement", list[bytes | None], "Ahead[Any] | None"]
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,9 @@ class Sql:
       loaders;
     - every call is one round trip, sent as one pipeline: the BEGIN of a unit of work goes
       with its first statement, the writes whose outcome nobody reads (``later``) go with the
-      next statement or with the COMMIT, and the reads that need not come back first
-      (``ahead``: the session check) go with the next statement.
+      next statement or with the COMMIT, and the reads that need not come back first go
+      with the next statement, ahead of it (``ahead``: the session check) or right behind
+      it (``behind``: what its lock protects).
 
     There is one ``Sql`` per connection (``executor_of``), used by the connection's thread.
     """
@@ -160,9 +164,10 @@ class Sql:
         self._prepare = connection.prepare_threshold is not None
         self._counts: dict[Statement, int] = {}  # runs on this connection, until prepared
         self._names: dict[Statement, bytes] = {}  # prepared on this connection's session
-        # writes (``later``) and reads (``ahead``) waiting for the next round trip, in order
-        self._queued: list[tuple[Statement, list[bytes | None], Ahead[Any] | None]] = []
-        self._behind: list[tuple[Statement, list[bytes | None], Ahead[Any] | None]] = []
+        # what waits for the next round trip, in order: writes (``later``) and reads ahead of
+        # its statement, then reads behind it
+        self._queued: list[_Queued] = []
+        self._behind: list[_Queued] = []
         self.round_trips = 0  # calls that went to the server and back
 
     def rows(self, query: str, params: Any = None) -> list[Any]:
@@ -207,7 +212,7 @@ class Sql:
 
     def _waiting(
         self,
-        queue: list[tuple[Statement, list[bytes | None], Ahead[Any] | None]],
+        queue: list[_Queued],
         reads: Sequence[tuple[str, Any]],
         check: Callable[..., T],
     ) -> Ahead[T]:
@@ -299,9 +304,10 @@ class Sql:
             if kind == "prepare" and failed:
                 self._names.pop(answered, None)  # type: ignore[arg-type]
             if error is None and answer and answer[-1].status == ExecStatus.FATAL_ERROR:
-                error = _error(answer[-1], answered, self._encoding)
-                if getattr(error, "sqlstate", None) is None:  # libpq's: the connection failed
+                failure = _error(answer[-1], answered, self._encoding)
+                if failure.sqlstate is None:  # libpq's own: the connection failed
                     connection.close()
+                error = failure
             if error is None and waiting is not None and kind == "run":
                 assert answered is not None
                 try:  # in order: a failed check stands before any later statement's outcome
@@ -362,8 +368,8 @@ def _exchange(pgconn: PGconn, count: int) -> PQGen[list[list[PGresult]]]:
 
 
 class Ahead(Generic[T]):
-    """Reads sent ahead of a unit of work's next statement (``Sql.ahead``), and what their
-    check made of their rows."""
+    """Reads sent with a unit of work's next statement (``Sql.ahead``, ``Sql.behind``), and
+    what their check made of their rows."""
 
     __slots__ = ("_check", "_missing", "_rows", "_sql", "_value")
 
@@ -414,7 +420,7 @@ def _begin_command(connection: Connection[Any]) -> bytes:
     return b" ".join(parts)
 
 
-def _error(result: PGresult, statement: Statement | None, encoding: str) -> Exception:
+def _error(result: PGresult, statement: Statement | None, encoding: str) -> psycopg.Error:
     """The driver's error for a failed result. A result with no SQLSTATE is libpq's own
     (the server closed the connection mid-pipeline, say): an ``OperationalError``, as psycopg
     raises when it loses the connection itself, not the bare ``DatabaseError`` psycopg would

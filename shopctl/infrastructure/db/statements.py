@@ -75,10 +75,6 @@ def encode(value: Any, encoding: str) -> bytes | None:
     kind = type(value)
     if kind is int:
         return b"%d" % value
-    if kind is str:  # the common cases first, without text()'s checks in turn
-        return _str(value).encode(encoding)
-    if kind is Decimal:
-        return str(value).encode()
     if kind is bool:
         return b"t" if value else b"f"
     return text(value).encode(encoding)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from shopctl.domain.errors import Conflict
-from shopctl.domain.repositories import AccountReader, RefreshTokenRepository, UserRepository
+from shopctl.domain.repositories import (
+    AccountReader,
+    Checked,
+    RefreshTokenRepository,
+    UserRepository,
+)
 from shopctl.domain.sessions import RefreshToken
 from shopctl.domain.users import Role, User
 from shopctl.infrastructure.db.connect import Sql
-
-Checked = TypeVar("Checked")
 
 USER_ROWS = "SELECT id, email, password_hash, role, active, created_at FROM users"
 USER_BY_ID = USER_ROWS + " WHERE id = %(id)s"
