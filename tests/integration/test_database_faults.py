@@ -86,6 +86,32 @@ def test_a_terminated_backend_ends_the_unit_of_work_and_the_next_one_reconnects(
         assert uow.products.get_by_sku("KEPT-1") is None
 
 
+def test_a_connection_cut_during_its_schema_check_is_a_lost_connection(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit of work that opens a new connection (the last one broke) checks its schema on
+    it first: a backend terminated right then ends the unit with ConnectionLost (exit 8, the
+    simulation rides it out), not with the driver's error."""
+    from shopctl.infrastructure.db import connect
+    from shopctl.infrastructure.db.schema import check_schema
+
+    settings = database_of(engine).settings
+
+    def terminated_first(sql: connect.Sql) -> None:
+        pid = sql.connection.info.backend_pid
+        with Database(settings, check_schema=False).transaction() as admin:
+            assert admin.scalar("SELECT pg_terminate_backend(%(pid)s)", {"pid": pid})
+        check_schema(sql)
+
+    monkeypatch.setattr(connect, "check_schema", terminated_first)
+    database = Database(settings)
+    try:
+        with pytest.raises(ConnectionLost), PostgresUnitOfWork(database):
+            pass
+    finally:
+        database.close()
+
+
 def test_a_unit_of_work_waiting_on_a_lock_can_be_watched(engine: Any) -> None:
     """The helper the lock tests rely on sees a session that waits on a row lock."""
     database = database_of(engine)

@@ -42,8 +42,8 @@ class PostgresUnitOfWork(UnitOfWork):
     def __enter__(self) -> Self:
         from shopctl.infrastructure.db.errors import translated
 
-        self.connection = self._database.connection()
-        with translated(self._database.url):
+        with translated(self._database.url):  # a new connection runs its schema check too
+            self.connection = self._database.connection()
             begin_unit(
                 self.connection,
                 read_only=self._read_only,
