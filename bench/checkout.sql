@@ -25,6 +25,9 @@
 \set total :price1 * :q1 + :price2 * :q2
 \set units :q1 + :q2
 \set cart_id :uid
+\set unchanged 0
+\set sold1 0 - :q1
+\set sold2 0 - :q2
 
 \if :full_flow
 -- Browse a catalog page (ListProducts: one statement in autocommit).
@@ -132,16 +135,16 @@ LEFT JOIN cart_lines l ON l.cart_id = locked.id
 LEFT JOIN products p ON p.id = l.product_id
 ORDER BY p.sku;
 -- LOCK_CART_PRODUCTS: the cart's products locked in id order, behind the cart's lock (with
--- due_at: held by an expired reservation?)
+-- due: held by an expired reservation?)
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
        created_at, updated_at,
-       now() IS NOT NULL AND EXISTS (
+       EXISTS (
            SELECT 1 FROM inventory_reservations r
            WHERE r.product_id = p.id AND r.status = 'active' AND r.expires_at <= now()
        ) AS due
 FROM products p
-WHERE p.id IN (SELECT l.product_id FROM carts c JOIN cart_lines l ON l.cart_id = c.id
-               WHERE c.user_id = :uid)
+WHERE p.id = ANY(ARRAY(SELECT l.product_id FROM carts c JOIN cart_lines l ON l.cart_id = c.id
+                          WHERE c.user_id = :uid))
 ORDER BY p.id
 FOR UPDATE OF p;
 \endpipeline
@@ -177,13 +180,16 @@ WITH new_order AS (
 SELECT min(new_order.id) AS order_id, min(held.id) AS r1, max(held.id) AS r2
 FROM new_order LEFT JOIN held ON true \gset
 \startpipeline
--- SAVE_COUNTERS: reserve (relative counters; a reservation has no ledger entry)
-UPDATE products p
-SET stock_on_hand = p.stock_on_hand + c.stock, reserved = p.reserved + c.reserved,
+-- SAVE_COUNTERS, then SAVE_COUNTERS: reserve, one product per statement (relative
+-- counters; a reservation has no ledger entry)
+UPDATE products
+SET stock_on_hand = stock_on_hand + :unchanged, reserved = reserved + :q1,
     updated_at = now()
-FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)], ARRAY[0, 0],
-            ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)]) AS c(id, stock, reserved)
-WHERE p.id = c.id;
+WHERE id = :p1;
+UPDATE products
+SET stock_on_hand = stock_on_hand + :unchanged, reserved = reserved + :q2,
+    updated_at = now()
+WHERE id = :p2;
 -- CLEAR_CART: empty the cart (it was read under its lock)
 DELETE FROM cart_lines WHERE cart_id = :cart_id;
 COMMIT;
@@ -245,41 +251,41 @@ SELECT id, order_id, amount, currency, idempotency_key, status, gateway_referenc
 FROM payments
 WHERE idempotency_key = 'order-' || :order_id || '-card-bench-try-0';
 -- LOCK_ORDER_PRODUCTS: the products the order's reservations hold, locked in id order behind
--- the order's lock (no due_at)
+-- the order's lock (no due)
 SELECT id, sku, name, description, price, stock_on_hand, reserved, active,
        created_at, updated_at,
-       CAST(NULL AS timestamptz) IS NOT NULL AND EXISTS (
-           SELECT 1 FROM inventory_reservations r
-           WHERE r.product_id = p.id AND r.status = 'active'
-             AND r.expires_at <= CAST(NULL AS timestamptz)
-       ) AS due
+       false AS due
 FROM products p
-WHERE p.id IN (SELECT h.product_id FROM inventory_reservations h
-               WHERE h.order_id = :order_id AND h.status = 'active')
+WHERE p.id = ANY(ARRAY(SELECT h.product_id FROM inventory_reservations h
+                          WHERE h.order_id = :order_id AND h.status = 'active'))
 ORDER BY p.id
 FOR UPDATE OF p;
 \endpipeline
 \startpipeline
--- SAVE_PRODUCTS: commit the reservations (relative counters) and the sale movements
-WITH counters AS (UPDATE products p
-SET stock_on_hand = p.stock_on_hand + c.stock, reserved = p.reserved + c.reserved,
+-- SAVE_PRODUCT, then SAVE_PRODUCT: commit the reservations (relative counters) and the
+-- sale movements, one product per statement
+WITH counters AS (UPDATE products
+SET stock_on_hand = stock_on_hand + :sold1, reserved = reserved + :sold1,
     updated_at = now()
-FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
-            ARRAY[-CAST(:q1 AS integer), -CAST(:q2 AS integer)],
-            ARRAY[-CAST(:q1 AS integer), -CAST(:q2 AS integer)]) AS c(id, stock, reserved)
-WHERE p.id = c.id)
+WHERE id = :p1)
 INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
-SELECT * FROM unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
-                     ARRAY[-CAST(:q1 AS integer), -CAST(:q2 AS integer)],
-                     ARRAY['sale', 'sale'], ARRAY['bench', 'bench'],
-                     ARRAY[CAST(:order_id AS bigint), CAST(:order_id AS bigint)],
-                     ARRAY[CAST(NULL AS text), CAST(NULL AS text)]);
+SELECT * FROM unnest(ARRAY[CAST(:p1 AS bigint)], ARRAY[CAST(:sold1 AS integer)],
+                     ARRAY['sale'], ARRAY['bench'], ARRAY[CAST(:order_id AS bigint)],
+                     ARRAY[CAST(NULL AS text)]);
+WITH counters AS (UPDATE products
+SET stock_on_hand = stock_on_hand + :sold2, reserved = reserved + :sold2,
+    updated_at = now()
+WHERE id = :p2)
+INSERT INTO stock_movements (product_id, delta, reason, actor, order_id, note)
+SELECT * FROM unnest(ARRAY[CAST(:p2 AS bigint)], ARRAY[CAST(:sold2 AS integer)],
+                     ARRAY['sale'], ARRAY['bench'], ARRAY[CAST(:order_id AS bigint)],
+                     ARRAY[CAST(NULL AS text)]);
 -- UPDATE_ORDER: the reservations by id, then the order
 WITH settled AS (
     UPDATE inventory_reservations r SET status = s.status
     FROM unnest(ARRAY[CAST(:r1 AS bigint), CAST(:r2 AS bigint)],
                 ARRAY['committed', 'committed']) AS s(id, status)
-    WHERE r.id = s.id AND r.status <> s.status
+    WHERE r.order_id = :order_id AND r.id = s.id AND r.status <> s.status
 )
 UPDATE orders SET status = 'paid', paid_at = now(), updated_at = now()
 WHERE id = :order_id;

@@ -401,3 +401,56 @@ def test_a_flow_takes_the_round_trips_of_the_benchmarks_copy(shop: Shop) -> None
         order = shop.place_order()(bob)
         shop.pay_order()(bob, order.id)
         assert sql.round_trips - before == round_trips(full_flow=True)
+
+
+def test_no_statement_of_a_purchase_is_planned_anew_on_every_run(shop: Shop) -> None:
+    """PostgreSQL plans a prepared statement for the values at hand five times, then keeps
+    its generic plan unless that one costs more; a statement whose generic plan costs more
+    (say, one that assumes an array parameter of ten elements) is planned on every run, and
+    planning it costs the server more than running it. Every way a purchase goes: paid,
+    declined then cancelled, cancelled."""
+    from shopctl.domain.errors import PaymentFailed
+    from shopctl.simulation.runner import DECLINED_CARD
+
+    bob = bob_and_products(
+        shop,
+        "('BENCH-1', 'Bench product 1', 2, 1000), ('BENCH-2', 'Bench product 2', 3, 1000),"
+        " ('BENCH-3', 'Bench product 3', 4, 1000)",
+    )
+    with shop.uow() as uow:  # a shop's catalog and its orders of two lines, with statistics:
+        uow.sql.run(  # a plan's cost depends on them
+            "INSERT INTO products (sku, name, price, stock_on_hand)"
+            " SELECT 'MORE-' || n, 'More ' || n, 1, 5 FROM generate_series(1, 2000) n"
+        )
+        uow.sql.run(
+            "WITH o AS (INSERT INTO orders (user_id, status, total, units, currency, expires_at,"
+            " paid_at) SELECT %(user)s, 'paid', 1, 1, 'USD', now(), now()"
+            " FROM generate_series(1, 2000) RETURNING id)"
+            " INSERT INTO inventory_reservations (order_id, product_id, quantity, status,"
+            " expires_at) SELECT o.id, p.id, 1, 'committed', now() FROM o,"
+            " (SELECT id FROM products WHERE sku IN ('MORE-1', 'MORE-2')) p",
+            {"user": bob.user_id},
+        )
+        uow.commit()
+    with shop.read_uow() as uow:
+        uow.sql.run("ANALYZE")
+    for run in range(PREPARE_AT + 7):
+        shop.list_products()(ProductQuery(limit=10, offset=run * 397 % 1990))  # as simulate
+        for sku in ("BENCH-1", "BENCH-2", "BENCH-3")[: 2 + run % 2]:  # 2 or 3 lines
+            shop.add_to_cart()(bob, sku, 1 + run % 3)
+        paid = shop.place_order()(bob)
+        shop.pay_order()(bob, paid.id)
+        shop.add_to_cart()(bob, "BENCH-2", 1)
+        declined = shop.place_order()(bob)
+        with pytest.raises(PaymentFailed):
+            shop.pay_order()(bob, declined.id, card=DECLINED_CARD)
+        shop.cancel_order()(bob, declined.id)
+        shop.add_to_cart()(bob, "BENCH-3", 2)
+        shop.cancel_order()(bob, shop.place_order()(bob).id)
+    with shop.read_uow() as uow:
+        rows = uow.sql.rows(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        )
+    assert sum(row.generic_plans for row in rows) > 0
+    planned_anew = [" ".join(row.statement.split()) for row in rows if row.custom_plans > 5]
+    assert planned_anew == [], "\n".join(planned_anew)
