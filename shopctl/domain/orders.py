@@ -11,7 +11,6 @@ paid            --cancel-------> cancelled      (refund + restock)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -108,7 +107,7 @@ class Order:
             raise Conflict("your cart is empty", hint=Hint.ADD_TO_CART)
         ordered = [wanted[product_id] for product_id in sorted(wanted)]  # lock order
         for product, quantity in ordered:  # every line is checked before any is reserved
-            copy(product).reserve(quantity)
+            product.check_reservable(quantity)
         expires_at = now + ttl
         lines, reservations = [], []
         for product, quantity in ordered:

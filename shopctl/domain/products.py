@@ -276,8 +276,8 @@ class Product:
 
     # -- reservations (used by the purchase flow) -----------------------------------------
 
-    def reserve(self, quantity: int) -> None:
-        """Promise ``quantity`` units to an order; refused beyond what is available."""
+    def check_reservable(self, quantity: int) -> None:
+        """Raise what ``reserve(quantity)`` would, changing nothing."""
         validate_positive(quantity)
         if not self.active:
             raise Conflict(f"{self.sku} is archived and cannot be ordered")
@@ -285,6 +285,10 @@ class Product:
             raise Conflict(
                 f"{self.sku}: insufficient stock, {quantity} wanted, {self.available} available"
             )
+
+    def reserve(self, quantity: int) -> None:
+        """Promise ``quantity`` units to an order; refused beyond what is available."""
+        self.check_reservable(quantity)
         self.reserved += quantity
 
     def release(self, quantity: int) -> None:

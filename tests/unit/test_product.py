@@ -175,6 +175,33 @@ def test_archived_product_cannot_be_reserved() -> None:
         product.reserve(1)
 
 
+@pytest.mark.parametrize(
+    ("product", "quantity", "refusal"),
+    [
+        (make(stock_on_hand=5, reserved=3), 3, "insufficient stock, 3 wanted, 2 available"),
+        (make(stock_on_hand=5, active=False), 1, "archived"),
+        (make(stock_on_hand=5), 0, "quantity"),
+    ],
+)
+def test_checking_a_reservation_refuses_as_reserving_would_and_changes_nothing(
+    product: Product, quantity: int, refusal: str
+) -> None:
+    def state() -> tuple[int, int, int]:
+        return product.stock_on_hand, product.reserved, len(product.pending_movements)
+
+    before = state()
+    for attempt in (product.check_reservable, product.reserve):
+        with pytest.raises((Conflict, InvalidInput), match=refusal):
+            attempt(quantity)
+        assert state() == before
+
+
+def test_checking_a_reservation_that_fits_changes_nothing() -> None:
+    product = make(stock_on_hand=5, reserved=3)
+    product.check_reservable(2)
+    assert (product.reserved, product.available) == (3, 2)
+
+
 def test_a_restored_product_is_the_product_that_was_stored() -> None:
     """A repository reads products back with ``restore`` (the rules ran when it was written):
     the same fields, and the same behaviour from then on."""

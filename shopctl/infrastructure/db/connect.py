@@ -21,6 +21,7 @@ from weakref import WeakKeyDictionary
 # At module level: this runs for every statement. The module is only loaded by commands that
 # use the database, which import psycopg anyway.
 from psycopg.errors import LockNotAvailable
+from psycopg.generators import fetch_many, send
 from psycopg.pq import ExecStatus, TransactionStatus
 
 from shopctl.infrastructure.db.schema import check_schema
@@ -357,8 +358,6 @@ class Sql:
 
 def _exchange(pgconn: PGconn, count: int) -> PQGen[list[list[PGresult]]]:
     """Send the pipeline, then read its ``count`` results and its sync: one wait for all."""
-    from psycopg.generators import fetch_many, send
-
     yield from send(pgconn)
     results = []
     for _ in range(count):

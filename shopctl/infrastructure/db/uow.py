@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from shopctl.domain.repositories import UnitOfWork
 from shopctl.infrastructure.db.connect import begin_unit, commit_unit, end_unit, gone
+from shopctl.infrastructure.db.errors import translate, translated
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -40,8 +41,6 @@ class PostgresUnitOfWork(UnitOfWork):
         self._read_only = read_only
 
     def __enter__(self) -> Self:
-        from shopctl.infrastructure.db.errors import translated
-
         with translated(self._database.url):  # a new connection runs its schema check too
             self.connection = self._database.connection()
             begin_unit(
@@ -58,8 +57,6 @@ class PostgresUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        from shopctl.infrastructure.db.errors import translate
-
         try:
             if self._read_only and exc is None:
                 commit_unit(self.connection)
