@@ -3,19 +3,20 @@ unless committed. Repositories are built when a use case first asks for one."""
 
 from __future__ import annotations
 
-from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from shopctl.domain.repositories import UnitOfWork
 from shopctl.infrastructure.db.connect import begin_unit, commit_unit, end_unit, gone
 from shopctl.infrastructure.db.errors import translate, translated
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from psycopg import Connection
 
     from shopctl.infrastructure.db.carts import PostgresCartRepository
-    from shopctl.infrastructure.db.connect import Database
+    from shopctl.infrastructure.db.connect import Database, Sql
     from shopctl.infrastructure.db.orders import (
         PostgresInventoryRepository,
         PostgresOrderRepository,
@@ -27,6 +28,83 @@ if TYPE_CHECKING:
         PostgresRefreshTokenRepository,
         PostgresUserRepository,
     )
+
+R = TypeVar("R")
+
+
+class _Built(Generic[R]):
+    """A repository of the unit of work, built on its first use (``functools.cached_property``
+    without the lock that Python 3.11 takes on every first access). Its class is imported on
+    the process's first use of it, not on each unit of work's."""
+
+    def __init__(self, load: Callable[[], Callable[[Sql], R]]) -> None:
+        self._load = load
+        self._build: Callable[[Sql], R] | None = None
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self._attribute = attribute
+
+    @overload
+    def __get__(self, uow: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, uow: PostgresUnitOfWork, owner: type) -> R: ...
+    def __get__(self, uow: PostgresUnitOfWork | None, owner: type) -> Self | R:
+        if uow is None:
+            return self
+        build = self._build
+        if build is None:
+            build = self._build = self._load()
+        repository = uow.__dict__[self._attribute] = build(uow.sql)  # read from there next
+        return repository
+
+
+# Each repository's class, imported when a unit of work first needs it.
+def _products() -> type[PostgresProductRepository]:
+    from shopctl.infrastructure.db.products import PostgresProductRepository
+
+    return PostgresProductRepository
+
+
+def _carts() -> type[PostgresCartRepository]:
+    from shopctl.infrastructure.db.carts import PostgresCartRepository
+
+    return PostgresCartRepository
+
+
+def _orders() -> type[PostgresOrderRepository]:
+    from shopctl.infrastructure.db.orders import PostgresOrderRepository
+
+    return PostgresOrderRepository
+
+
+def _inventory() -> type[PostgresInventoryRepository]:
+    from shopctl.infrastructure.db.orders import PostgresInventoryRepository
+
+    return PostgresInventoryRepository
+
+
+def _payments() -> type[PostgresPaymentRepository]:
+    from shopctl.infrastructure.db.payments import PostgresPaymentRepository
+
+    return PostgresPaymentRepository
+
+
+def _users() -> type[PostgresUserRepository]:
+    from shopctl.infrastructure.db.users import PostgresUserRepository
+
+    return PostgresUserRepository
+
+
+def _accounts() -> type[PostgresAccounts]:
+    from shopctl.infrastructure.db.users import PostgresAccounts
+
+    return PostgresAccounts
+
+
+def _refresh_tokens() -> type[PostgresRefreshTokenRepository]:
+    from shopctl.infrastructure.db.users import PostgresRefreshTokenRepository
+
+    return PostgresRefreshTokenRepository
 
 
 class PostgresUnitOfWork(UnitOfWork):
@@ -82,50 +160,11 @@ class PostgresUnitOfWork(UnitOfWork):
 
     # -- repositories, built on first use ----------------------------------------------------
 
-    @cached_property
-    def products(self) -> PostgresProductRepository:  # type: ignore[override]
-        from shopctl.infrastructure.db.products import PostgresProductRepository
-
-        return PostgresProductRepository(self.sql)
-
-    @cached_property
-    def carts(self) -> PostgresCartRepository:  # type: ignore[override]
-        from shopctl.infrastructure.db.carts import PostgresCartRepository
-
-        return PostgresCartRepository(self.sql)
-
-    @cached_property
-    def orders(self) -> PostgresOrderRepository:  # type: ignore[override]
-        from shopctl.infrastructure.db.orders import PostgresOrderRepository
-
-        return PostgresOrderRepository(self.sql)
-
-    @cached_property
-    def inventory(self) -> PostgresInventoryRepository:  # type: ignore[override]
-        from shopctl.infrastructure.db.orders import PostgresInventoryRepository
-
-        return PostgresInventoryRepository(self.sql)
-
-    @cached_property
-    def payments(self) -> PostgresPaymentRepository:  # type: ignore[override]
-        from shopctl.infrastructure.db.payments import PostgresPaymentRepository
-
-        return PostgresPaymentRepository(self.sql)
-
-    @cached_property
-    def users(self) -> PostgresUserRepository:  # type: ignore[override]
-        from shopctl.infrastructure.db.users import PostgresUserRepository
-
-        return PostgresUserRepository(self.sql)
-
-    @cached_property
-    def accounts(self) -> PostgresAccounts:  # type: ignore[override]
-        from shopctl.infrastructure.db.users import PostgresAccounts
-
-        return PostgresAccounts(self.sql)
-
-    @cached_property
-    def refresh_tokens(self) -> PostgresRefreshTokenRepository:  # type: ignore[override]
-        from shopctl.infrastructure.db.users import PostgresRefreshTokenRepository
-
-        return PostgresRefreshTokenRepository(self.sql)
+    products = _Built(_products)
+    carts = _Built(_carts)
+    orders = _Built(_orders)
+    inventory = _Built(_inventory)
+    payments = _Built(_payments)
+    users = _Built(_users)
+    accounts = _Built(_accounts)
+    refresh_tokens = _Built(_refresh_tokens)
