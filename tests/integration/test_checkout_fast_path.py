@@ -20,12 +20,13 @@ import pytest
 
 from shopctl.application.auth import Principal
 from shopctl.bootstrap import Shop
-from shopctl.domain.errors import NotAuthenticated, NotFound
+from shopctl.domain.errors import NotAuthenticated, NotFound, PaymentFailed
 from shopctl.domain.repositories import ProductQuery
 from shopctl.domain.users import Role
 from shopctl.infrastructure.config import load_settings
 from shopctl.infrastructure.db.connect import PREPARE_AT, ConnectionSettings, Database
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
+from shopctl.simulation.runner import DECLINED_CARD
 from tests.database import database_of, wait_until_a_session_waits_on_a_lock
 from tests.unit.test_bench_statements import round_trips
 
@@ -409,9 +410,6 @@ def test_no_statement_of_a_purchase_is_planned_anew_on_every_run(shop: Shop) -> 
     (say, one that assumes an array parameter of ten elements) is planned on every run, and
     planning it costs the server more than running it. Every way a purchase goes: paid,
     declined then cancelled, cancelled."""
-    from shopctl.domain.errors import PaymentFailed
-    from shopctl.simulation.runner import DECLINED_CARD
-
     bob = bob_and_products(
         shop,
         "('BENCH-1', 'Bench product 1', 2, 1000), ('BENCH-2', 'Bench product 2', 3, 1000),"

@@ -222,7 +222,6 @@ FOR UPDATE OF p
     for which, products in _WHICH.items()
     for due in (False, True)
 }
-LOCK_PRODUCTS = _LOCKING["given", False]
 LOCK_CART_PRODUCTS = _LOCKING["cart", True]  # as placement sends it
 LOCK_ORDER_PRODUCTS = _LOCKING["order", False]
 
