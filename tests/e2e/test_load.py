@@ -95,7 +95,8 @@ def test_a_master_with_two_workers(shopctl: Shopctl, admin: str) -> None:
 def _sessions_of(db_url: str, pid: int | str) -> int:
     with psycopg.connect(db_url, autocommit=True) as connection:
         row = connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s",
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name LIKE %s",
             (f"shopctl simulate {pid} user %",),
         ).fetchone()
     assert row is not None
