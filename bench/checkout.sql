@@ -28,6 +28,14 @@
 \set unchanged 0
 \set sold1 0 - :q1
 \set sold2 0 - :q2
+-- The new order's ids: shopctl sends the order with the placement's COMMIT and takes its ids
+-- from that round trip's results, which pgbench cannot read inside a pipeline (\gset). So
+-- the script names them itself, rising as a sequence's would, from first_order (above every
+-- id stored: bench/checkout passes it, and placed=0).
+\set placed :placed + 1
+\set order_id :first_order + :placed * 1000 + :client_id
+\set r1 2 * :order_id
+\set r2 2 * :order_id + 1
 
 \if :full_flow
 -- Browse a catalog page (ListProducts: one statement in autocommit).
@@ -148,12 +156,13 @@ WHERE p.id = ANY(ARRAY(SELECT l.product_id FROM carts c JOIN cart_lines l ON l.c
 ORDER BY p.id
 FOR UPDATE OF p;
 \endpipeline
+\startpipeline
 -- ADD_ORDER: the order, its lines and its reservations in one statement (the values are
--- the snapshot shopctl took from the locked rows)
+-- the snapshot shopctl took from the locked rows; the ids named, see above)
 WITH new_order AS (
-    INSERT INTO orders (user_id, status, total, units, currency, created_at, updated_at,
+    INSERT INTO orders (id, user_id, status, total, units, currency, created_at, updated_at,
                         expires_at)
-    VALUES (:uid, 'pending_payment', :total, :units, 'USD', now(), now(),
+    VALUES (:order_id, :uid, 'pending_payment', :total, :units, 'USD', now(), now(),
             now() + interval '15 minutes')
     RETURNING id
 ), lines AS (
@@ -168,18 +177,16 @@ WITH new_order AS (
     ) AS line(product_id, sku, name, unit_price, quantity)
 ), held AS (
     INSERT INTO inventory_reservations
-        (order_id, product_id, quantity, status, expires_at, created_at)
-    SELECT new_order.id, held.product_id, held.quantity, 'active',
+        (id, order_id, product_id, quantity, status, expires_at, created_at)
+    SELECT held.id, new_order.id, held.product_id, held.quantity, 'active',
            now() + interval '15 minutes', now()
-    FROM new_order, unnest(ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
+    FROM new_order, unnest(ARRAY[CAST(:r1 AS bigint), CAST(:r2 AS bigint)],
+                           ARRAY[CAST(:p1 AS bigint), CAST(:p2 AS bigint)],
                            ARRAY[CAST(:q1 AS integer), CAST(:q2 AS integer)])
-         AS held(product_id, quantity)
+         AS held(id, product_id, quantity)
     RETURNING id, product_id
 )
--- shopctl reads one row per reservation; pgbench's \gset takes one row
-SELECT min(new_order.id) AS order_id, min(held.id) AS r1, max(held.id) AS r2
-FROM new_order LEFT JOIN held ON true \gset
-\startpipeline
+SELECT new_order.id AS order_id, held.id, held.product_id FROM new_order LEFT JOIN held ON true;
 -- SAVE_COUNTERS, then SAVE_COUNTERS: reserve, one product per statement (relative
 -- counters; a reservation has no ledger entry)
 UPDATE products

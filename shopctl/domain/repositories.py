@@ -209,7 +209,8 @@ class ReservationRecord:
 class OrderRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, order: Order) -> None:
-        """Store a new order with its lines and reservations; sets the ids."""
+        """Store a new order with its lines and reservations; sets the ids by the time the
+        unit of work commits (they may travel with the COMMIT)."""
 
     @abc.abstractmethod
     def get(self, order_id: int, *, for_update: bool = False) -> Order | None:

@@ -8,7 +8,6 @@ whose ``Principal`` is built here: no login and no password hashing per flow.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from shopctl.bootstrap import Shop
     from shopctl.infrastructure.config import Settings
     from shopctl.infrastructure.db.simulation import SimulatedProduct, SimulatedShopper
+    from shopctl.simulation.greenlets import Hub
 
 T = TypeVar("T")
 
@@ -78,7 +78,7 @@ class Progress:
 
 
 class Worker:
-    """One thread: its own Shop (its own connection) and its own shoppers, one flow at a time."""
+    """One worker: its own Shop (its own connection) and its own shoppers, one flow at a time."""
 
     def __init__(
         self,
@@ -276,7 +276,7 @@ class Run:
 
 
 class Engine(Protocol):
-    """Runs a run's flows: threads in this process (``Threads``), or Locust's workers."""
+    """Runs a run's flows: in this process (``InProcess``), or on Locust's workers."""
 
     def __call__(self, run: Run, simulation: Simulation) -> Ran: ...
 
@@ -302,7 +302,7 @@ class Simulation:
         self.interval = progress_interval
         self.patience = patience
         self.sleep = sleep
-        self._engine = engine or Threads()
+        self._engine = engine or InProcess()
 
     def _new_shop(self, name: str) -> Shop:
         """A Shop whose connections name their part (``shopctl simulate worker 3``)."""
@@ -400,11 +400,17 @@ def report_of(
     )
 
 
-class Threads:
-    """The engine of one process: a thread per worker, each with its own connection."""
+class InProcess:
+    """The engine of one process: a worker per ``--concurrency``, each with its own connection,
+    all on this thread as greenlets (``greenlets.Hub``): one poll() serves every connection,
+    and no thread hands Python's GIL to another on each round trip."""
 
     def __call__(self, run: Run, simulation: Simulation) -> Ran:
+        from shopctl.simulation.greenlets import Hub
+
         options = run.options
+        hub = Hub()
+        sleep = simulation.sleep or hub.sleep
         workers: list[Worker] = []
         try:
             for index in range(options.concurrency):
@@ -414,14 +420,14 @@ class Threads:
                         run.shoppers[index :: options.concurrency],
                         run.products,
                         patience=simulation.patience,
-                        sleep=simulation.sleep,
+                        sleep=sleep,
                     )
                 )
             arrivals = None
             if options.rate is not None and options.duration is not None:
-                arrivals = Arrivals(options.rate, options.duration)
+                arrivals = Arrivals(options.rate, options.duration, sleep=sleep)
             try:
-                started, elapsed = self._run(workers, options, arrivals, simulation)
+                started, elapsed = self._run(hub, workers, options, arrivals, simulation)
             except KeyboardInterrupt:
                 flows = sum(w.done for w in workers)
                 raise Interrupted(f"the run stopped after {flows} flows") from None
@@ -437,67 +443,55 @@ class Threads:
 
     @staticmethod
     def _run(
+        hub: Hub,
         workers: list[Worker],
         options: SimulationOptions,
         arrivals: Arrivals | None,
         simulation: Simulation,
     ) -> tuple[float, float]:
         """When the flows started (``time.perf_counter``), and for how long they ran."""
-        lock = threading.Lock()
         next_index = 0
-        stop = threading.Event()
-        barrier = threading.Barrier(len(workers) + 1)
-        deadline: list[float] = []
+        stopped = False
+        deadline: float | None = None
 
         def take() -> tuple[int, float | None] | None:
             """The next flow, and when it is due (the open model; None: now)."""
             nonlocal next_index
+            if stopped:
+                return None
             if arrivals is not None:
-                return None if stop.is_set() else arrivals.take()
-            with lock:
-                if stop.is_set():
-                    return None
-                if options.orders is not None and next_index >= options.orders:
-                    return None
-                if deadline and time.perf_counter() >= deadline[0]:
-                    return None
-                index = next_index
-                next_index += 1
-                return index, None
+                return arrivals.take()
+            if options.orders is not None and next_index >= options.orders:
+                return None
+            if deadline is not None and time.perf_counter() >= deadline:
+                return None
+            index = next_index
+            next_index += 1
+            return index, None
+
+        def stop() -> None:  # the running flows end, no new one starts
+            nonlocal stopped
+            stopped = True
 
         failed: list[BaseException] = []
 
         def work(worker: Worker) -> None:
-            barrier.wait()
             try:
                 while (taken := take()) is not None:
                     index, due = taken
                     worker.run(plan_flow(options, index), due=due)
-            except BaseException as error:  # the database stopped answering: end the run
+            except BaseException as error:  # the database stopped answering, or Ctrl-C
                 failed.append(error)
-                stop.set()
+                stop()
 
-        threads = [
-            threading.Thread(target=work, args=(w,), name=f"shopper-{i}", daemon=True)
-            for i, w in enumerate(workers)
-        ]
-        for thread in threads:
-            thread.start()
+        for worker in workers:
+            hub.spawn(partial(work, worker))
         start = time.perf_counter()
         if options.duration is not None:
-            deadline.append(start + options.duration)
+            deadline = start + options.duration
         if arrivals is not None:
             arrivals.begin()
-        barrier.wait()
-        try:
-            while alive := [thread for thread in threads if thread.is_alive()]:
-                alive[0].join(simulation.interval)
-                simulation.progress(workers, start, options)
-        except BaseException:
-            stop.set()  # Ctrl-C: let the running flows end, then clean up
-            for thread in threads:
-                thread.join()
-            raise
+        hub.run(simulation.interval, lambda: simulation.progress(workers, start, options), stop)
         if failed:
             raise failed[0]
         return start, time.perf_counter() - start

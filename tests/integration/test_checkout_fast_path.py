@@ -185,6 +185,36 @@ def test_a_queued_write_that_fails_fails_the_commit_and_writes_nothing(engine: A
         assert uow.products.get_by_sku("x1") is None
 
 
+INSERT_X1_RETURNING = INSERT_X1 + " RETURNING id"
+
+
+def test_a_queued_write_hands_its_ids_over_in_the_commits_round_trip(engine: Any) -> None:
+    database = database_of(engine)
+    taken: list[int] = []
+    with PostgresUnitOfWork(database) as uow:
+        before = uow.sql.round_trips
+        uow.sql.later(INSERT_X1_RETURNING, then=lambda rows: taken.extend(r.id for r in rows))
+        assert taken == []  # nothing sent yet
+        uow.commit()
+        assert uow.sql.round_trips == before + 1  # BEGIN, the insert and COMMIT together
+    with PostgresUnitOfWork(database) as uow:
+        stored = uow.products.get_by_sku("x1")
+    assert stored is not None
+    assert taken == [stored.id]
+
+
+def test_a_queued_write_that_fails_hands_nothing_over_and_writes_nothing(engine: Any) -> None:
+    database = database_of(engine)
+    taken: list[Any] = []
+    with pytest.raises(psycopg.errors.CheckViolation), PostgresUnitOfWork(database) as uow:
+        uow.sql.later(INSERT_X1_RETURNING, then=taken.extend)
+        uow.sql.later("UPDATE products SET stock_on_hand = -1 WHERE sku = 'x1'")
+        uow.commit()
+    assert taken == []  # the insert itself succeeded, but not its round trip
+    with PostgresUnitOfWork(database) as uow:
+        assert uow.products.get_by_sku("x1") is None
+
+
 class Refused(Exception):
     pass
 
@@ -452,3 +482,47 @@ def test_no_statement_of_a_purchase_is_planned_anew_on_every_run(shop: Shop) -> 
     assert sum(row.generic_plans for row in rows) > 0
     planned_anew = [" ".join(row.statement.split()) for row in rows if row.custom_plans > 5]
     assert planned_anew == [], "\n".join(planned_anew)
+
+
+def test_workers_on_one_thread_wait_for_each_others_locks_in_the_hub(
+    db_url: str, engine: Any
+) -> None:
+    """simulate's workers share one thread: one that waits for a row lock must let the lock's
+    holder go on and commit (were the wait to block the thread, neither would ever go on)."""
+    from shopctl.simulation.greenlets import Hub
+
+    with PostgresUnitOfWork(database_of(engine)) as uow:
+        uow.sql.run(INSERT_X1)
+        uow.commit()
+    hub = Hub()
+    databases = [Database(ConnectionSettings(db_url)) for _ in range(2)]
+    log: list[str] = []
+    lock = "SELECT stock_on_hand FROM products WHERE sku = 'x1' FOR UPDATE"
+
+    def holder() -> None:
+        with PostgresUnitOfWork(databases[0]) as uow:
+            uow.sql.run(lock)
+            log.append("holder locked")
+            while "waiter asks" not in log:  # the waiter runs meanwhile
+                hub.sleep(0.001)
+            wait_until_a_session_waits_on_a_lock(engine)  # the waiter's, in the server
+            uow.sql.run("UPDATE products SET stock_on_hand = 7 WHERE sku = 'x1'")
+            uow.commit()
+            log.append("holder committed")
+
+    def waiter() -> None:
+        with PostgresUnitOfWork(databases[1]) as uow:
+            log.append("waiter asks")
+            (row,) = uow.sql.tuples(lock)
+            log.append(f"waiter got {row[0]}")
+            uow.commit()
+
+    hub.spawn(holder)
+    hub.spawn(waiter)
+    try:
+        hub.run(60, lambda: None, lambda: None)
+    finally:
+        for database in databases:
+            database.close()
+    assert sorted(log[:2]) == ["holder locked", "waiter asks"]
+    assert log[2:] == ["holder committed", "waiter got 7"]

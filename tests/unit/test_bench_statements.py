@@ -28,7 +28,7 @@ CHECKOUT = {
 }  # fmt: skip
 # Adapted for pgbench, and so compared by shape (what each part reads and writes) only:
 ADAPTED = {
-    "ADD_ORDER": "its last SELECT returns one row, for pgbench's \\gset",
+    "ADD_ORDER": "it names the new rows' ids: pgbench cannot read them inside a pipeline",
     "ADD_PAYMENT": "its RETURNING names the id, for \\gset",
     "RECORD_CHARGE": "the charge's reference is made in SQL, and RETURNING names it",
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # a statement waiting for the next round trip: its values, and whose read it is (None: a write)
 _Queued = tuple["Statement", list[bytes | None], "Ahead[Any] | None"]
+
+# How a round trip waits for the server's answer. Unset, psycopg's own wait: the thread sleeps
+# in poll(). Set (to ``wait(generator, socket)``) by an engine that runs many flows as
+# greenlets on one thread (``simulate``'s): each waits in the engine, which runs another flow
+# meanwhile and polls every connection at once, with no thread hand-offs.
+cooperative_wait: ContextVar[Callable[[PQGen[Any], int], Any] | None] = ContextVar(
+    "shopctl_cooperative_wait", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -133,8 +142,9 @@ class Sql:
     - parameters go as text, typed by the statement; rows come back through psycopg's own
       loaders;
     - every call is one round trip, sent as one pipeline: the BEGIN of a unit of work goes
-      with its first statement, the writes whose outcome nobody reads (``later``) go with the
-      next statement or with the COMMIT, and the reads that need not come back first go
+      with its first statement, the writes whose outcome nobody reads (``later``; or only
+      takes in, as a new order's ids) go with the next statement or with the COMMIT, and
+      the reads that need not come back first go
       with the next statement, ahead of it (``ahead``: the session check) or right behind
       it (``behind``: what its lock protects).
 
@@ -190,13 +200,24 @@ class Sql:
         """Run a statement that returns no rows; how many rows it changed."""
         return self._call(query, params)[1]
 
-    def later(self, query: str, params: Any = None) -> None:
+    def later(
+        self,
+        query: str,
+        params: Any = None,
+        *,
+        then: Callable[[list[Any]], None] | None = None,
+    ) -> None:
         """Run a write whose outcome nobody reads with the next statement of the unit of work,
         or with its COMMIT: one round trip fewer. Its error is raised there. Only inside a
-        transaction; a unit of work that does not commit drops it."""
+        transaction; a unit of work that does not commit drops it.
+
+        ``then`` gets the rows it returns (the ids the server gave a new row) once its round
+        trip, which may be the COMMIT's, has succeeded: it takes them in and never refuses,
+        since what it could refuse may already be committed (``ahead`` is for checks)."""
         assert not self.connection.autocommit, "later() is for writes in a unit of work"
         statement = compiled(query)
-        self._queued.append((statement, self._values(statement, params), None))
+        taking = None if then is None else Ahead(self, then, 1, refuses=False)
+        self._queued.append((statement, self._values(statement, params), taking))
 
     def ahead(self, reads: Sequence[tuple[str, Any]], check: Callable[..., T]) -> Ahead[T]:
         """Send ``reads`` (statement, parameters) with the unit of work's next statement, ahead
@@ -235,7 +256,7 @@ class Sql:
     def commit(self) -> None:
         """COMMIT, with the writes still queued, in one round trip (reads still ahead go first,
         in a round trip of their own: their check must pass before anything commits)."""
-        if self._behind or any(waiting is not None for _, _, waiting in self._queued):
+        if self._behind or any(w is not None and w.refuses for _, _, w in self._queued):
             self.flush()
         if self._queued or self._pgconn.transaction_status != TransactionStatus.IDLE:
             self._round_trip(None, [], commit=True)
@@ -293,13 +314,18 @@ class Sql:
                 pgconn.send_query_params(b"COMMIT", None)
                 sent.append(("commit", None, None))
             pgconn.pipeline_sync()
-            results = connection.wait(_exchange(pgconn, len(sent)))
+            waits = cooperative_wait.get()
+            if waits is None:
+                results = connection.wait(_exchange(pgconn, len(sent)))
+            else:
+                results = waits(_exchange(pgconn, len(sent)), pgconn.socket)
             pgconn.exit_pipeline_mode()
         except BaseException:
             # Interrupted, or the connection broke: what it still owes cannot be read.
             connection.close()
             raise
         error: BaseException | None = None
+        taken: list[tuple[Ahead[Any], list[Any]]] = []
         for (kind, answered, waiting), answer in zip(sent, results, strict=True):
             failed = not answer or answer[-1].status in _FAILED
             if kind == "prepare" and failed:
@@ -311,12 +337,18 @@ class Sql:
                 error = failure
             if error is None and waiting is not None and kind == "run":
                 assert answered is not None
+                rows = self._loaded(answered, answer[-1], None)
+                if not waiting.refuses:  # a write's ids: taken in once all of it succeeded
+                    taken.append((waiting, rows))
+                    continue
                 try:  # in order: a failed check stands before any later statement's outcome
-                    waiting.arrived(self._loaded(answered, answer[-1], None))
+                    waiting.arrived(rows)
                 except Exception as refused:
                     error = refused
         if error is not None:
             raise error
+        for waiting, rows in taken:
+            waiting.arrived(rows)
         if statement is None:
             return [], 0
         last = results[main][-1]
@@ -370,13 +402,16 @@ class Ahead(Generic[T]):
     """Reads sent with a unit of work's next statement (``Sql.ahead``, ``Sql.behind``), and
     what their check made of their rows."""
 
-    __slots__ = ("_check", "_missing", "_rows", "_sql", "_value")
+    __slots__ = ("_check", "_missing", "_rows", "_sql", "_value", "refuses")
 
-    def __init__(self, sql: Sql, check: Callable[..., T], reads: int) -> None:
+    def __init__(
+        self, sql: Sql, check: Callable[..., T], reads: int, *, refuses: bool = True
+    ) -> None:
         self._sql = sql
         self._check = check
         self._missing = reads
         self._rows: list[list[Any]] = []
+        self.refuses = refuses  # a check that may refuse never travels with a COMMIT
 
     def arrived(self, rows: list[Any]) -> None:
         """One read's rows, in the order sent; the check runs on the last one's arrival."""

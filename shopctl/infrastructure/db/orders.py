@@ -137,7 +137,16 @@ class PostgresOrderRepository(OrderRepository):
 
     def add(self, order: Order) -> None:
         lines, held = order.lines, order.reservations
-        rows = self.sql.rows(
+
+        def ids_given(rows: list[Any]) -> None:
+            order.id = rows[0].order_id
+            ids = {row.product_id: row.id for row in rows}
+            for reservation in held:
+                reservation.id = ids[reservation.product_id]
+
+        # Nothing in the unit of work needs the ids before it commits: the order goes with
+        # the COMMIT (one round trip fewer while the products are locked).
+        self.sql.later(
             ADD_ORDER,
             {
                 "user_id": order.user_id,
@@ -155,11 +164,8 @@ class PostgresOrderRepository(OrderRepository):
                 "reserved_ids": [r.product_id for r in held],
                 "reserved": [r.quantity for r in held],
             },
+            then=ids_given,
         )
-        order.id = rows[0].order_id
-        ids = {row.product_id: row.id for row in rows}
-        for reservation in held:
-            reservation.id = ids[reservation.product_id]
 
     def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
         statement = LOCK_ORDER if for_update else GET_ORDER
