@@ -138,7 +138,7 @@ def simulate(
         typer.Option(
             "--processes",
             help="Run on this many local worker processes (Locust's master and workers) instead"
-            " of threads: every core of the machine. Needs shopctl[load].",
+            " of one: every core of the machine. Needs shopctl[load].",
             rich_help_panel="Load beyond one process",
         ),
     ] = None,

@@ -2,7 +2,7 @@
 
 With a thread per worker, every round trip hands Python's GIL over: the thread lets it go to
 wait in poll(), and on the answer waits for it again behind the thread that took it. That is
-about 65 context switches per purchase flow, a quarter of the client's CPU. Here a worker that
+about 65 context switches per purchase flow, a fifth of the client's CPU. Here a worker that
 waits for its connection switches to the hub, which runs whichever worker's answer has come
 (one poll() for all of them) or sleeps in poll() when none has: about 6 per flow.
 
