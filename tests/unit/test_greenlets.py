@@ -4,20 +4,22 @@ its socket lets the others run, sleeps end in order, a Ctrl-C lets the running w
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator
+from functools import partial
 
 import pytest
+from psycopg.waiting import Ready, Wait
 
 from shopctl.simulation.greenlets import Hub
 
-WAIT_R = 1  # psycopg.waiting.Wait.R
 
-
-def read_when_ready(sock: socket.socket, log: list[str], name: str) -> Iterator[int]:
+def read_when_ready(
+    sock: socket.socket, log: list[str], name: str
+) -> Generator[Wait, Ready | int, str]:
     """A generator in psycopg's manner: it yields what it waits for, and returns the data."""
     log.append(f"{name} waits")
-    ready = yield WAIT_R
-    assert ready & 1, "sent what is ready: readable"
+    ready = yield Wait.R
+    assert ready & Ready.R, "sent what is ready: readable"
     return sock.recv(100).decode()
 
 
@@ -58,8 +60,13 @@ def test_a_worker_waiting_for_its_socket_lets_the_others_run() -> None:
 def test_sleepers_wake_in_the_order_of_their_time() -> None:
     hub = Hub()
     woke: list[float] = []
+
+    def sleeper(seconds: float) -> None:
+        hub.sleep(seconds)
+        woke.append(seconds)
+
     for seconds in (0.03, 0.01, 0.02, 0):
-        hub.spawn(lambda seconds=seconds: (hub.sleep(seconds), woke.append(seconds)))
+        hub.spawn(partial(sleeper, seconds))
     hub.run(60, lambda: None, lambda: None)
     assert woke == [0, 0.01, 0.02, 0.03]
 
