@@ -28,14 +28,15 @@
 \set unchanged 0
 \set sold1 0 - :q1
 \set sold2 0 - :q2
--- The new order's ids: shopctl sends the order with the placement's COMMIT and takes its ids
--- from that round trip's results, which pgbench cannot read inside a pipeline (\gset). So
--- the script names them itself, rising as a sequence's would, from first_order (above every
+-- The new rows' ids: shopctl sends the order with the placement's COMMIT, and the payment
+-- attempt with its own, and takes their ids from that round trip's results, which pgbench
+-- cannot read inside a pipeline (\gset). So the script names them itself, rising as a sequence's would, from first_order (above every
 -- id stored: bench/checkout passes it, and placed=0).
 \set placed :placed + 1
 \set order_id :first_order + :placed * 1000 + :client_id
 \set r1 2 * :order_id
 \set r2 2 * :order_id + 1
+\set payment_id :order_id
 
 \if :full_flow
 -- Browse a catalog page (ListProducts: one statement in autocommit).
@@ -222,14 +223,16 @@ SELECT id, order_id, amount, currency, idempotency_key, status, gateway_referenc
 FROM payments
 WHERE order_id = :order_id ORDER BY id;
 \endpipeline
--- ADD_PAYMENT
-INSERT INTO payments (order_id, amount, currency, status, idempotency_key, gateway_reference,
-                      decline_code)
-VALUES (:order_id, :total, 'USD', 'pending', 'order-' || :order_id || '-card-bench-try-0',
-        NULL, NULL)
+\startpipeline
+-- ADD_PAYMENT (the id named, as the order's)
+INSERT INTO payments (id, order_id, amount, currency, status, idempotency_key,
+                      gateway_reference, decline_code)
+VALUES (:payment_id, :order_id, :total, 'USD', 'pending',
+        'order-' || :order_id || '-card-bench-try-0', NULL, NULL)
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id AS payment_id, created_at \gset
+RETURNING id, created_at;
 COMMIT;
+\endpipeline
 
 -- 3. the mock gateway records the charge (one statement, in autocommit)
 -- RECORD_CHARGE

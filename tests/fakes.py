@@ -419,7 +419,7 @@ class FakePaymentRepository(PaymentRepository):
 
     def add(self, payment: Payment) -> None:
         if self.get_by_key(payment.idempotency_key) is not None:
-            raise Conflict(f"idempotency key {payment.idempotency_key!r} is already in use")
+            return  # another payment holds the key: nothing stored, no id
         payment.id = len(self.all) + 1
         payment.created_at = datetime.now(UTC)
         self.all.append(payment)

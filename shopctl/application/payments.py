@@ -95,10 +95,12 @@ class PayOrder:
             # The same key again (a run whose outcome was lost, or a concurrent one) reuses the
             # recorded attempt: the gateway replays it instead of charging twice.
             payment = next((p for p in earlier if p.idempotency_key == key), None)
-            if payment is None:  # a key of another order's payment is refused by add()
+            if payment is None:
                 payment = Payment(order_id, order.total, order.currency, key)
                 uow.payments.add(payment)
             uow.commit()
+            if payment.id is None:  # another order's payment holds the key: nothing stored
+                raise Conflict(f"idempotency key {key!r} is already in use")
             return payment, user
 
     def _record_result(

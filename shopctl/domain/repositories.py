@@ -228,7 +228,10 @@ class OrderRepository(abc.ABC):
 class PaymentRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, payment: Payment) -> None:
-        """Store a new payment attempt; sets id and created_at."""
+        """Store a new payment attempt; sets id and created_at by the time the unit of work
+        commits (they may travel with the COMMIT). When another payment holds its
+        idempotency key, nothing is stored and its id stays None: the caller refuses it then,
+        with nothing of it written."""
 
     @abc.abstractmethod
     def for_order(self, order_id: int) -> list[Payment]:

@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# psycopg's generators yield what they wait for (psycopg.waiting.Wait: R 1, W 2, RW 3) and are
-# sent what is ready (Ready: R 1, W 2).
-_WAIT_R, _WAIT_W = 1, 2
-_READY_R, _READY_W = 1, 2
+# What psycopg's generators wait for (psycopg.waiting.Wait: R 1, W 2, RW 3) as poll() events,
+# and what they are sent when it is ready (Ready: R 1, W 2).
+_EVENTS = {1: select.POLLIN, 2: select.POLLOUT, 3: select.POLLIN | select.POLLOUT}
 _READABLE = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP | select.POLLNVAL
+_READY_R, _READY_W = 1, 2
 
 
 class Hub:
@@ -46,31 +46,37 @@ class Hub:
         self._timers: list[tuple[float, int, greenlet]] = []  # (when, order, who), a heap
         self._order = itertools.count()
         self._spawned: list[greenlet] = []
+        self._running = 0
         self._main: greenlet | None = None
 
     def spawn(self, work: Callable[[], Any]) -> greenlet:
         def run() -> Any:
             cooperative_wait.set(self.wait)  # in this greenlet's own context
-            return work()
+            try:
+                return work()
+            finally:
+                self._running -= 1
 
         spawned = greenlet(run)
         self._spawned.append(spawned)
+        self._running += 1
         return spawned
 
     def run(self, every: float, tick: Callable[[], None], stop: Callable[[], None]) -> None:
         """Start the spawned greenlets and serve their waits until all have ended, calling
-        ``tick`` about every ``every`` seconds and once at the end. On a KeyboardInterrupt here, ``stop`` (which
-        must make them end), and the interrupt is raised once they have."""
+        ``tick`` about every ``every`` seconds and once at the end. On a KeyboardInterrupt
+        here, ``stop`` (which must make them end), and the interrupt is raised once they
+        have."""
         self._main = getcurrent()
         interrupted: BaseException | None = None
         for spawned in self._spawned:
             spawned.switch()
         next_tick = time.monotonic() + every
-        while any(not spawned.dead for spawned in self._spawned):
+        while self._running:
             try:
-                self._serve(next_tick)
-                if time.monotonic() >= next_tick:
-                    next_tick = time.monotonic() + every
+                now = self._serve(next_tick)
+                if now >= next_tick:
+                    next_tick = now + every
                     tick()
             except KeyboardInterrupt as error:  # Ctrl-C while polling: end the flows first
                 interrupted = error
@@ -80,22 +86,24 @@ class Hub:
         if interrupted is not None:
             raise interrupted
 
-    def _serve(self, next_tick: float) -> None:
-        now = time.monotonic()
-        until = next_tick if not self._timers else min(next_tick, self._timers[0][0])
-        if not self._sockets and not self._timers:
+    def _serve(self, next_tick: float) -> float:
+        """Run the greenlets whose socket is ready or whose time came; what time it is."""
+        sockets, timers = self._sockets, self._timers
+        if not sockets and not timers:
             raise RuntimeError("every greenlet waits, and on nothing the hub serves")
-        for socket, events in self._poll.poll(max(0, int((until - now) * 1000) + 1)):
-            waiting = self._sockets.pop(socket)
+        until = min(next_tick, timers[0][0]) if timers else next_tick
+        timeout = int((until - time.monotonic()) * 1000) + 1  # ms, rounded up
+        for socket, events in self._poll.poll(timeout if timeout > 0 else 0):
+            waiting = sockets.pop(socket)
             self._poll.unregister(socket)
-            ready = (_READY_R if events & _READABLE else 0) | (
-                _READY_W if events & select.POLLOUT else 0
-            )
-            waiting.switch(ready)
+            if events & _READABLE:
+                waiting.switch(_READY_R | (_READY_W if events & select.POLLOUT else 0))
+            else:
+                waiting.switch(_READY_W)
         now = time.monotonic()
-        while self._timers and self._timers[0][0] <= now:
-            waiting = heapq.heappop(self._timers)[2]
-            waiting.switch()
+        while timers and timers[0][0] <= now:
+            heapq.heappop(timers)[2].switch()
+        return now
 
     def _switch_to_hub(self) -> Any:
         assert self._main is not None, "wait and sleep run in the hub's greenlets"
@@ -104,15 +112,14 @@ class Hub:
     def wait(self, generator: PQGen[T], socket: int) -> T:
         """Drive one of psycopg's generators on ``socket``: when it waits, other greenlets
         run until the socket is ready."""
+        register, sockets, main = self._poll.register, self._sockets, self._main
+        assert main is not None, "wait and sleep run in the hub's greenlets"
         try:
             waiting_for = next(generator)
             while True:
-                events = (select.POLLIN if waiting_for & _WAIT_R else 0) | (
-                    select.POLLOUT if waiting_for & _WAIT_W else 0
-                )
-                self._poll.register(socket, events)
-                self._sockets[socket] = getcurrent()
-                waiting_for = generator.send(self._switch_to_hub())
+                register(socket, _EVENTS[waiting_for])
+                sockets[socket] = getcurrent()
+                waiting_for = generator.send(main.switch())
         except StopIteration as finished:
             return finished.value  # type: ignore[no-any-return]
 

@@ -507,8 +507,8 @@ def test_workers_on_one_thread_wait_for_each_others_locks_in_the_hub(
                 hub.sleep(0.001)
             wait_until_a_session_waits_on_a_lock(engine)  # the waiter's, in the server
             uow.sql.run("UPDATE products SET stock_on_hand = 7 WHERE sku = 'x1'")
+            log.append("holder commits")
             uow.commit()
-            log.append("holder committed")
 
     def waiter() -> None:
         with PostgresUnitOfWork(databases[1]) as uow:
@@ -525,4 +525,4 @@ def test_workers_on_one_thread_wait_for_each_others_locks_in_the_hub(
         for database in databases:
             database.close()
     assert sorted(log[:2]) == ["holder locked", "waiter asks"]
-    assert log[2:] == ["holder committed", "waiter got 7"]
+    assert log[2:] == ["holder commits", "waiter got 7"]  # what the holder committed

@@ -337,6 +337,28 @@ def test_one_succeeded_payment_per_order_and_unique_keys(shop: Shop) -> None:
 # -- the mock gateway -----------------------------------------------------------------------
 
 
+def test_a_key_another_orders_payment_holds_is_refused_and_nothing_is_stored(
+    shop: Shop,
+) -> None:
+    """The attempt goes with its unit's COMMIT: a key already taken stores nothing, and the
+    caller is refused before any charge."""
+    alice = shop.user("alice@example.com")
+    shop.product("TEA", 5)
+    shop.add(alice, "TEA", 1)
+    first = shop.place(alice)
+    shop.add(alice, "TEA", 1)
+    second = shop.place(alice)
+    shop.pay(alice, first.id, idempotency_key="k1")
+    with pytest.raises(Conflict, match="'k1' is already in use"):
+        shop.pay(alice, second.id, idempotency_key="k1")
+    assert shop.payments(alice, second.id) == []
+    assert shop.status(second.id) == "pending_payment"
+    assert shop.count(mock_gateway_charges) == 1  # the first order's charge only
+    shop.pay(alice, second.id, idempotency_key="k2")
+    assert shop.status(second.id) == "paid"
+    assert shop.audit() == []
+
+
 def test_mock_gateway_cards_replays_and_key_reuse(shop: Shop) -> None:
     gateway = shop.gateway
     ok = gateway.charge(Decimal("5.00"), "USD", "4242424242424242", "k1")

@@ -29,7 +29,7 @@ CHECKOUT = {
 # Adapted for pgbench, and so compared by shape (what each part reads and writes) only:
 ADAPTED = {
     "ADD_ORDER": "it names the new rows' ids: pgbench cannot read them inside a pipeline",
-    "ADD_PAYMENT": "its RETURNING names the id, for \\gset",
+    "ADD_PAYMENT": "it names the new row's id: pgbench cannot read it inside a pipeline",
     "RECORD_CHARGE": "the charge's reference is made in SQL, and RETURNING names it",
 }
 _END = re.compile(r"(;|\\[ag]set(\s+\w+)?)\s*$")  # a statement's last line

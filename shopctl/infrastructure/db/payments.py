@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shopctl.domain.errors import Conflict
 from shopctl.domain.payments import Payment, PaymentStatus
 from shopctl.domain.repositories import PaymentRepository
 from shopctl.infrastructure.db.connect import Sql
@@ -52,7 +51,13 @@ class PostgresPaymentRepository(PaymentRepository):
         self.sql = sql
 
     def add(self, payment: Payment) -> None:
-        row = self.sql.first(
+        def stored(rows: list[Any]) -> None:
+            if rows:  # else another payment holds the key: nothing was stored
+                payment.id, payment.created_at = rows[0].id, rows[0].created_at
+
+        # Nothing in the unit of work reads the attempt before it commits: it goes with the
+        # COMMIT (one round trip fewer while the order is locked).
+        self.sql.later(
             ADD_PAYMENT,
             {
                 "order_id": payment.order_id,
@@ -63,10 +68,8 @@ class PostgresPaymentRepository(PaymentRepository):
                 "gateway_reference": payment.gateway_reference,
                 "decline_code": payment.decline_code,
             },
+            then=stored,
         )
-        if row is None:
-            raise Conflict(f"idempotency key {payment.idempotency_key!r} is already in use")
-        payment.id, payment.created_at = row.id, row.created_at
 
     def for_order(self, order_id: int) -> list[Payment]:
         return [_payment_from_row(r) for r in self.sql.rows(PAYMENTS_OF_ORDER, {"id": order_id})]
