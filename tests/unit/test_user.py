@@ -1,5 +1,8 @@
 """The User entity's rules: email, password length, roles, the last admin."""
 
+import dataclasses
+from datetime import UTC, datetime
+
 import pytest
 
 from shopctl.domain.errors import Conflict, Hint, InvalidInput, NotAuthenticated
@@ -111,3 +114,18 @@ def test_a_refresh_token_is_usable_until_revoked_or_expired() -> None:
     with pytest.raises(NotAuthenticated, match="revoked") as raised:
         token.ensure_usable(now)
     assert raised.value.hint is Hint.LOG_IN
+
+
+def test_a_restored_user_is_the_user_that_was_stored() -> None:
+    """A repository reads users back with ``restore`` (the rules ran when it was written):
+    the same fields, and the same behaviour from then on."""
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    stored = User(email=" Ann@Example.com ", password_hash="h", role=Role.ADMIN)
+    stored.id, stored.created_at = 3, at
+    restored = User.restore(
+        id=3, email="ann@example.com", password_hash="h", role="admin", active=True, created_at=at
+    )
+    assert dataclasses.asdict(restored) == dataclasses.asdict(stored)
+    assert restored.role is Role.ADMIN and restored.is_admin
+    with pytest.raises(Conflict):
+        restored.deactivate(other_active_admins=0)

@@ -14,7 +14,7 @@ from shopctl.domain.repositories import (
     UserRepository,
 )
 from shopctl.domain.sessions import RefreshToken
-from shopctl.domain.users import Role, User
+from shopctl.domain.users import User
 from shopctl.infrastructure.db.connect import Sql
 
 USER_ROWS = "SELECT id, email, password_hash, role, active, created_at FROM users"
@@ -83,11 +83,11 @@ ON CONFLICT (name) DO NOTHING
 
 
 def user_from_row(row: Any) -> User:
-    return User(
+    return User.restore(
         id=row.id,
         email=row.email,
         password_hash=row.password_hash,
-        role=Role(row.role),
+        role=row.role,
         active=row.active,
         created_at=row.created_at,
     )
