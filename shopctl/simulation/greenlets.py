@@ -6,9 +6,9 @@ about 65 context switches per purchase flow, a fifth of the client's CPU. Here a
 waits for its connection switches to the hub, which runs whichever worker's answer has come
 (one poll() for all of them) or sleeps in poll() when none has: about 6 per flow.
 
-Only waits through ``Sql`` (every statement of a flow) and ``Hub.sleep`` let another worker
-run. Anything else that blocks (connecting, a ROLLBACK, a retry's pause) holds them all for
-its duration, which none of them waits on: no lock is waited for there.
+Only waits through ``Sql`` (every statement of a flow), a retry's pause and ``Hub.sleep`` let
+another worker run. Anything else that blocks (connecting, psycopg's own ROLLBACK) holds them
+all for its duration, which none of them waits on: no lock is waited for there.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from greenlet import getcurrent, greenlet
 
+from shopctl.application.retry import pause as retry_pause
 from shopctl.infrastructure.db.connect import cooperative_wait
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Hub:
     def spawn(self, work: Callable[[], Any]) -> greenlet:
         def run() -> Any:
             cooperative_wait.set(self.wait)  # in this greenlet's own context
+            retry_pause.set(self.sleep)
             try:
                 return work()
             finally:

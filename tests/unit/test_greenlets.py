@@ -10,6 +10,8 @@ from functools import partial
 import pytest
 from psycopg.waiting import Ready, Wait
 
+from shopctl.application.errors import TransientConflict
+from shopctl.application.retry import run_with_retries
 from shopctl.simulation.greenlets import Hub
 
 
@@ -96,3 +98,19 @@ def test_waiting_outside_the_hub_is_a_bug() -> None:
     hub = Hub()
     with pytest.raises(AssertionError, match="hub's greenlets"):
         hub.sleep(1)
+
+
+def test_a_retry_pauses_in_the_hub_and_lets_the_others_run() -> None:
+    hub = Hub()
+    log: list[str] = []
+
+    def lost_a_race_once() -> str:
+        log.append("attempt")
+        if log.count("attempt") == 1:
+            raise TransientConflict("a concurrent change")
+        return "done"
+
+    hub.spawn(lambda: log.append(run_with_retries(lost_a_race_once)))
+    hub.spawn(lambda: log.append("the other ran"))
+    hub.run(60, lambda: None, lambda: None)
+    assert log == ["attempt", "the other ran", "attempt", "done"]
