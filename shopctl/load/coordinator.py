@@ -59,7 +59,12 @@ class Coordinator:
 
     @property
     def over(self) -> bool:
-        return all(t.finished or self.lost(node) for node, t in self.tallies.items())
+        if all(t.finished or self.lost(node) for node, t in self.tallies.items()):
+            return True
+        # Every flow handed out came back ended: nothing is left to wait for, even when a
+        # worker has not yet said it finished (seen: once in some fifteen runs, a worker
+        # kept reporting itself unfinished after its last flow, and the master waited on).
+        return self.dispenser.all_ended({node: t.flows for node, t in self.tallies.items()})
 
     @property
     def failure(self) -> str | None:
@@ -69,12 +74,13 @@ class Coordinator:
         workers, unsure_orders, unsure_units = [], 0, 0
         options = self.run.options
         for node, tally in self.tallies.items():
-            lost = not tally.finished
             unfinished: list[int] = []
-            if lost:
+            if not tally.finished:
                 unfinished = [i for i in self._given(node) if i not in tally.flows]
                 orders, units = unsure_of(options, unfinished)
                 unsure_orders, unsure_units = unsure_orders + orders, unsure_units + units
+            # gone silent, or flows of its never came back (else all it had came back ended)
+            lost = not tally.finished and (bool(unfinished) or self.lost(node))
             workers.append(
                 WorkerReport(
                     id=node,

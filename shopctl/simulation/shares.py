@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,19 @@ class Dispenser:
     def begin(self) -> None:
         if self._options.duration is not None:
             self._deadline = self._clock() + self._options.duration
+
+    def all_ended(self, reported: Mapping[str, set[int]]) -> bool:
+        """Whether none is left to hand out (``--orders`` all given, ``--duration`` over) and
+        every flow given was ``reported`` ended (by node): the run is over, whatever a worker
+        still says of itself."""
+        if self._endless or self._options.rate is not None:
+            return False
+        if self._options.orders is not None:
+            if self._next < self._options.orders:
+                return False
+        elif self._deadline is None or self._clock() < self._deadline:
+            return False
+        return all(set(given) <= reported.get(node, set()) for node, given in self.leased.items())
 
     def lease(self, node: str, want: int) -> list[int]:
         count = max(1, want)

@@ -30,6 +30,36 @@ def test_a_duration_stops_the_hand_out_at_its_deadline() -> None:
     assert dispenser.lease("a", 1) == []
 
 
+def test_the_run_is_over_once_every_flow_given_came_back_ended() -> None:
+    dispenser = Dispenser(SimulationOptions(orders=4))
+    dispenser.begin()
+    dispenser.lease("a", 2), dispenser.lease("b", 1)
+    assert not dispenser.all_ended({"a": {0, 1}, "b": {2}})  # flow 3 is still to hand out
+    dispenser.lease("b", 2)
+    assert not dispenser.all_ended({"a": {0, 1}, "b": {2}})  # flow 3 has not come back
+    assert not dispenser.all_ended({"a": {0, 1, 3}, "b": {2}})  # nor from whom it went to
+    assert dispenser.all_ended({"a": {0, 1}, "b": {2, 3}})
+
+
+def test_a_duration_is_over_for_the_flows_only_after_its_deadline() -> None:
+    now = [100.0]
+    dispenser = Dispenser(SimulationOptions(duration=2.0), clock=lambda: now[0])
+    dispenser.begin()
+    dispenser.lease("a", 2)
+    assert not dispenser.all_ended({"a": {0, 1}})  # more may be handed out
+    now[0] = 102.0
+    assert dispenser.all_ended({"a": {0, 1}}) and not dispenser.all_ended({"a": {0}})
+
+
+def test_an_open_model_or_an_endless_run_is_never_over_by_its_flows() -> None:
+    for dispenser in (
+        Dispenser(SimulationOptions(rate=5.0, duration=1.0), clock=lambda: 1e9),
+        Dispenser(SimulationOptions(orders=1), endless=True),
+    ):
+        dispenser.begin()
+        assert not dispenser.all_ended({})
+
+
 def test_an_endless_hand_out_ignores_orders_locust_says_when_to_stop() -> None:
     dispenser = Dispenser(SimulationOptions(orders=1), endless=True)
     dispenser.begin()
