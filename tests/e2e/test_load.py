@@ -49,14 +49,19 @@ def test_simulate_on_two_processes(shopctl: Shopctl, admin: str) -> None:
     nothing_left(shopctl, admin)
 
 
-def test_flow_i_is_the_same_flow_on_processes_as_in_one_process(shopctl: Shopctl, admin: str) -> None:
+def test_flow_i_is_the_same_flow_on_processes_as_in_one_process(
+    shopctl: Shopctl, admin: str
+) -> None:
     """With stock for every flow, each flow ends as its plan says: the same seed gives the
     same outcomes whichever engine runs it, since flow i is drawn from (seed, i)."""
     mix = ["--orders", "60", "--stock", "1000", "--decline-rate", "0.2", "--cancel-rate", "0.2"]
     mix += ["--seed", "3", "--concurrency", "4", "--json"]
     on_processes = shopctl("simulate", "--processes", "2", *mix, profile=admin)
     in_one_process = shopctl("simulate", *mix, profile=admin)
-    assert on_processes.exit_code == 0 and in_one_process.exit_code == 0, (on_processes, in_one_process)
+    assert on_processes.exit_code == 0 and in_one_process.exit_code == 0, (
+        on_processes,
+        in_one_process,
+    )
     outcomes = on_processes.json()["outcomes"]
     assert outcomes == in_one_process.json()["outcomes"]
     assert outcomes["declined"] > 0 and outcomes["cancelled"] > 0 and outcomes["paid"] > 0
