@@ -62,8 +62,8 @@ class Coordinator:
         if all(t.finished or self.lost(node) for node, t in self.tallies.items()):
             return True
         # Every flow handed out came back ended: nothing is left to wait for, even when a
-        # worker has not yet said it finished (seen: once in some fifteen runs, a worker
-        # kept reporting itself unfinished after its last flow, and the master waited on).
+        # worker has not yet said it finished (seen under load: in about one run in ten, a
+        # worker kept reporting itself unfinished after its last flow, and the master waited).
         return self.dispenser.all_ended({node: t.flows for node, t in self.tallies.items()})
 
     @property

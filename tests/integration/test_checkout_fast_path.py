@@ -512,6 +512,8 @@ def test_workers_on_one_thread_wait_for_each_others_locks_in_the_hub(
 
     def waiter() -> None:
         with PostgresUnitOfWork(databases[1]) as uow:
+            # were the wait to block the thread, this ends it with an error instead of a hang
+            uow.sql.run("SET LOCAL lock_timeout = '20s'")
             log.append("waiter asks")
             (row,) = uow.sql.tuples(lock)
             log.append(f"waiter got {row[0]}")

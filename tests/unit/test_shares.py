@@ -52,12 +52,15 @@ def test_a_duration_is_over_for_the_flows_only_after_its_deadline() -> None:
 
 
 def test_an_open_model_or_an_endless_run_is_never_over_by_its_flows() -> None:
-    for dispenser in (
-        Dispenser(SimulationOptions(rate=5.0, duration=1.0), clock=lambda: 1e9),
-        Dispenser(SimulationOptions(orders=1), endless=True),
-    ):
-        dispenser.begin()
-        assert not dispenser.all_ended({})
+    now = [100.0]
+    scheduled = Dispenser(SimulationOptions(rate=5.0, duration=1.0), clock=lambda: now[0])
+    scheduled.begin()
+    now[0] = 200.0  # past its duration, nothing leased: each worker keeps its own schedule
+    assert not scheduled.all_ended({})
+    endless = Dispenser(SimulationOptions(orders=1), endless=True)
+    endless.begin()
+    assert endless.lease("a", 1) == [0]
+    assert not endless.all_ended({"a": {0}})  # as many as --orders, all back: Locust decides
 
 
 def test_an_endless_hand_out_ignores_orders_locust_says_when_to_stop() -> None:

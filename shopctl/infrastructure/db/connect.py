@@ -143,10 +143,9 @@ class Sql:
       loaders;
     - every call is one round trip, sent as one pipeline: the BEGIN of a unit of work goes
       with its first statement, the writes whose outcome nobody reads (``later``; or only
-      takes in, as a new order's ids) go with the next statement or with the COMMIT, and
-      the reads that need not come back first go
-      with the next statement, ahead of it (``ahead``: the session check) or right behind
-      it (``behind``: what its lock protects).
+      takes in, as a new order's ids) go with the next statement or with the COMMIT, and the
+      reads that need not come back first go with the next statement, ahead of it
+      (``ahead``: the session check) or right behind it (``behind``: what its lock protects).
 
     There is one ``Sql`` per connection (``executor_of``), used by the connection's thread.
     """
