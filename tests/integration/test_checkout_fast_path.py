@@ -514,6 +514,8 @@ def test_workers_on_one_thread_wait_for_each_others_locks_in_the_hub(
         with PostgresUnitOfWork(databases[1]) as uow:
             # were the wait to block the thread, this ends it with an error instead of a hang
             uow.sql.run("SET LOCAL lock_timeout = '20s'")
+            while "holder locked" not in log:  # asked first, the waiter could take the lock
+                hub.sleep(0.001)
             log.append("waiter asks")
             (row,) = uow.sql.tuples(lock)
             log.append(f"waiter got {row[0]}")
