@@ -167,3 +167,37 @@ def test_a_wrong_password_is_refused_and_never_shown(password_server: Any) -> No
     assert raised.value.hint is Hint.CHECK_DATABASE_URL
     assert "password authentication failed" in raised.value.message
     assert "wrong-password" not in raised.value.message and "***" in raised.value.message
+
+
+def test_a_copy_that_cannot_end_is_a_lost_connection_and_writes_nothing(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psycopg ends a COPY expecting exactly one result. A connection lost as the COPY ends can
+    give two (seen behind PgBouncer, a backend terminated mid-import), and psycopg then raises
+    a bare ValueError. The import ends as a lost connection (exit code 8), with its connection
+    closed and nothing of it written, not as an internal error."""
+    from decimal import Decimal
+
+    from psycopg import _copy
+
+    from shopctl.domain.catalog import CatalogRow
+    from shopctl.infrastructure.db.imports import PostgresImportUnitOfWork
+
+    real_end = _copy.copy_end  # type: ignore[attr-defined]
+
+    def two_results(pgconn: Any, error: bytes | None) -> Any:
+        yield from real_end(pgconn, error)  # the server has taken the rows
+        raise ValueError("too many values to unpack (expected 1)")  # as psycopg's own
+
+    monkeypatch.setattr(_copy, "copy_end", two_results)
+    database = database_of(engine)
+    rows = [CatalogRow(line=2, sku="COPY-LOST-1", name="Lost", price=Decimal("1.00"), stock=3)]
+    uow = PostgresImportUnitOfWork(database)
+    with pytest.raises(ConnectionLost) as lost, uow:
+        uow.products.stage(uow.products.prepare(rows))
+        uow.commit()
+    assert "rolled back" in lost.value.message
+    assert uow._connection.closed
+    monkeypatch.undo()
+    with PostgresUnitOfWork(database) as reading:
+        assert reading.products.get_by_sku("COPY-LOST-1") is None

@@ -191,6 +191,18 @@ class _SeenLines:
         return earlier
 
 
+def copy_not_ended(connection: Any) -> Exception:
+    """psycopg ends a COPY expecting exactly one result. A connection lost as the COPY ends
+    can give two (the server's or the pooler's error, then libpq's own), and psycopg then
+    raises a bare ``ValueError``. The COPY's outcome is unknown: the connection is closed, so
+    that nothing of its transaction can commit, and the error is the lost connection it was
+    (exit code 8), not an internal error."""
+    import psycopg
+
+    connection.close()
+    return psycopg.OperationalError("the connection was lost as the COPY of the rows ended")
+
+
 def _count(cursor: Any) -> int:
     row = cursor.fetchone()
     assert row is not None
@@ -254,8 +266,11 @@ class PostgresCatalogImport(CatalogImport[CopyBatch]):
             elif self._rows_staged:  # the previous batch was not applied (see apply_import)
                 cursor.execute(CLEAR_STAGED)
             self._rows_staged = True
-            with cursor.copy(COPY_ROWS) as copy:
-                copy.write(batch.copy_data)
+            try:
+                with cursor.copy(COPY_ROWS) as copy:
+                    copy.write(batch.copy_data)
+            except ValueError as error:
+                raise copy_not_ended(self._driver) from error
             if batch.earlier is not None:
                 cursor.execute(f"{PROBE_CATALOG}; {DROP_UNCHANGED}; {LOCK_STORED}")
                 cursor.nextset()
