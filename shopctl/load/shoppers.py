@@ -296,19 +296,25 @@ class Shopper(User):
         side = self.side
         if side is None:  # the run was abandoned
             raise StopUser
-        taken = side.take() if side.failure is None and not side.stopped else None
-        if taken is None:
-            raise StopUser
-        index, due = taken
+        # A shopper first, then a flow: a user may wait for a shopper (a process can have
+        # more users than shoppers) and be stopped while it waits (Locust moves users between
+        # workers). Stopped holding a flow, it would leave that flow running forever, and this
+        # process would never be finished.
         shopper = side.shoppers.get()
         try:
-            self.worker.run(plan_flow(side.options, index), due=due, shopper=shopper)
-        except DISCONNECTED as error:  # the database did not answer within the patience
-            side.failure = f"{type(error).__name__}: {getattr(error, 'message', error)}"
-            raise StopUser from None
+            taken = side.take() if side.failure is None and not side.stopped else None
+            if taken is None:
+                raise StopUser
+            index, due = taken
+            try:
+                self.worker.run(plan_flow(side.options, index), due=due, shopper=shopper)
+            except DISCONNECTED as error:  # the database did not answer within the patience
+                side.failure = f"{type(error).__name__}: {getattr(error, 'message', error)}"
+                raise StopUser from None
+            finally:
+                side.ended(index)
         finally:
             side.shoppers.put(shopper)
-            side.ended(index)
 
     def on_stop(self) -> None:
         if hasattr(self, "worker"):
