@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -104,7 +107,11 @@ class OnLocust:
     def _start(command: list[str]) -> tuple[subprocess.Popen[bytes], Any]:
         errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed in _reap)
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            preexec_fn=ended_with_this_process(),
         )
         return process, errors
 
@@ -143,6 +150,32 @@ class OnLocust:
                 process.kill()
                 process.wait()
             errors.close()
+
+
+def ended_with_this_process() -> Callable[[], None] | None:
+    """What a local worker process runs before it starts, so that it gets SIGTERM when this
+    process dies, even by SIGKILL (Linux's ``PR_SET_PDEATHSIG``): a master killed outright
+    leaves no workers loading the database. Elsewhere (None), such a worker ends when
+    Locust's heartbeat finds its master gone."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    master = os.getpid()
+
+    def set_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != master:  # the master died before the signal was set
+            os._exit(1)
+
+    return set_death_signal
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def run_worker(

@@ -331,3 +331,22 @@ def test_locust_on_its_own_worker_processes_reports_every_worker_to_the_end(
     assert len(workers) == 1 and workers[0].count(" flows") == 2, result.stdout
     assert "LOST" not in result.stdout and "invariants\tok:" in result.stdout
     nothing_left(shopctl, admin)
+
+
+@pytest.mark.direct_only
+def test_a_run_on_processes_whose_master_is_killed_outright_leaves_no_worker_running(
+    shopctl: Shopctl, admin: str, db_url: str
+) -> None:
+    """SIGKILL gives the master no chance to stop its local workers: they end with it (on
+    Linux), instead of loading the database until Locust's heartbeat finds the master gone."""
+    running = shopctl.spawn("simulate", "--processes", "2", "--duration", "5m", profile=admin)
+    deadline = time.monotonic() + 60
+    while _sessions_of(db_url, "%") == 0:  # the workers' shoppers are at work
+        assert time.monotonic() < deadline and running.process.poll() is None, "no flows ran"
+        time.sleep(0.02)
+    running.process.send_signal(signal.SIGKILL)
+    running.process.wait()
+    deadline = time.monotonic() + 30  # Locust's heartbeat would take 60 s
+    while _sessions_of(db_url, "%") > 0:
+        assert time.monotonic() < deadline, "the workers' sessions outlived their master"
+        time.sleep(0.02)
