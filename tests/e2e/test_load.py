@@ -137,25 +137,35 @@ def test_a_worker_killed_mid_run_is_reported_and_the_run_still_audits_and_cleans
     nothing_left(shopctl, admin)
 
 
+def _at_work_on_two_processes(shopctl: Shopctl, admin: str, db_url: str) -> Spawned:
+    """A long run on two local worker processes, once their shoppers are at work."""
+    running = shopctl.spawn("simulate", "--processes", "2", "--duration", "5m", profile=admin)
+    deadline = time.monotonic() + 60
+    while _sessions_of(db_url, "%") == 0:
+        assert time.monotonic() < deadline and running.process.poll() is None, "no flows ran"
+        time.sleep(0.02)
+    return running
+
+
+def _until_the_workers_sessions_end(db_url: str) -> None:
+    deadline = time.monotonic() + 30
+    while _sessions_of(db_url, "%") > 0:
+        assert time.monotonic() < deadline, "the workers' sessions outlived their master"
+        time.sleep(0.02)
+
+
 @pytest.mark.direct_only
 def test_sigterm_to_a_run_on_processes_stops_its_workers_and_removes_its_data(
     shopctl: Shopctl, admin: str, db_url: str
 ) -> None:
-    running = shopctl.spawn("simulate", "--processes", "2", "--duration", "5m", profile=admin)
-    deadline = time.monotonic() + 60
-    while _sessions_of(db_url, "%") == 0:  # the workers' shoppers are at work
-        assert time.monotonic() < deadline and running.process.poll() is None, "no flows ran"
-        time.sleep(0.02)
+    running = _at_work_on_two_processes(shopctl, admin, db_url)
     running.process.send_signal(signal.SIGTERM)
     result = running.finish()
     assert result.exit_code == 143, result
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith("error: terminated: the run stopped after "), result
     assert line.endswith("flows; its data was removed") and "Traceback" not in result.stderr
-    deadline = time.monotonic() + 30  # the worker processes end with their master
-    while _sessions_of(db_url, "%") > 0:
-        assert time.monotonic() < deadline, "the workers' sessions outlived their master"
-        time.sleep(0.02)
+    _until_the_workers_sessions_end(db_url)  # the worker processes end with their master
     nothing_left(shopctl, admin)
 
 
@@ -339,14 +349,7 @@ def test_a_run_on_processes_whose_master_is_killed_outright_leaves_no_worker_run
 ) -> None:
     """SIGKILL gives the master no chance to stop its local workers: they end with it (on
     Linux), instead of loading the database until Locust's heartbeat finds the master gone."""
-    running = shopctl.spawn("simulate", "--processes", "2", "--duration", "5m", profile=admin)
-    deadline = time.monotonic() + 60
-    while _sessions_of(db_url, "%") == 0:  # the workers' shoppers are at work
-        assert time.monotonic() < deadline and running.process.poll() is None, "no flows ran"
-        time.sleep(0.02)
+    running = _at_work_on_two_processes(shopctl, admin, db_url)
     running.process.send_signal(signal.SIGKILL)
     running.process.wait()
-    deadline = time.monotonic() + 30  # Locust's heartbeat would take 60 s
-    while _sessions_of(db_url, "%") > 0:
-        assert time.monotonic() < deadline, "the workers' sessions outlived their master"
-        time.sleep(0.02)
+    _until_the_workers_sessions_end(db_url)  # Locust's heartbeat would take 60 s
