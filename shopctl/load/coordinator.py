@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shopctl.load.shoppers import FLOWS, RUN, TAKE, TALLY
+from shopctl.load.shoppers import FLOWS, JOIN, RUN, TAKE, TALLY
 from shopctl.simulation.report import ArrivalsReport, WorkerReport
 from shopctl.simulation.runner import Ran, Run
 from shopctl.simulation.shares import Dispenser, RemoteTally, run_message, unsure_of
@@ -27,17 +27,28 @@ class Coordinator:
         self.dispenser = Dispenser(run.options, endless=endless)
         self.tallies: dict[str, RemoteTally] = {}
         self.start = time.perf_counter()
+        self._nodes: list[str] = []
         if register:  # else the caller routes the messages here (one listener per runner)
             runner.register_message(TAKE, self._on_take)
             runner.register_message(TALLY, self._on_tally)
+            runner.register_message(JOIN, self._on_join)
 
     def begin(self, nodes: Sequence[str]) -> None:
         """Send each worker the run and its share of the shoppers; the flows start now."""
         self.start = time.perf_counter()
         self.dispenser.begin()
-        for k, node in enumerate(nodes):
+        self._nodes = list(nodes)
+        for node in nodes:
             self.tallies[node] = RemoteTally()
-            self.runner.send_message(RUN, run_message(self.run, k, len(nodes)), client_id=node)
+            self._send_run(node)
+
+    def _send_run(self, node: str) -> None:
+        k = self._nodes.index(node)
+        self.runner.send_message(RUN, run_message(self.run, k, len(self._nodes)), client_id=node)
+
+    def _on_join(self, msg: Any, **_: Any) -> None:
+        if msg.node_id in self._nodes:  # its run may have come before it listened: again
+            self._send_run(msg.node_id)
 
     def _on_take(self, msg: Any, **_: Any) -> None:
         if msg.node_id in self.tallies:
@@ -62,8 +73,8 @@ class Coordinator:
         if all(t.finished or self.lost(node) for node, t in self.tallies.items()):
             return True
         # Every flow handed out came back ended: nothing is left to wait for, even when a
-        # worker has not yet said it finished (seen under load: in about one run in ten, a
-        # worker kept reporting itself unfinished after its last flow, and the master waited).
+        # worker never says it finished (its last tally lost, or a worker that never began:
+        # both seen under load, and mended at their source, JOIN and ``Side._report``).
         return self.dispenser.all_ended({node: t.flows for node, t in self.tallies.items()})
 
     @property

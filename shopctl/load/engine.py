@@ -19,7 +19,7 @@ import gevent
 from shopctl.application.errors import DatabaseUnreachable, Interrupted
 from shopctl.domain.errors import ErrorKind, InvalidInput, ShopError
 from shopctl.load.coordinator import Coordinator
-from shopctl.load.shoppers import CURRENT, FLOWS, RUN, TAKE, Leased, Shopper, Side
+from shopctl.load.shoppers import CURRENT, FLOWS, JOIN, RUN, TAKE, Leased, Shopper, Side
 from shopctl.simulation.runner import Ran, Run, Simulation
 
 if TYPE_CHECKING:
@@ -224,4 +224,5 @@ def run_worker(
             side.source.given(msg.data["indices"])
 
     runner.register_message(FLOWS, given)
+    runner.send_message(JOIN, None)  # a run sent before the listeners were there: again
     runner.greenlet.join()

@@ -42,6 +42,9 @@ TAKE = "shopctl_take"  # worker → master: {want}: more flows, please
 FLOWS = "shopctl_flows"  # master → worker: {indices: [index, …]}; none: no more
 TALLY = "shopctl_tally"  # worker → master: what it counted so far (``Side.tally``)
 STOP = "shopctl_stop"  # master → worker: start no more flows (Locust's front end stops the test)
+# worker → master: it listens for the run now. Locust's worker connects (and may be sent the
+# run) before it can register a listener; a run that came before is sent again.
+JOIN = "shopctl_join"
 TALLY_INTERVAL = 0.5  # seconds
 
 
@@ -111,6 +114,7 @@ class Side:
         self.taking = 0  # users waiting for their next flow
         self.in_flight = 0  # flows running
         self.failure: str | None = None  # the database stopped answering
+        self.begun = False
         self.stopped = False  # Locust stopped the users (its run time, or its UI)
         self._done: list[int] = []  # flows ended since the last tally
         self.all_done: set[int] = set()
@@ -119,7 +123,11 @@ class Side:
         self._users = 0
 
     def begin(self, run: dict[str, Any], request: Callable[[int], None]) -> None:
-        """The run's message: from now on the users may take flows."""
+        """The run's message: from now on the users may take flows. Once: the run sent
+        again (``JOIN``) changes nothing."""
+        if self.begun:
+            return
+        self.begun = True
         self.options = SimulationOptions(**run["options"])
         self.products = [SimulatedProduct(id_, sku) for id_, sku in run["products"]]
         for id_, email in run["shoppers"]:
@@ -208,11 +216,15 @@ class Side:
         }
 
     def _report(self) -> None:
+        """A tally every ``TALLY_INTERVAL`` until one that says finished was sent. Sending
+        yields to the users: one may learn meanwhile that no flow is left, and the process is
+        finished after a tally that said it was not, which must not be the last."""
         assert self._send is not None
         while True:
             gevent.sleep(TALLY_INTERVAL)
-            self.report()
-            if self.finished:
+            tally = self.tally()
+            self._send(TALLY, tally)
+            if tally["finished"]:
                 return
 
     def report(self) -> None:
