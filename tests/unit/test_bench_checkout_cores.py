@@ -3,26 +3,12 @@ and the clients ran: in its heading and beside its verdict."""
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "checkout"
 HERE = "postgresql://postgres@127.0.0.1:5432/postgres"
 ELSEWHERE = "postgresql://postgres@192.0.2.1:5432/postgres"  # TEST-NET-1: never this machine
-
-
-@pytest.fixture
-def bench() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("bench_checkout", str(BENCH))
-    spec = importlib.util.spec_from_loader("bench_checkout", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(
@@ -35,58 +21,60 @@ def bench() -> ModuleType:
         "host=192.0.2.1,127.0.0.1 dbname=postgres",
     ],
 )
-def test_a_server_on_loopback_or_a_socket_is_on_this_machine(bench: ModuleType, url: str) -> None:
-    assert bench.on_this_machine(url)
+def test_a_server_on_loopback_or_a_socket_is_on_this_machine(
+    bench_checkout: ModuleType, url: str
+) -> None:
+    assert bench_checkout.on_this_machine(url)
 
 
 def test_a_server_at_an_address_of_no_interface_here_is_on_another_machine(
-    bench: ModuleType,
+    bench_checkout: ModuleType,
 ) -> None:
-    assert not bench.on_this_machine(ELSEWHERE)  # a numeric address: no name is looked up
+    assert not bench_checkout.on_this_machine(ELSEWHERE)  # a numeric address: no name is looked up
 
 
-def test_asked_to_share_it_shares(bench: ModuleType) -> None:
-    split, where = bench.placement(HERE, "shared")
+def test_asked_to_share_it_shares(bench_checkout: ModuleType) -> None:
+    split, where = bench_checkout.placement(HERE, "shared")
     assert split is None
     assert where == "cores shared by the server and the clients (--shared-cores)"
 
 
 def test_a_server_elsewhere_has_a_machine_of_its_own_and_nothing_is_pinned(
-    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+    bench_checkout: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bench, "SplitCores", _never)
-    assert bench.placement(ELSEWHERE, None) == (None, "the server on another machine")
+    monkeypatch.setattr(bench_checkout, "SplitCores", _never)
+    assert bench_checkout.placement(ELSEWHERE, None) == (None, "the server on another machine")
     with pytest.raises(SystemExit, match="--split-cores needs the server on this machine"):
-        bench.placement(ELSEWHERE, "split")
+        bench_checkout.placement(ELSEWHERE, "split")
 
 
 def test_on_one_core_the_default_shares_and_says_why_while_split_cores_stops(
-    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+    bench_checkout: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bench, "postgres_stats", lambda: [(1, [])])
-    monkeypatch.setattr(bench.os, "sched_getaffinity", lambda _pid: {0})
-    assert bench.placement(HERE, None) == (
+    monkeypatch.setattr(bench_checkout, "postgres_stats", lambda: [(1, [])])
+    monkeypatch.setattr(bench_checkout.os, "sched_getaffinity", lambda _pid: {0})
+    assert bench_checkout.placement(HERE, None) == (
         None,
         "cores shared by the server and the clients: this machine has one core",
     )
     with pytest.raises(SystemExit, match="--split-cores: this machine has one core"):
-        bench.placement(HERE, "split")
+        bench_checkout.placement(HERE, "split")
 
 
 def test_a_server_whose_processes_are_not_visible_shares_by_default(
-    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+    bench_checkout: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bench, "postgres_stats", lambda: [])
-    monkeypatch.setattr(bench, "SplitCores", _never)
-    split, where = bench.placement(HERE, None)
+    monkeypatch.setattr(bench_checkout, "postgres_stats", lambda: [])
+    monkeypatch.setattr(bench_checkout, "SplitCores", _never)
+    split, where = bench_checkout.placement(HERE, None)
     assert split is None
     assert where.startswith("cores shared by the server and the clients: the server's processes")
     with pytest.raises(SystemExit, match="--split-cores: the server's processes are not visible"):
-        bench.placement(HERE, "split")
+        bench_checkout.placement(HERE, "split")
 
 
 def test_a_server_that_cannot_be_pinned_shares_by_default_and_keeps_its_cores(
-    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+    bench_checkout: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pinned: list[set[int]] = []
 
@@ -95,11 +83,11 @@ def test_a_server_that_cannot_be_pinned_shares_by_default_and_keeps_its_cores(
             pinned.append(cpus)
             raise PermissionError
 
-    monkeypatch.setattr(bench, "postgres_stats", lambda: [(1, [])])
-    monkeypatch.setattr(bench, "Path", _OneTask)
-    monkeypatch.setattr(bench.os, "sched_getaffinity", lambda _pid: {0, 1})
-    monkeypatch.setattr(bench.os, "sched_setaffinity", refuse)
-    split, where = bench.placement(HERE, None)
+    monkeypatch.setattr(bench_checkout, "postgres_stats", lambda: [(1, [])])
+    monkeypatch.setattr(bench_checkout, "Path", _OneTask)
+    monkeypatch.setattr(bench_checkout.os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(bench_checkout.os, "sched_setaffinity", refuse)
+    split, where = bench_checkout.placement(HERE, None)
     assert split is None
     assert where == (
         "cores shared by the server and the clients: the server's processes cannot be pinned:"

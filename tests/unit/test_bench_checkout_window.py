@@ -3,21 +3,7 @@ from samples of the CPU and of the paid orders taken as simulate runs."""
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-from pathlib import Path
 from types import ModuleType
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "checkout"
-
-
-def bench() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("bench_checkout", str(BENCH))
-    spec = importlib.util.spec_from_loader("bench_checkout", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def samples(paid: list[int]) -> list[tuple[float, float, float, int]]:
@@ -33,16 +19,18 @@ def samples(paid: list[int]) -> list[tuple[float, float, float, int]]:
     return taken
 
 
-def test_the_window_is_the_flows_only_even_when_the_run_removes_its_orders_at_the_end() -> None:
+def test_the_window_is_the_flows_only_even_when_the_run_removes_its_orders_at_the_end(
+    bench_checkout: ModuleType,
+) -> None:
     rising = [600 + 100 * step for step in range(21)]  # 600 kept from the warm-up
     paid = [600, 600, 600, *rising, 2600, 600, 600]  # then simulate removes its run's orders
-    flowing = bench().cpu_while_flowing(samples(paid))
+    flowing = bench_checkout.cpu_while_flowing(samples(paid))
     assert flowing is not None
     client, server = flowing
     assert round(client, 6) == 2.0
     assert round(server, 6) == 3.0
 
 
-def test_too_short_a_run_has_no_window() -> None:
-    assert bench().cpu_while_flowing(samples([600, 700, 600])) is None
-    assert bench().cpu_while_flowing([]) is None
+def test_too_short_a_run_has_no_window(bench_checkout: ModuleType) -> None:
+    assert bench_checkout.cpu_while_flowing(samples([600, 700, 600])) is None
+    assert bench_checkout.cpu_while_flowing([]) is None
