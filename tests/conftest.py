@@ -6,8 +6,11 @@ never start or reach a database)."""
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -39,3 +42,15 @@ def hermetic_environment(
         monkeypatch.delenv(name)
     home: Path = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
+
+
+@pytest.fixture
+def bench_checkout() -> ModuleType:
+    """The script bench/checkout, loaded as a module (it has no .py suffix), afresh per test."""
+    script = Path(__file__).resolve().parents[1] / "bench" / "checkout"
+    loader = importlib.machinery.SourceFileLoader("bench_checkout", str(script))
+    spec = importlib.util.spec_from_loader("bench_checkout", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module

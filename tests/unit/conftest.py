@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,15 +15,3 @@ def no_database(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a unit test tried to connect to PostgreSQL: use the fakes")
 
     monkeypatch.setattr(psycopg.Connection, "connect", refuse)
-
-
-@pytest.fixture
-def bench_checkout() -> ModuleType:
-    """The script bench/checkout, loaded as a module (it has no .py suffix), afresh per test."""
-    script = Path(__file__).resolve().parents[2] / "bench" / "checkout"
-    loader = importlib.machinery.SourceFileLoader("bench_checkout", str(script))
-    spec = importlib.util.spec_from_loader("bench_checkout", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
