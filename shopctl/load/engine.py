@@ -111,7 +111,7 @@ class OnLocust:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=errors,
-            preexec_fn=ended_with_this_process(),
+            preexec_fn=_ended_with_this_process(),
         )
         return process, errors
 
@@ -152,7 +152,10 @@ class OnLocust:
             errors.close()
 
 
-def ended_with_this_process() -> Callable[[], None] | None:
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def _ended_with_this_process() -> Callable[[], None] | None:
     """What a local worker process runs before it starts, so that it gets SIGTERM when this
     process dies, even by SIGKILL (Linux's ``PR_SET_PDEATHSIG``): a master killed outright
     leaves no workers loading the database. Elsewhere (None), such a worker ends when
@@ -173,9 +176,6 @@ def ended_with_this_process() -> Callable[[], None] | None:
             os._exit(1)
 
     return set_death_signal
-
-
-PR_SET_PDEATHSIG = 1
 
 
 def run_worker(

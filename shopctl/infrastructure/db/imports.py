@@ -191,7 +191,7 @@ class _SeenLines:
         return earlier
 
 
-def copy_not_ended(connection: Any) -> Exception:
+def _copy_not_ended(connection: Any) -> Exception:
     """psycopg ends a COPY expecting exactly one result. A connection lost as the COPY ends
     can give two (the server's or the pooler's error, then libpq's own), and psycopg then
     raises a bare ``ValueError``. The COPY's outcome is unknown: the connection is closed, so
@@ -270,7 +270,7 @@ class PostgresCatalogImport(CatalogImport[CopyBatch]):
                 with cursor.copy(COPY_ROWS) as copy:
                     copy.write(batch.copy_data)
             except ValueError as error:
-                raise copy_not_ended(self._driver) from error
+                raise _copy_not_ended(self._driver) from error
             if batch.earlier is not None:
                 cursor.execute(f"{PROBE_CATALOG}; {DROP_UNCHANGED}; {LOCK_STORED}")
                 cursor.nextset()
