@@ -134,7 +134,7 @@ CREATE TABLE public.products (
     active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT ck_products_description_length CHECK ((char_length(description) <= 5000)),
+    CONSTRAINT ck_products_description_length CHECK (((octet_length(description) <= 5000) OR (char_length(description) <= 5000))),
     CONSTRAINT ck_products_name_length CHECK (((char_length(btrim((name)::text)) >= 1) AND (char_length(btrim((name)::text)) <= 200))),
     CONSTRAINT ck_products_price_not_negative CHECK ((price >= (0)::numeric)),
     CONSTRAINT ck_products_reserved_within_stock CHECK (((reserved >= 0) AND (reserved <= stock_on_hand))),

@@ -7,6 +7,12 @@ a ``varchar`` column is stored as an array built of casts; ``status::text = ANY
 The checkout writes orders, payments, reservations, the ledger and the gateway's records on
 every order: about 3.5 µs less per statement and list (``pgbench``, one row per statement).
 
+A product's description is checked by its size in bytes first, read from the stored text's
+header, and only counted in characters when it has more than 5 000 bytes (no text has more
+characters than bytes): ``char_length`` alone decompressed, or fetched from the TOAST table,
+and counted a long description on every change of the product's stock counters, 12 µs of an
+update's 29 with a 4 000-character description (5 µs with the new rule).
+
 Each constraint keeps its name. A table's constraints are replaced by one ``ALTER TABLE``,
 in the migration's transaction: PostgreSQL reads the table once, under its exclusive lock,
 to check its rows against the new rules (on a large ``orders`` table, some seconds in which
@@ -27,6 +33,12 @@ depends_on = None
 
 # table, constraint, the rule as written from now on, the rule as it was
 CHANGED = [
+    (
+        "products",
+        "ck_products_description_length",
+        "octet_length(description) <= 5000 OR char_length(description) <= 5000",
+        "char_length(description) <= 5000",
+    ),
     (
         "stock_movements",
         "ck_stock_movements_reason_known",

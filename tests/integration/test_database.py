@@ -87,6 +87,31 @@ def test_constraints_reject_invalid_products(engine: Any, values: dict[str, Any]
 
 
 @pytest.mark.parametrize(
+    ("description", "stored"),
+    [
+        ("d" * 5000, True),
+        ("d" * 5001, False),
+        ("é" * 5000, True),  # 10 000 bytes, 5 000 characters
+        ("é" * 5001, False),
+        ("🛒" * 5000, True),  # 20 000 bytes
+        ("🛒" * 4999 + "dd", False),
+    ],
+)
+def test_a_description_is_held_to_5000_characters_whatever_its_bytes(
+    engine: Any, description: str, stored: bool
+) -> None:
+    # The check reads the size in bytes first (migration 0007): a text of more bytes than
+    # 5 000 is still admitted when it has no more characters than that.
+    try:
+        add_product(engine, "desc-1", description=description)
+    except IntegrityError:
+        admitted = False
+    else:
+        admitted = True
+    assert admitted == stored
+
+
+@pytest.mark.parametrize(
     "sku",
     ["a", "Z9", "a.b_c-D9", "7" * 64, "7" * 65, "-a", ".a", "_a", "a b", "a/b", "é", "a\n", ""],
 )
