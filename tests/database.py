@@ -130,29 +130,33 @@ def seed_users(engine: Any, *principals: Any) -> None:
         )
 
 
-WAITING_ON_A_LOCK = (
-    "SELECT count(*) FROM pg_stat_activity"
-    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-)
+def wait_until_sessions(engine: Any, where: str, *, count: int = 1, timeout: float = 30) -> None:
+    """Return once ``count`` sessions of the test's database match ``where`` (a condition on
+    ``pg_stat_activity``'s columns); fail after ``timeout`` seconds. The condition itself,
+    not a guess at how long it takes."""
+    import time
+
+    from sqlalchemy import text
+
+    matching = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        f" WHERE datname = current_database() AND pid <> pg_backend_pid() AND ({where})"
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as connection:
+            if connection.execute(matching).scalar_one() >= count:
+                return
+        assert time.monotonic() < deadline, f"no {count} session(s) with {where} in {timeout} s"
+        time.sleep(0.01)
 
 
 def wait_until_a_session_waits_on_a_lock(
     engine: Any, *, count: int = 1, timeout: float = 30
 ) -> None:
     """Return once ``count`` sessions of the test's database wait on a lock (as
-    ``pg_stat_activity`` reports it); fail after ``timeout`` seconds. The condition itself,
-    not a guess at how long it takes."""
-    import time
-
-    from sqlalchemy import text
-
-    deadline = time.monotonic() + timeout
-    while True:
-        with engine.connect() as connection:
-            if connection.execute(text(WAITING_ON_A_LOCK)).scalar_one() >= count:
-                return
-        assert time.monotonic() < deadline, f"no session waited on a lock within {timeout} s"
-        time.sleep(0.01)
+    ``pg_stat_activity`` reports it); fail after ``timeout`` seconds."""
+    wait_until_sessions(engine, "wait_event_type = 'Lock'", count=count, timeout=timeout)
 
 
 @pytest.fixture

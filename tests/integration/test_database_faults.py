@@ -14,7 +14,7 @@ from shopctl.domain.errors import Hint
 from shopctl.infrastructure.db.connect import ConnectionSettings, Database
 from shopctl.infrastructure.db.errors import DatabaseMissing
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
-from tests.database import database_of, wait_until_a_session_waits_on_a_lock
+from tests.database import database_of, wait_until_a_session_waits_on_a_lock, wait_until_sessions
 
 
 def with_path(url: str, *, database: str | None = None, user: str | None = None) -> str:
@@ -73,6 +73,8 @@ def test_a_terminated_backend_ends_the_unit_of_work_and_the_next_one_reconnects(
     thread = threading.Thread(target=work)
     thread.start()
     assert holding.wait(30)
+    # the sleep is running, as the server reports it (the event only says it is about to be sent)
+    wait_until_sessions(engine, "state = 'active' AND query LIKE 'SELECT pg_sleep%'")
     with Database(database.settings, check_schema=False).transaction() as admin:
         terminated = admin.scalar(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
