@@ -137,6 +137,21 @@ def test_unmigrated_database_is_exit_8_then_upgrade_fixes_it(
     assert shopctl("products", "list").exit_code == 0
 
 
+@pytest.mark.parametrize("command", ["upgrade", "downgrade"])
+@pytest.mark.parametrize("revision", ["nosuchrev", "9999", "+5", "x\x1b[31my\nz"])
+def test_a_revision_there_is_not_is_exit_2_and_migrates_nothing(
+    empty_db_url: str, runner_for: RunnerFor, command: str, revision: str
+) -> None:
+    shopctl = runner_for(empty_db_url)
+    assert shopctl("db", "upgrade", "0006").exit_code == 0
+    result = shopctl("db", command, revision)
+    assert result.exit_code == 2, result
+    [line] = result.stderr.strip().splitlines()
+    assert "the revisions are base, 0001" in line and "and head" in line
+    assert "\x1b" not in line and "Traceback" not in line
+    assert shopctl("db", "status", "--json").json()["current_revision"] == "0006"
+
+
 def test_unreachable_database_is_exit_8(config_dir: Any) -> None:
     url = "postgresql://postgres:secret@127.0.0.1:1/nowhere"
     shopctl = Shopctl(clean_environ(SHOPCTL_CONFIG_DIR=str(config_dir)))

@@ -51,15 +51,35 @@ def alembic_connection(settings: ConnectionSettings) -> Iterator[Connection]:
 def upgrade(settings: ConnectionSettings, revision: str = "head") -> None:
     from alembic import command
 
-    with alembic_connection(settings) as connection:
+    with alembic_connection(settings) as connection, _revision_given(revision):
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(settings: ConnectionSettings, revision: str) -> None:
     from alembic import command
 
-    with alembic_connection(settings) as connection:
+    with alembic_connection(settings) as connection, _revision_given(revision):
         command.downgrade(alembic_config(connection), revision)
+
+
+@contextmanager
+def _revision_given(revision: str) -> Iterator[None]:
+    """Alembic's refusal of the revision asked for (unknown, or not that way from here) is
+    the caller's input: InvalidInput (exit 2) with the revisions there are, nothing run."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    from shopctl.domain.errors import InvalidInput
+
+    try:
+        yield
+    except CommandError as refused:
+        script = ScriptDirectory(str(migrations_dir()))
+        known = [r.revision for r in reversed(list(script.walk_revisions()))]
+        said = " ".join(str(refused).split())  # one line, whatever the revision held
+        raise InvalidInput(
+            f"revision {revision!r}: {said}; the revisions are base, {', '.join(known)} and head"
+        ) from refused
 
 
 DROP_SCHEMA = "DROP SCHEMA public CASCADE"
