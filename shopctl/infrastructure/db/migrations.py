@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 
 from shopctl.infrastructure.db.connect import Database
 from shopctl.infrastructure.db.errors import DatabaseMissing
-from shopctl.infrastructure.db.schema import current_revision, head_revision, migrations_dir
+from shopctl.infrastructure.db.schema import (
+    current_revision,
+    head_revision,
+    migrations_dir,
+    revisions,
+)
 from shopctl.infrastructure.db.urls import database_name
 
 if TYPE_CHECKING:
@@ -66,7 +71,6 @@ def downgrade(settings: ConnectionSettings, revision: str) -> None:
 def _revision_given(revision: str) -> Iterator[None]:
     """Alembic's refusal of the revision asked for (unknown, or not that way from here) is
     the caller's input: InvalidInput (exit 2) with the revisions there are, nothing run."""
-    from alembic.script import ScriptDirectory
     from alembic.util.exc import CommandError
 
     from shopctl.domain.errors import InvalidInput
@@ -74,11 +78,10 @@ def _revision_given(revision: str) -> Iterator[None]:
     try:
         yield
     except CommandError as refused:
-        script = ScriptDirectory(str(migrations_dir()))
-        known = [r.revision for r in reversed(list(script.walk_revisions()))]
         said = " ".join(str(refused).split())  # one line, whatever the revision held
+        known = ", ".join(revisions())
         raise InvalidInput(
-            f"revision {revision!r}: {said}; the revisions are base, {', '.join(known)} and head"
+            f"revision {revision!r}: {said}; the revisions are base, {known} and head"
         ) from refused
 
 

@@ -26,9 +26,13 @@ def migrations_dir() -> Path:
     raise FileNotFoundError("shopctl's migrations directory is missing from this installation")
 
 
+def revisions() -> list[str]:
+    """Every revision id, oldest first."""
+    return sorted(p.name[:4] for p in (migrations_dir() / "versions").glob("[0-9]*_*.py"))
+
+
 def head_revision() -> str:
-    versions = sorted(p.name[:4] for p in (migrations_dir() / "versions").glob("[0-9]*_*.py"))
-    return versions[-1]
+    return revisions()[-1]
 
 
 HAS_SCHEMA = "SELECT to_regclass('alembic_version')"
