@@ -1,5 +1,6 @@
 """bench/checkout_schema.sql, on which pgbench runs shopctl's statements, is the schema the
-migrations make: the same columns, constraints and indexes on every table of the checkout.
+migrations make: the same columns, constraints (a table's and its columns' domains') and
+indexes on every table of the checkout.
 A migration that changes them without `bench/checkout --dump-schema` would have pgbench's
 side of the comparison run on other tables than simulate's."""
 
@@ -29,6 +30,16 @@ FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relname = ANY(%(tables)s)
+UNION ALL
+SELECT 'domain', c.relname, a.attname || ' ' || format_type(t.typbasetype, t.typtypmod) || ' '
+       || k.conname || ' ' || pg_get_constraintdef(k.oid)
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid AND t.typtype = 'd'
+JOIN pg_constraint k ON k.contypid = t.oid
+WHERE n.nspname = 'public' AND c.relname = ANY(%(tables)s) AND a.attnum > 0
+  AND NOT a.attisdropped
 UNION ALL
 SELECT 'index', c.relname, pg_get_indexdef(i.indexrelid)
 FROM pg_index i
