@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from psycopg.errors import CheckViolation
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -145,7 +146,9 @@ def test_a_columns_rule_holds_wherever_the_column_is_written(
         connection.exec_driver_sql(ONE_OF_EACH)
     with pytest.raises(IntegrityError) as refused, engine.begin() as connection:
         connection.exec_driver_sql(change)
-    assert refused.value.orig.diag.constraint_name == constraint
+    error = refused.value.orig
+    assert isinstance(error, CheckViolation)
+    assert error.diag.constraint_name == constraint
 
 
 @pytest.mark.parametrize(
