@@ -6,7 +6,7 @@ domain's own: a value added there without a migration fails the test that holds 
 migrations to this metadata.
 
 On the tables the checkout writes, a rule on one column is its type's: a PostgreSQL domain
-(``checked()``). A table's CHECK constraints are read back from their stored text, planned
+(``ruled()``). A table's CHECK constraints are read back from their stored text, planned
 and run for every statement that writes the table, all of them whatever it changes; a
 domain's rule is planned once per connection and run only where its column is written. A
 rule that joins columns stays a table CHECK.
@@ -83,10 +83,13 @@ class _Domain(DOMAIN):
             return self.data_type.operator_classes
 
 
-def checked(table: str, column: str, stored: TypeEngine[Any], name: str, rule: str) -> DOMAIN:
-    """``stored``, as the domain ``table_column`` whose constraint ``ck_table_name`` holds
-    ``rule`` (on ``VALUE``, the value written)."""
-    return _Domain(f"{table}_{column}", stored, check=rule, constraint_name=f"ck_{table}_{name}")
+def ruled(
+    table: str, column: str, stored: TypeEngine[Any], name: str, rule: str, **options: Any
+) -> Column[Any]:
+    """The NOT NULL column ``column`` of ``stored``, as the domain ``table_column`` whose
+    constraint ``ck_table_name`` holds ``rule`` (on ``VALUE``, the value written)."""
+    domain = _Domain(f"{table}_{column}", stored, check=rule, constraint_name=f"ck_{table}_{name}")
+    return Column(column, domain, nullable=False, **options)
 
 
 def _created_at() -> Column[object]:
@@ -98,49 +101,39 @@ products = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     # With the column's 64-character limit, this is the domain's SKU rule (see 0004).
-    Column(
+    ruled(
+        "products",
         "sku",
-        checked(
-            "products", "sku", String(64), "sku_format", "VALUE ~ '^[A-Za-z0-9][A-Za-z0-9._-]*$'"
-        ),
-        nullable=False,
+        String(64),
+        "sku_format",
+        "VALUE ~ '^[A-Za-z0-9][A-Za-z0-9._-]*$'",
         unique=True,
     ),
-    Column(
+    ruled(
+        "products",
         "name",
-        checked(
-            "products",
-            "name",
-            String(200),
-            "name_length",
-            "char_length(btrim(VALUE)) BETWEEN 1 AND 200",
-        ),
-        nullable=False,
+        String(200),
+        "name_length",
+        "char_length(btrim(VALUE)) BETWEEN 1 AND 200",
     ),
     # octet_length first: it reads a stored (compressed or out-of-line) text's size from its
     # header, where char_length decompresses or fetches and counts it; no text has more
     # characters than bytes, so the rule is the same
-    Column(
+    ruled(
+        "products",
         "description",
-        checked(
-            "products",
-            "description",
-            Text(),
-            "description_length",
-            "octet_length(VALUE) <= 5000 OR char_length(VALUE) <= 5000",
-        ),
-        nullable=False,
+        Text(),
+        "description_length",
+        "octet_length(VALUE) <= 5000 OR char_length(VALUE) <= 5000",
         server_default="",
     ),
-    Column(
-        "price",
-        checked("products", "price", Numeric(12, 2), "price_not_negative", "VALUE >= 0"),
-        nullable=False,
-    ),
-    Column(
+    ruled("products", "price", Numeric(12, 2), "price_not_negative", "VALUE >= 0"),
+    ruled(
+        "products",
         "stock_on_hand",
-        checked("products", "stock_on_hand", Integer(), "stock_not_negative", "VALUE >= 0"),
-        nullable=False,
+        Integer(),
+        "stock_not_negative",
+        "VALUE >= 0",
         server_default="0",
     ),
     Column("reserved", Integer, nullable=False, server_default="0"),
@@ -162,18 +155,8 @@ stock_movements = Table(
         nullable=False,
         index=True,
     ),
-    Column(
-        "delta",
-        checked("stock_movements", "delta", Integer(), "delta_not_zero", "VALUE <> 0"),
-        nullable=False,
-    ),
-    Column(
-        "reason",
-        checked(
-            "stock_movements", "reason", String(20), "reason_known", one_of("VALUE", StockReason)
-        ),
-        nullable=False,
-    ),
+    ruled("stock_movements", "delta", Integer(), "delta_not_zero", "VALUE <> 0"),
+    ruled("stock_movements", "reason", String(20), "reason_known", one_of("VALUE", StockReason)),
     Column("actor", String(320), nullable=True),
     Column("order_id", BigInteger, nullable=True),
     Column("note", Text, nullable=True),
@@ -255,11 +238,7 @@ cart_lines = Table(
     Column(
         "product_id", BigInteger, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
     ),
-    Column(
-        "quantity",
-        checked("cart_lines", "quantity", Integer(), "quantity_range", "VALUE BETWEEN 1 AND 999"),
-        nullable=False,
-    ),
+    ruled("cart_lines", "quantity", Integer(), "quantity_range", "VALUE BETWEEN 1 AND 999"),
 )
 
 orders = Table(
@@ -267,30 +246,15 @@ orders = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
-    Column(
-        "status",
-        checked("orders", "status", String(20), "status_known", one_of("VALUE", OrderStatus)),
-        nullable=False,
-    ),
-    Column(
-        "total",
-        checked("orders", "total", Numeric(12, 2), "total_not_negative", "VALUE >= 0"),
-        nullable=False,
-    ),
-    Column(
-        "currency",
-        checked("orders", "currency", String(3), "currency_code", "VALUE ~ '^[A-Z]{3}$'"),
-        nullable=False,
-    ),
+    ruled("orders", "status", String(20), "status_known", one_of("VALUE", OrderStatus)),
+    ruled("orders", "total", Numeric(12, 2), "total_not_negative", "VALUE >= 0"),
+    ruled("orders", "currency", String(3), "currency_code", "VALUE ~ '^[A-Z]{3}$'"),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("paid_at", DateTime(timezone=True), nullable=True),
-    Column(  # the sum of its lines' quantities
-        "units",
-        checked("orders", "units", Integer(), "units_not_negative", "VALUE >= 0"),
-        nullable=False,
-    ),
+    # the sum of its lines' quantities
+    ruled("orders", "units", Integer(), "units_not_negative", "VALUE >= 0"),
     CheckConstraint(
         f"(paid_at IS NOT NULL) = ({one_of('status', (OrderStatus.PAID, OrderStatus.FULFILLED))} OR "
         "(status::text = 'cancelled' AND paid_at IS NOT NULL))",
@@ -319,18 +283,8 @@ order_lines = Table(
     Column("product_id", BigInteger, ForeignKey("products.id"), primary_key=True, index=True),
     Column("sku", String(64), nullable=False),
     Column("name", String(200), nullable=False),
-    Column(
-        "unit_price",
-        checked(
-            "order_lines", "unit_price", Numeric(12, 2), "unit_price_not_negative", "VALUE >= 0"
-        ),
-        nullable=False,
-    ),
-    Column(
-        "quantity",
-        checked("order_lines", "quantity", Integer(), "quantity_positive", "VALUE > 0"),
-        nullable=False,
-    ),
+    ruled("order_lines", "unit_price", Numeric(12, 2), "unit_price_not_negative", "VALUE >= 0"),
+    ruled("order_lines", "quantity", Integer(), "quantity_positive", "VALUE > 0"),
 )
 
 # products.reserved == Σ quantity of the active reservations of the product.
@@ -340,21 +294,13 @@ inventory_reservations = Table(
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("order_id", BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
     Column("product_id", BigInteger, ForeignKey("products.id"), nullable=False),
-    Column(
-        "quantity",
-        checked("inventory_reservations", "quantity", Integer(), "quantity_positive", "VALUE > 0"),
-        nullable=False,
-    ),
-    Column(
+    ruled("inventory_reservations", "quantity", Integer(), "quantity_positive", "VALUE > 0"),
+    ruled(
+        "inventory_reservations",
         "status",
-        checked(
-            "inventory_reservations",
-            "status",
-            String(20),
-            "status_known",
-            one_of("VALUE", ReservationStatus),
-        ),
-        nullable=False,
+        String(20),
+        "status_known",
+        one_of("VALUE", ReservationStatus),
     ),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     _created_at(),
@@ -373,17 +319,9 @@ payments = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("order_id", BigInteger, ForeignKey("orders.id"), nullable=False, index=True),
-    Column(
-        "amount",
-        checked("payments", "amount", Numeric(12, 2), "amount_not_negative", "VALUE >= 0"),
-        nullable=False,
-    ),
+    ruled("payments", "amount", Numeric(12, 2), "amount_not_negative", "VALUE >= 0"),
     Column("currency", String(3), nullable=False),
-    Column(
-        "status",
-        checked("payments", "status", String(20), "status_known", one_of("VALUE", PaymentStatus)),
-        nullable=False,
-    ),
+    ruled("payments", "status", String(20), "status_known", one_of("VALUE", PaymentStatus)),
     Column("idempotency_key", String(255), nullable=False, unique=True),
     Column("gateway_reference", String(64), nullable=True),
     Column("decline_code", String(64), nullable=True),
@@ -412,38 +350,20 @@ mock_gateway_charges = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("idempotency_key", String(255), nullable=False, unique=True),
-    Column(
+    ruled(
+        "mock_gateway_charges",
         "kind",
-        checked(
-            "mock_gateway_charges",
-            "kind",
-            String(10),
-            "kind_known",
-            one_of("VALUE", ("charge", "refund")),
-        ),
-        nullable=False,
+        String(10),
+        "kind_known",
+        one_of("VALUE", ("charge", "refund")),
     ),
     Column("reference", String(64), nullable=False, unique=True),
     Column("charge_reference", String(64), nullable=True, index=True),
-    Column(
-        "amount",
-        checked(
-            "mock_gateway_charges", "amount", Numeric(12, 2), "amount_not_negative", "VALUE >= 0"
-        ),
-        nullable=False,
-    ),
+    ruled("mock_gateway_charges", "amount", Numeric(12, 2), "amount_not_negative", "VALUE >= 0"),
     Column("currency", String(3), nullable=True),
     Column("card_fingerprint", String(64), nullable=True),
-    Column(
-        "status",
-        checked(
-            "mock_gateway_charges",
-            "status",
-            String(20),
-            "status_known",
-            one_of("VALUE", ChargeStatus),
-        ),
-        nullable=False,
+    ruled(
+        "mock_gateway_charges", "status", String(20), "status_known", one_of("VALUE", ChargeStatus)
     ),
     Column("decline_code", String(64), nullable=True),
     _created_at(),
