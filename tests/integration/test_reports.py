@@ -17,7 +17,7 @@ from sqlalchemy import text
 from shopctl.application.auth import Principal
 from shopctl.application.reports import LowStock, RankBy, SalesBy, SalesReport, TopProducts
 from shopctl.domain.users import Role
-from shopctl.infrastructure.db.reports import PostgresSalesLedger
+from shopctl.infrastructure.db.reports import SALES_BY_PERIOD, UNITS, PostgresSalesLedger
 from shopctl.infrastructure.db.uow import PostgresUnitOfWork
 from tests.database import database_of, seed_users
 
@@ -207,3 +207,26 @@ def test_net_revenue_agrees_by_day_by_week_by_product_and_with_the_payments(
         assert sum((r.net for r in view.rows), Decimal("0.00")) == view.totals.net == kept
         assert sum(r.gross for r in view.rows) == view.totals.gross
     assert by[SalesBy.DAY].totals == by[SalesBy.PRODUCT].totals
+
+
+@pytest.mark.parametrize(("by", "periods"), [(SalesBy.DAY, 365), (SalesBy.WEEK, 53),
+                                             (SalesBy.MONTH, 13)])  # fmt: skip
+def test_the_planner_knows_how_few_periods_a_year_of_sales_falls_in(
+    history: History, engine: Any, by: SalesBy, periods: int
+) -> None:
+    # Without statistics on the report's own period expression, PostgreSQL takes it to have
+    # as many values as paid_at (here 20 000), and sorts a year of orders instead of
+    # hashing them (migration 0009). A change to either expression alone fails here.
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO orders (user_id, status, total, units, currency, expires_at, "
+                 "paid_at) SELECT :user, 'paid', 1, 1, 'USD', now(), "
+                 ":end - n * interval '26 minutes' FROM generate_series(1, 20000) n"),
+            {"user": ADMIN.user_id, "end": datetime(2026, 12, 3, tzinfo=UTC)},
+        )  # fmt: skip
+        connection.execute(text("ANALYZE orders"))
+        window = {"start": datetime(2025, 12, 3, tzinfo=UTC),
+                  "end": datetime(2026, 12, 3, tzinfo=UTC), "unit": UNITS[by]}  # fmt: skip
+        plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + SALES_BY_PERIOD, window)
+        estimated = plan.scalar_one()[0]["Plan"]["Plan Rows"]
+    assert estimated <= 2 * periods

@@ -33,7 +33,10 @@ FROM orders o
 WHERE o.paid_at >= %(start)s AND o.paid_at < %(end)s
 """
 
-# Read from the index alone (paid_at with status, total and units beside it).
+# Read from the index alone (paid_at with status, total and units beside it). The period's
+# expression has statistics of its own (orders_paid_day, _week, _month): without them
+# PostgreSQL takes a year's weeks for as many as its orders' paid_at values, and sorts them
+# all. A statistics object speaks only for the expression it names, character for character.
 SALES_BY_PERIOD = f"""
 WITH paid AS ({PAID_ORDERS})
 SELECT date_trunc(%(unit)s, paid.paid_at AT TIME ZONE 'UTC')::date AS key,
