@@ -140,8 +140,8 @@ VALUES ('k', 'charge', 'ch_1', 1, 'succeeded');
 def test_a_columns_rule_holds_wherever_the_column_is_written(
     engine: Any, change: str, constraint: str
 ) -> None:
-    # These rules are the columns' types (domains): checked where the column is written, as
-    # here by an UPDATE that sets it, relative or not; the other columns' are not re-run.
+    # These rules are the columns' types (domains), which PostgreSQL checks where the column
+    # is written: an UPDATE that sets it, relative or not, is refused as an INSERT would be.
     with engine.begin() as connection:
         connection.exec_driver_sql(ONE_OF_EACH)
     with pytest.raises(IntegrityError) as refused, engine.begin() as connection:
